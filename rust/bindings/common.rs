@@ -1,0 +1,90 @@
+//! Shared checks and conversions between NumPy arrays and kernel slices.
+
+use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+/// A kernel's error message becomes a `ValueError`: kernels only fail on shapes and values.
+pub fn kernel_result<T>(r: Result<T, String>) -> PyResult<T> {
+    r.map_err(PyValueError::new_err)
+}
+
+pub fn value_error(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+/// A float array of either supported dtype.
+pub enum FloatArray<'py> {
+    F32(Bound<'py, PyArrayDyn<f32>>),
+    F64(Bound<'py, PyArrayDyn<f64>>),
+}
+
+/// Accept a float32 or float64 ndarray, else a `TypeError` naming the op and argument.
+pub fn float_array<'py>(
+    op: &str,
+    name: &str,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<FloatArray<'py>> {
+    if let Ok(a) = obj.cast::<PyArrayDyn<f32>>() {
+        return Ok(FloatArray::F32(a.clone()));
+    }
+    if let Ok(a) = obj.cast::<PyArrayDyn<f64>>() {
+        return Ok(FloatArray::F64(a.clone()));
+    }
+    let got = obj
+        .getattr("dtype")
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| obj.get_type().to_string());
+    Err(PyTypeError::new_err(format!(
+        "{op}: {name} must be a float32 or float64 numpy array, got {got}"
+    )))
+}
+
+/// The same-dtype array `obj` must be, else a `TypeError`.
+pub fn same_dtype<'py, T: Element>(
+    op: &str,
+    name: &str,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    obj.cast::<PyArrayDyn<T>>().cloned().map_err(|_| {
+        let got = obj
+            .getattr("dtype")
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| "non-array".into());
+        PyTypeError::new_err(format!(
+            "{op}: {name} must have dtype {} like the first operand, got {got}",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
+/// Require a C-contiguous array, with an error that says which argument was not.
+pub fn require_contiguous<T: Element>(
+    op: &str,
+    name: &str,
+    a: &Bound<'_, PyArrayDyn<T>>,
+) -> PyResult<()> {
+    if a.is_c_contiguous() {
+        Ok(())
+    } else {
+        Err(value_error(format!("{op}: {name} must be C-contiguous")))
+    }
+}
+
+/// Require an exact shape, naming what was got and what was expected.
+pub fn require_shape<T: Element>(
+    op: &str,
+    name: &str,
+    a: &Bound<'_, PyArrayDyn<T>>,
+    want: &[usize],
+) -> PyResult<()> {
+    if a.shape() == want {
+        Ok(())
+    } else {
+        Err(value_error(format!(
+            "{op}: {name} has shape {:?} but expected {:?}",
+            a.shape(),
+            want
+        )))
+    }
+}

@@ -1,0 +1,123 @@
+//! `matmul(a, b, out=None, accumulate=False)`: 2-D strided operands, read in place.
+
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use super::common::{
+    float_array, kernel_result, require_contiguous, require_shape, same_dtype, value_error,
+    FloatArray,
+};
+use crate::kernels::matmul::{extent, matmul as matmul_kernel, MatMut, MatRef};
+use crate::kernels::real::Real;
+
+/// Describe a 2-D array as (rows, cols, row_stride, col_stride) in elements.
+fn layout<T: Element>(
+    name: &str,
+    a: &Bound<'_, PyArrayDyn<T>>,
+) -> PyResult<(usize, usize, usize, usize)> {
+    if a.ndim() != 2 {
+        return Err(value_error(format!(
+            "matmul: {name} must be 2-D, got shape {:?}",
+            a.shape()
+        )));
+    }
+    let item = std::mem::size_of::<T>() as isize;
+    let strides = a.strides();
+    let (rs, cs) = (strides[0], strides[1]);
+    if rs < 0 || cs < 0 || rs % item != 0 || cs % item != 0 {
+        return Err(value_error(format!(
+            "matmul: {name} has strides {strides:?}; expected non-negative multiples of {item} bytes"
+        )));
+    }
+    Ok((
+        a.shape()[0],
+        a.shape()[1],
+        (rs / item) as usize,
+        (cs / item) as usize,
+    ))
+}
+
+fn matmul_typed<'py, T: Real + Element>(
+    py: Python<'py>,
+    a: &Bound<'py, PyArrayDyn<T>>,
+    b_obj: &Bound<'py, PyAny>,
+    out: Option<&Bound<'py, PyAny>>,
+    accumulate: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let b = same_dtype::<T>("matmul", "b", b_obj)?;
+    let (m, k, ars, acs) = layout("a", a)?;
+    let (k2, n, brs, bcs) = layout("b", &b)?;
+    if k != k2 {
+        return Err(value_error(format!(
+            "matmul: a has shape ({m}, {k}) and b has shape ({k2}, {n}); a's columns must equal b's rows"
+        )));
+    }
+    let out: Bound<'py, PyArrayDyn<T>> = match out {
+        Some(o) => {
+            let o = same_dtype::<T>("matmul", "out", o)?;
+            require_shape("matmul", "out", &o, &[m, n])?;
+            require_contiguous("matmul", "out", &o)?;
+            o
+        }
+        None => {
+            if accumulate {
+                return Err(value_error("matmul: accumulate=True needs an out array"));
+            }
+            // SAFETY: every element is written by the kernel before Python can read it.
+            unsafe { PyArrayDyn::<T>::new(py, &[m, n][..], false) }
+        }
+    };
+    {
+        let a_guard = a.readonly();
+        let b_guard = b.readonly();
+        let mut out_guard = out
+            .try_readwrite()
+            .map_err(|e| value_error(format!("matmul: out {e}")))?;
+        // SAFETY: the guards keep the arrays alive and unaliased-for-writing; the views cover
+        // exactly the extents their shapes and strides reach.
+        let a_data = unsafe { std::slice::from_raw_parts(a_guard.data(), extent(m, k, ars, acs)) };
+        let b_data = unsafe { std::slice::from_raw_parts(b_guard.data(), extent(k, n, brs, bcs)) };
+        let c_data = out_guard
+            .as_slice_mut()
+            .map_err(|e| value_error(format!("matmul: out {e}")))?;
+        let av = MatRef {
+            data: a_data,
+            rows: m,
+            cols: k,
+            row_stride: ars,
+            col_stride: acs,
+        };
+        let bv = MatRef {
+            data: b_data,
+            rows: k,
+            cols: n,
+            row_stride: brs,
+            col_stride: bcs,
+        };
+        let result =
+            py.detach(|| matmul_kernel(av, bv, MatMut::row_major(c_data, m, n), accumulate));
+        kernel_result(result)?;
+    }
+    Ok(out.into_any())
+}
+
+/// `out = a @ b` (or `out += a @ b`) for 2-D float32/float64 arrays of one dtype.
+#[pyfunction]
+#[pyo3(signature = (a, b, out=None, accumulate=false))]
+fn matmul<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    out: Option<&Bound<'py, PyAny>>,
+    accumulate: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    match float_array("matmul", "a", a)? {
+        FloatArray::F32(a) => matmul_typed(py, &a, b, out, accumulate),
+        FloatArray::F64(a) => matmul_typed(py, &a, b, out, accumulate),
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(matmul, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! The `dlcore._core` extension module: an export list. Each family's file validates NumPy
+//! arrays, releases the GIL and calls the kernel; no computation lives here.
+
+use pyo3::prelude::*;
+
+mod activation;
+mod common;
+mod matmul;
+mod softmax;
+mod threads;
+
+#[pymodule(name = "_core")]
+fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    threads::register(m)?;
+    matmul::register(m)?;
+    activation::register(m)?;
+    softmax::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Row-wise softmax / log-softmax and the fused, numerically stable softmax cross-entropy.
+//!
+//! Every row is shifted by its maximum before exponentiating (the log-sum-exp trick), so no
+//! logit is too large or too small.
+
+use super::real::Real;
+use crate::threading;
+
+/// Shape of a batch of rows: `rows x cols`, row-major.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows {
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// Rows per task below which work stays on the calling thread (in elements: rows * cols).
+const GRAIN: usize = 1 << 15;
+
+impl Rows {
+    fn check(&self, op: &str, name: &str, len: usize) -> Result<(), String> {
+        if self.rows * self.cols != len {
+            return Err(format!(
+                "{op}: {name} has {len} elements but the shape ({}, {}) needs {}",
+                self.rows,
+                self.cols,
+                self.rows * self.cols
+            ));
+        }
+        Ok(())
+    }
+
+    fn rows_per_task(&self) -> usize {
+        (GRAIN / self.cols.max(1)).max(1)
+    }
+}
+
+fn log_softmax_row<T: Real>(x: &[T], out: &mut [T]) {
+    let max = x.iter().fold(T::NEG_INFINITY, |m, &v| m.max_nan(v));
+    if max == T::NEG_INFINITY {
+        // A row of -inf has no defined distribution; keep NumPy's NaN.
+        out.iter_mut().for_each(|o| *o = T::from_f64(f64::NAN));
+        return;
+    }
+    let mut sum = T::ZERO;
+    for &v in x {
+        sum += (v - max).exp();
+    }
+    let log_sum = max + sum.ln();
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v - log_sum;
+    }
+}
+
+/// `out = log_softmax(x)` along each row.
+pub fn log_softmax<T: Real>(shape: Rows, x: &[T], out: &mut [T]) -> Result<(), String> {
+    shape.check("log_softmax", "x", x.len())?;
+    shape.check("log_softmax", "out", out.len())?;
+    if shape.cols == 0 {
+        return Ok(());
+    }
+    let cols = shape.cols;
+    threading::for_each_chunk(out, shape.rows_per_task() * cols, |off, chunk| {
+        for (r, o) in chunk.chunks_mut(cols).enumerate() {
+            let start = off + r * cols;
+            log_softmax_row(&x[start..start + cols], o);
+        }
+    });
+    Ok(())
+}
+
+/// `out = softmax(x)` along each row.
+pub fn softmax<T: Real>(shape: Rows, x: &[T], out: &mut [T]) -> Result<(), String> {
+    log_softmax(shape, x, out)?;
+    threading::for_each_chunk(out, GRAIN, |_, chunk| {
+        chunk.iter_mut().for_each(|v| *v = v.exp())
+    });
+    Ok(())
+}
+
+/// Options of the fused cross-entropy.
+#[derive(Clone, Copy, Debug)]
+pub struct CrossEntropy {
+    /// Rows whose label equals this contribute neither loss nor gradient.
+    pub ignore_index: Option<i64>,
+}
+
+fn check_label(label: i64, cols: usize, row: usize, ignore: Option<i64>) -> Result<bool, String> {
+    if Some(label) == ignore {
+        return Ok(false);
+    }
+    if label < 0 || label as usize >= cols {
+        return Err(format!(
+            "cross_entropy: label {label} at position {row} is out of range for {cols} classes \
+             (expected 0 <= label < {cols})"
+        ));
+    }
+    Ok(true)
+}
+
+/// Per-row losses `-log_softmax(logits)[i, labels[i]]`; also writes the log-probabilities,
+/// which the backward pass reuses. Ignored rows get loss 0.
+pub fn cross_entropy_forward<T: Real>(
+    opts: CrossEntropy,
+    shape: Rows,
+    logits: &[T],
+    labels: &[i64],
+    log_probs: &mut [T],
+    losses: &mut [T],
+) -> Result<(), String> {
+    if labels.len() != shape.rows || losses.len() != shape.rows {
+        return Err(format!(
+            "cross_entropy: {} labels for {} rows of logits; expected one label per row",
+            labels.len(),
+            shape.rows
+        ));
+    }
+    for (row, &label) in labels.iter().enumerate() {
+        check_label(label, shape.cols, row, opts.ignore_index)?;
+    }
+    log_softmax(shape, logits, log_probs)?;
+    for (row, (&label, loss)) in labels.iter().zip(losses.iter_mut()).enumerate() {
+        *loss = if Some(label) == opts.ignore_index {
+            T::ZERO
+        } else {
+            -log_probs[row * shape.cols + label as usize]
+        };
+    }
+    Ok(())
+}
+
+/// `dlogits[i, :] = grad[i] * (softmax(logits)[i, :] - onehot(labels[i]))`, from the saved
+/// log-probabilities. Ignored rows get a zero gradient.
+pub fn cross_entropy_backward<T: Real>(
+    opts: CrossEntropy,
+    shape: Rows,
+    log_probs: &[T],
+    labels: &[i64],
+    grad: &[T],
+    dlogits: &mut [T],
+) -> Result<(), String> {
+    shape.check("cross_entropy backward", "log_probs", log_probs.len())?;
+    shape.check("cross_entropy backward", "out", dlogits.len())?;
+    if labels.len() != shape.rows || grad.len() != shape.rows {
+        return Err(format!(
+            "cross_entropy backward: {} labels and {} gradients for {} rows",
+            labels.len(),
+            grad.len(),
+            shape.rows
+        ));
+    }
+    for (row, &label) in labels.iter().enumerate() {
+        check_label(label, shape.cols, row, opts.ignore_index)?;
+    }
+    let cols = shape.cols;
+    if cols == 0 {
+        return Ok(());
+    }
+    threading::for_each_chunk(dlogits, shape.rows_per_task() * cols, |off, chunk| {
+        for (r, out) in chunk.chunks_mut(cols).enumerate() {
+            let row = off / cols + r;
+            let label = labels[row];
+            if Some(label) == opts.ignore_index {
+                out.iter_mut().for_each(|o| *o = T::ZERO);
+                continue;
+            }
+            let g = grad[row];
+            let lp = &log_probs[row * cols..(row + 1) * cols];
+            for (o, &l) in out.iter_mut().zip(lp) {
+                *o = g * l.exp();
+            }
+            out[label as usize] -= g;
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loss_of(logits: &[f64], labels: &[i64], cols: usize) -> f64 {
+        let shape = Rows {
+            rows: labels.len(),
+            cols,
+        };
+        let mut lp = vec![0.0; logits.len()];
+        let mut losses = vec![0.0; labels.len()];
+        cross_entropy_forward(
+            CrossEntropy { ignore_index: None },
+            shape,
+            logits,
+            labels,
+            &mut lp,
+            &mut losses,
+        )
+        .unwrap();
+        losses.iter().sum()
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let logits: Vec<f64> = (0..12)
+            .map(|i| ((i * 7) % 5) as f64 - 2.0 + i as f64 * 0.1)
+            .collect();
+        let labels = [2i64, 0, 3];
+        let shape = Rows { rows: 3, cols: 4 };
+        let mut lp = vec![0.0; 12];
+        let mut losses = vec![0.0; 3];
+        let opts = CrossEntropy { ignore_index: None };
+        cross_entropy_forward(opts, shape, &logits, &labels, &mut lp, &mut losses).unwrap();
+        let mut d = vec![0.0; 12];
+        cross_entropy_backward(opts, shape, &lp, &labels, &[1.0; 3], &mut d).unwrap();
+        for i in 0..12 {
+            let mut hi = logits.clone();
+            let mut lo = logits.clone();
+            hi[i] += 1e-6;
+            lo[i] -= 1e-6;
+            let numeric = (loss_of(&hi, &labels, 4) - loss_of(&lo, &labels, 4)) / 2e-6;
+            assert!((numeric - d[i]).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn huge_logits_are_stable() {
+        let logits = [1000.0f32, -1000.0, 0.0];
+        let mut out = [0.0f32; 3];
+        softmax(Rows { rows: 1, cols: 3 }, &logits, &mut out).unwrap();
+        assert_eq!(out, [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn out_of_range_label_is_an_error() {
+        let mut lp = [0.0f32; 4];
+        let mut losses = [0.0f32; 2];
+        let err = cross_entropy_forward(
+            CrossEntropy { ignore_index: None },
+            Rows { rows: 2, cols: 2 },
+            &[0.0; 4],
+            &[0, 5],
+            &mut lp,
+            &mut losses,
+        )
+        .unwrap_err();
+        assert!(err.contains("label 5"));
+    }
+
+    #[test]
+    fn ignored_rows_contribute_nothing() {
+        let mut lp = [0.0f64; 4];
+        let mut losses = [9.0f64; 2];
+        let opts = CrossEntropy {
+            ignore_index: Some(-100),
+        };
+        let shape = Rows { rows: 2, cols: 2 };
+        cross_entropy_forward(
+            opts,
+            shape,
+            &[1.0, 2.0, 3.0, 4.0],
+            &[1, -100],
+            &mut lp,
+            &mut losses,
+        )
+        .unwrap();
+        assert_eq!(losses[1], 0.0);
+        let mut d = [1.0f64; 4];
+        cross_entropy_backward(opts, shape, &lp, &[1, -100], &[1.0, 1.0], &mut d).unwrap();
+        assert_eq!(&d[2..], &[0.0, 0.0]);
+    }
+}

@@ -1,0 +1,101 @@
+//! The one place that owns dlcore's worker threads.
+//!
+//! Kernels run inside a rayon pool that we build ourselves (not rayon's global pool) so that
+//! `dlcore.set_num_threads(n)` can resize it at any time. The initial size comes from
+//! `DLCORE_NUM_THREADS`, else the number of CPUs the process may use. Work below a kernel's
+//! grain size never enters the pool: waking threads costs more than small work saves, and on
+//! a loaded two-core machine extra threads only fight each other.
+
+use std::sync::{Arc, OnceLock, RwLock};
+
+use rayon::ThreadPool;
+
+static POOL: OnceLock<RwLock<Arc<ThreadPool>>> = OnceLock::new();
+
+fn default_num_threads() -> usize {
+    std::env::var("DLCORE_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn build_pool(threads: usize) -> Arc<ThreadPool> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("dlcore-{i}"))
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .expect("a one-thread pool can always be built");
+    Arc::new(pool)
+}
+
+fn slot() -> &'static RwLock<Arc<ThreadPool>> {
+    POOL.get_or_init(|| RwLock::new(build_pool(default_num_threads())))
+}
+
+/// The pool kernels run in.
+pub fn pool() -> Arc<ThreadPool> {
+    slot().read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// How many threads the pool has.
+pub fn num_threads() -> usize {
+    pool().current_num_threads()
+}
+
+/// Replace the pool with one of `threads` threads (at least 1). Kernels already running keep
+/// the old pool until they finish.
+pub fn set_num_threads(threads: usize) {
+    let new_pool = build_pool(threads.max(1));
+    *slot().write().unwrap_or_else(|e| e.into_inner()) = new_pool;
+}
+
+/// Run `f` inside the pool, so rayon calls within it use dlcore's threads.
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    pool().install(f)
+}
+
+/// Apply `f(offset, chunk)` to consecutive chunks of `out`, in parallel when `out` is longer
+/// than `grain` elements and the pool has more than one thread, else serially on this thread.
+pub fn for_each_chunk<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let grain = grain.max(1);
+    let threads = num_threads();
+    if out.len() <= grain || threads == 1 {
+        f(0, out);
+        return;
+    }
+    use rayon::prelude::*;
+    // A few chunks per thread balances load without many tiny tasks.
+    let chunk = out.len().div_ceil(threads * 4).max(grain / 2).max(1);
+    install(|| {
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i * chunk, c));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_everything_once() {
+        let mut v = vec![0u32; 1_000_003];
+        for_each_chunk(&mut v, 1000, |off, c| {
+            for (i, x) in c.iter_mut().enumerate() {
+                *x += (off + i) as u32;
+            }
+        });
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+    }
+
+    #[test]
+    fn resize_pool() {
+        set_num_threads(3);
+        assert_eq!(num_threads(), 3);
+        set_num_threads(0);
+        assert_eq!(num_threads(), 1);
+        set_num_threads(default_num_threads());
+    }
+}
