@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
-
 import dlcore
+import numpy as np
 from dlcore.autograd import gradcheck
 
 

@@ -2,9 +2,8 @@
 
 import hashlib
 
-import numpy as np
-
 import dlcore
+import numpy as np
 
 
 def test_mnist_subset_shapes_dtypes_and_checksums():

@@ -2,12 +2,11 @@
 
 from collections import OrderedDict
 
+import dlcore
 import numpy as np
 import pytest
-from helpers import check_op
-
-import dlcore
 from dlcore import nn
+from helpers import check_op
 
 
 class Block(nn.Module):
