@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-import dlcore
 import numpy as np
+
+import dlcore
 from dlcore.autograd import gradcheck
 
 

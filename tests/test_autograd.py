@@ -1,8 +1,9 @@
 """The backward engine, grad/value_and_grad, gradcheck and grad modes."""
 
-import dlcore
 import numpy as np
 import pytest
+
+import dlcore
 from dlcore.autograd import GradcheckError, gradcheck
 
 

@@ -1,12 +1,13 @@
 """linear / cross_entropy / mse_loss / softmax kernels of the foundation, and the threads."""
 
-import dlcore
-import dlcore.nn.functional as F
 import numpy as np
 import pytest
+from helpers import check_op
+
+import dlcore
+import dlcore.nn.functional as F
 from dlcore import _core, nn
 from dlcore.reference import core as ref
-from helpers import check_op
 
 R = np.random.default_rng(5)
 

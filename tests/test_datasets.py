@@ -2,8 +2,9 @@
 
 import hashlib
 
-import dlcore
 import numpy as np
+
+import dlcore
 
 
 def test_mnist_subset_shapes_dtypes_and_checksums():

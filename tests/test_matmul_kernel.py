@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from dlcore import _core
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from dlcore import _core
 
 
 @st.composite

@@ -2,11 +2,12 @@
 
 from collections import OrderedDict
 
-import dlcore
 import numpy as np
 import pytest
-from dlcore import nn
 from helpers import check_op
+
+import dlcore
+from dlcore import nn
 
 
 class Block(nn.Module):

@@ -1,12 +1,13 @@
 """Tensor ops: forward against NumPy, backward against float64 finite differences."""
 
-import dlcore
 import numpy as np
 import pytest
-from dlcore import Tensor
 from helpers import check_op, rng
 from hypothesis import given, settings
 from hypothesis.extra import numpy as hnp
+
+import dlcore
+from dlcore import Tensor
 
 R = rng(0)
 
