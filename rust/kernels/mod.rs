@@ -3,5 +3,7 @@
 
 pub mod elementwise;
 pub mod matmul;
+#[cfg(target_arch = "x86_64")]
+mod packed_gemm;
 pub mod real;
 pub mod softmax;
