@@ -3,8 +3,8 @@
 //!
 //! Packed layouts (see `mod.rs` for who packs what). An A panel of `h <= MR` rows is packed
 //! in whichever layout its source can be copied to without transposing:
-//! - row layout (from a row-major A): element `(i, p)` at `i * KC + p`, one row per `KC`
-//!   elements, so the kernel's broadcasts use constant offsets from one pointer;
+//! - row layout (from a row-major A): element `(i, p)` at `i * A_ROW_STRIDE + p`, a constant
+//!   row stride, so the kernel's broadcasts use constant offsets from one pointer;
 //! - depth layout (from a column-major A, i.e. a transposed view): element `(i, p)` at
 //!   `p * h + i`.
 //!
@@ -39,9 +39,11 @@ macro_rules! avx512_family {
             pub const NR: usize = 2 * LANES;
             /// Most rows of a C tile (2 * MR accumulators + 2 B vectors + 1 broadcast <= 32).
             pub const MR: usize = 12;
-            /// Most columns of a packed A panel (the depth of a block), and the row stride of
-            /// the row layout.
+            /// Most columns of a packed A panel (the depth of a block).
             pub const KC: usize = $kc;
+            /// Row stride of the row layout: one cache line more than `KC`, so consecutive
+            /// rows fall in different L1 sets instead of all aliasing on a power-of-two stride.
+            pub const A_ROW_STRIDE: usize = KC + LANES;
 
             #[inline(always)]
             fn lane_mask(lanes: usize) -> $m {
@@ -53,7 +55,8 @@ macro_rules! avx512_family {
             }
 
             /// `C (+)= A_panel @ B` for an `R x (NV vectors)` tile; see [`KernelFn`]. The A
-            /// panel is in row layout when `A_ROWS` (row stride [`KC`]), else depth layout.
+            /// panel is in row layout when `A_ROWS` (row stride [`A_ROW_STRIDE`]), else depth
+            /// layout.
             ///
             /// # Safety
             /// AVX-512F must be available; the A panel holds `k` columns of `R` rows in its
@@ -91,7 +94,7 @@ macro_rules! avx512_family {
                         *slot = $maskz_loadu(mask, b.add(v * LANES));
                     }
                     for (i, row) in acc.iter_mut().enumerate() {
-                        let av = $set1(*a.add(if A_ROWS { i * KC } else { i }));
+                        let av = $set1(*a.add(if A_ROWS { i * A_ROW_STRIDE } else { i }));
                         for v in 0..NV {
                             row[v] = $fmadd(av, bv[v], row[v]);
                         }
@@ -196,7 +199,7 @@ macro_rules! avx512_family {
                 dst: *mut $t,
             ) {
                 for i in 0..h {
-                    let (s, d) = (src.add(i * rs), dst.add(i * KC));
+                    let (s, d) = (src.add(i * rs), dst.add(i * A_ROW_STRIDE));
                     if cs == 1 {
                         let mut p = 0;
                         while p < kc {
