@@ -415,8 +415,9 @@ mod tests {
 
     /// Shapes around every blocking boundary: single elements, k = 1, partial register tiles
     /// (MR = 12 rows, NR = 32 f32 / 16 f64 columns), several KC / MC / NC blocks, and
-    /// products large enough to be split between threads.
-    const SHAPES: [(usize, usize, usize); 16] = [
+    /// products above the threading threshold (128^3 multiply-adds) split by columns
+    /// (n >= m) or by rows.
+    const SHAPES: [(usize, usize, usize); 18] = [
         (1, 1, 1),
         (1, 4, 8),
         (2, 3, 1),
@@ -433,6 +434,8 @@ mod tests {
         (400, 20, 50),
         (2, 9, 4200),
         (200, 150, 180),
+        (70, 190, 330),
+        (530, 90, 70),
     ];
 
     #[test]
