@@ -76,11 +76,15 @@ macro_rules! avx512_family {
                 last_lanes: usize,
                 load_c: bool,
             ) {
-                // Start fetching the C tile now: it is needed only after the k loop.
-                for i in 0..R {
-                    for v in 0..NV {
-                        let line = c.wrapping_add(i * ldc + v * LANES);
-                        _mm_prefetch::<_MM_HINT_T0>(line as *const i8);
+                // Start fetching the C tile now if it will be read after the k loop. (A tile
+                // that is only written is not prefetched: the read would cost a second trip
+                // for ownership and was measured slower.)
+                if load_c {
+                    for i in 0..R {
+                        for v in 0..NV {
+                            let line = c.wrapping_add(i * ldc + v * LANES);
+                            _mm_prefetch::<_MM_HINT_T0>(line as *const i8);
+                        }
                     }
                 }
                 let last = lane_mask(last_lanes);
