@@ -17,12 +17,15 @@
 //!
 //! Threads split C into independent column (or row) strips, each computed by the serial
 //! algorithm with that thread's own packing buffers: no barriers, at the price of packing the
-//! shared operand once per strip, which is small against the strip's arithmetic.
+//! shared operand once per strip, which is small against the strip's arithmetic. The strips
+//! are claimed dynamically, the calling thread included, so a thread that starts late on a
+//! busy machine costs little.
 
 mod avx512;
 mod buffers;
 
 use std::any::TypeId;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use self::avx512::KernelFn;
 use self::buffers::{with_scratch, Scratch};
@@ -207,12 +210,7 @@ unsafe fn run<E: Element>(
         // Column-major C: compute C^T = B^T A^T, whose rows are contiguous in memory.
         return run((n, m, k), b.t(), a.t(), c.t(), accumulate, threads);
     }
-    let tasks = if threads > 1 && m * n * k >= PARALLEL_MIN_FMAS {
-        threads
-    } else {
-        1
-    };
-    if tasks == 1 {
+    if threads < 2 || m * n * k < PARALLEL_MIN_FMAS {
         return with_scratch(|s| serial((m, n, k), a, b, c, accumulate, s));
     }
     // Split the longer side of C: the strips then share the smaller operand, whose repacking
@@ -223,7 +221,7 @@ unsafe fn run<E: Element>(
     } else {
         (m, E::MR)
     };
-    let strip = len.div_ceil(tasks).next_multiple_of(align);
+    let strip = strip_size(len, align, threads);
     let strips = len.div_ceil(strip);
     let run_strip = move |s: usize| {
         let start = s * strip;
@@ -239,14 +237,34 @@ unsafe fn run<E: Element>(
             }
         }
     };
-    // The calling thread computes the first strip itself while pool threads take the rest:
-    // one thread fewer to wake, and the caller's packing buffers are already warm.
-    threading::pool().in_place_scope(|scope| {
-        for s in 1..strips {
-            scope.spawn(move |_| run_strip(s));
+    // Threads claim strips from a counter until none are left. The calling thread works too,
+    // so nothing waits for a pool thread to wake up: if one starts late (the cores are busy
+    // with other work), the others have simply taken more strips. Nobody spins: at the end
+    // the caller blocks until the strips already claimed are done.
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let s = next.fetch_add(1, Ordering::Relaxed);
+        if s >= strips {
+            break;
         }
-        run_strip(0);
+        run_strip(s);
+    };
+    threading::pool().in_place_scope(|scope| {
+        for _ in 1..threads.min(strips) {
+            scope.spawn(|_| work());
+        }
+        work();
     });
+}
+
+/// Width of the strips `len` rows or columns are split into for `threads` threads: up to
+/// four per thread so a late thread delays little, but no narrower than `MIN_STRIP` (each
+/// strip repacks the shared operand) unless that would leave threads without a strip;
+/// multiples of `align`.
+fn strip_size(len: usize, align: usize, threads: usize) -> usize {
+    const MIN_STRIP: usize = 256;
+    let per_thread = (len / (threads * MIN_STRIP)).clamp(1, 4);
+    len.div_ceil(threads * per_thread).next_multiple_of(align)
 }
 
 /// Block sizes that split `len` into `ceil(len / max)` nearly equal blocks, each a multiple
@@ -432,6 +450,30 @@ mod tests {
                 .fold((usize::MAX, 0), |(lo, hi), &(_, h)| (lo.min(h), hi.max(h)));
             assert!(hi - lo <= 1, "{rows}: {panels:?}");
         }
+    }
+
+    #[test]
+    fn strips_are_aligned_and_give_every_thread_work() {
+        for len in [96, 128, 256, 300, 512, 1000, 2048, 65536] {
+            for threads in [2, 3, 8] {
+                let strip = strip_size(len, 32, threads);
+                let strips = len.div_ceil(strip);
+                assert!(strip.is_multiple_of(32), "{len} {threads}");
+                assert!(strips <= 4 * threads, "{len} {threads}: {strips}");
+                assert!(
+                    strips >= 2,
+                    "{len} {threads}: one strip leaves threads idle"
+                );
+                if len >= threads * 256 {
+                    assert!(
+                        strips >= threads && strip >= 256,
+                        "{len} {threads}: {strip}"
+                    );
+                }
+            }
+        }
+        assert_eq!(strip_size(2048, 32, 2), 256);
+        assert_eq!(strip_size(256, 32, 2), 128);
     }
 
     #[test]
