@@ -28,12 +28,15 @@ pub struct MatMut<'a, T> {
     pub col_stride: usize,
 }
 
-/// How many elements a strided `rows x cols` view spans from its first element.
+/// How many elements a strided `rows x cols` view spans from its first element (saturating,
+/// so absurd strides read as "too long for any slice" instead of wrapping around).
 pub fn extent(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usize {
     if rows == 0 || cols == 0 {
         0
     } else {
-        (rows - 1) * row_stride + (cols - 1) * col_stride + 1
+        ((rows - 1).saturating_mul(row_stride))
+            .saturating_add((cols - 1).saturating_mul(col_stride))
+            .saturating_add(1)
     }
 }
 
@@ -211,8 +214,8 @@ fn distinct_elements(rows: usize, cols: usize, row_stride: usize, col_stride: us
     if rows <= 1 || cols <= 1 {
         return rows_ok && cols_ok;
     }
-    (col_stride >= 1 && row_stride >= col_stride * cols)
-        || (row_stride >= 1 && col_stride >= row_stride * rows)
+    (col_stride >= 1 && row_stride >= col_stride.saturating_mul(cols))
+        || (row_stride >= 1 && col_stride >= row_stride.saturating_mul(rows))
 }
 
 /// The portable path: the `gemm` crate, threaded through dlcore's pool.
@@ -224,7 +227,7 @@ fn portable<T: Real>(
     accumulate: bool,
     threads: usize,
 ) {
-    let parallel = threads > 1 && m * n * k >= PARALLEL_FLOPS;
+    let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_FLOPS;
     // Raw pointers are not Send; carry the addresses into the pool as integers.
     let (c_ptr, a_ptr, b_ptr) = (
         c.data.as_mut_ptr() as usize,

@@ -210,7 +210,7 @@ unsafe fn run<E: Element>(
         // Column-major C: compute C^T = B^T A^T, whose rows are contiguous in memory.
         return run((n, m, k), b.t(), a.t(), c.t(), accumulate, threads);
     }
-    if threads < 2 || m * n * k < PARALLEL_MIN_FMAS {
+    if threads < 2 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_MIN_FMAS {
         return with_scratch(|s| serial((m, n, k), a, b, c, accumulate, s));
     }
     // Split the longer side of C: the strips then share the smaller operand, whose repacking
