@@ -198,6 +198,9 @@ pub(crate) unsafe fn matmul<T: Real>(
 }
 
 /// Split the work into strips for the threads and run the serial algorithm on each.
+///
+/// # Safety
+/// As for [`matmul`].
 unsafe fn run<E: Element>(
     (m, n, k): (usize, usize, usize),
     a: View<E>,
@@ -277,6 +280,9 @@ fn balanced_step(len: usize, max: usize, align: usize) -> usize {
 }
 
 /// The serial blocked algorithm (see the module comment) on one thread's buffers.
+///
+/// # Safety
+/// As for [`matmul`]; no other thread writes the part of C this call covers.
 unsafe fn serial<E: Element>(
     (m, n, k): (usize, usize, usize),
     a: View<E>,
