@@ -27,6 +27,10 @@ pub enum Activation {
     Step,
     /// `x * sigmoid(x)`.
     Silu,
+    /// Exact GELU, `x * Phi(x)` with `Phi` the standard normal CDF.
+    Gelu,
+    /// GELU's tanh approximation, `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+    GeluTanh,
 }
 
 impl Activation {
@@ -42,6 +46,8 @@ impl Activation {
             "tanh" => Self::Tanh,
             "step" => Self::Step,
             "silu" => Self::Silu,
+            "gelu" => Self::Gelu,
+            "gelu_tanh" => Self::GeluTanh,
             other => return Err(format!("unknown activation {other:?}")),
         })
     }
@@ -56,6 +62,21 @@ fn sigmoid<T: Real>(x: T) -> T {
         let e = x.exp();
         e / (T::ONE + e)
     }
+}
+
+/// The standard normal CDF as `erfc(-x/sqrt 2)/2`: unlike `(1 + erf(x/sqrt 2))/2` it keeps
+/// full relative precision in the far left tail instead of cancelling to 0.
+#[inline(always)]
+fn normal_cdf<T: Real>(x: T) -> T {
+    T::from_f64(0.5) * (-x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erfc()
+}
+
+/// `2 * sqrt(2/pi) * (x + 0.044715 x^3)`: `0.5 (1 + tanh(u/2)) = sigmoid(u)`, so the tanh
+/// GELU is `x * sigmoid(u)`, which cannot cancel to 0 for negative `x` the way `1 + tanh` does.
+#[inline(always)]
+fn gelu_tanh_arg<T: Real>(x: T) -> T {
+    let k = T::from_f64(2.0 * (2.0 / std::f64::consts::PI).sqrt());
+    k * (x + T::from_f64(0.044715) * x * x * x)
 }
 
 #[inline(always)]
@@ -95,6 +116,8 @@ fn forward_one<T: Real>(act: Activation, x: T) -> T {
             }
         }
         Activation::Silu => x * sigmoid(x),
+        Activation::Gelu => x * normal_cdf(x),
+        Activation::GeluTanh => x * sigmoid(gelu_tanh_arg(x)),
     }
 }
 
@@ -129,6 +152,24 @@ fn derivative<T: Real>(act: Activation, x: T, y: T) -> T {
         Activation::Silu => {
             let s = sigmoid(x);
             s * (T::ONE + x * (T::ONE - s))
+        }
+        Activation::Gelu => {
+            // d/dx x Phi(x) = Phi(x) + x phi(x); phi underflows to 0 before x*x overflows
+            // matters (x*x = inf gives exp(-inf) = 0, and x * 0 = 0 for finite x).
+            let pdf = T::from_f64(1.0 / (2.0 * std::f64::consts::PI).sqrt())
+                * (T::from_f64(-0.5) * x * x).exp();
+            normal_cdf(x) + x * pdf
+        }
+        Activation::GeluTanh => {
+            let s = sigmoid(gelu_tanh_arg(x));
+            let ds = s * (T::ONE - s);
+            if ds == T::ZERO {
+                // Saturated: the second term is 0, and computing it could give 0 * inf.
+                return s;
+            }
+            let k = T::from_f64(2.0 * (2.0 / std::f64::consts::PI).sqrt());
+            let du = k * (T::ONE + T::from_f64(3.0 * 0.044715) * x * x);
+            s + x * ds * du
         }
     }
 }
@@ -181,7 +222,7 @@ pub fn backward<T: Real>(
 mod tests {
     use super::*;
 
-    const ALL: [Activation; 7] = [
+    const ALL: [Activation; 9] = [
         Activation::Relu,
         Activation::LeakyRelu {
             negative_slope: 0.1,
@@ -191,6 +232,8 @@ mod tests {
         Activation::Tanh,
         Activation::Step,
         Activation::Silu,
+        Activation::Gelu,
+        Activation::GeluTanh,
     ];
 
     #[test]
@@ -222,6 +265,56 @@ mod tests {
         assert!(y[0] == 0.0 && y[1] < 1e-40 && y[2] == 1.0 && y[3] == 1.0);
         forward(Activation::Elu { alpha: 1.0 }, &xs, &mut y).unwrap();
         assert!(y.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn gelu_matches_known_values() {
+        // x * Phi(x) at a few points, Phi from tables of the normal CDF (20 digits).
+        let cases = [
+            (1.0f64, 0.841_344_746_068_542_9),
+            (-1.0, -0.158_655_253_931_457_05),
+            (2.5, 2.5 * 0.993_790_334_674_223_8),
+            (-3.0, -3.0 * 0.001_349_898_031_630_094_5),
+            (-10.0, -10.0 * 7.619_853_024_160_527e-24),
+        ];
+        for (x, want) in cases {
+            let mut y = [0.0f64];
+            forward(Activation::Gelu, &[x], &mut y).unwrap();
+            assert!(
+                ((y[0] - want) / want).abs() < 1e-14,
+                "gelu({x}) = {} want {want}",
+                y[0]
+            );
+        }
+    }
+
+    #[test]
+    fn gelu_tanh_is_close_to_exact() {
+        for i in -60..=60 {
+            let x = i as f64 * 0.1;
+            let (mut a, mut b) = ([0.0f64], [0.0f64]);
+            forward(Activation::Gelu, &[x], &mut a).unwrap();
+            forward(Activation::GeluTanh, &[x], &mut b).unwrap();
+            let tanh_form =
+                0.5 * x * (1.0 + (0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x)).tanh());
+            assert!((a[0] - b[0]).abs() < 1e-3, "x={x}");
+            assert!((b[0] - tanh_form).abs() < 1e-15, "x={x}");
+        }
+    }
+
+    #[test]
+    fn extreme_inputs_give_no_nan_in_any_derivative() {
+        let xs = [-1e30f32, -1e4, -30.0, 30.0, 1e4, 1e30];
+        for act in ALL {
+            let mut y = [0.0f32; 6];
+            forward(act, &xs, &mut y).unwrap();
+            let mut dx = [0.0f32; 6];
+            backward(act, &xs, &y, &[1.0; 6], &mut dx).unwrap();
+            assert!(
+                y.iter().chain(&dx).all(|v| !v.is_nan()),
+                "{act:?}: {y:?} {dx:?}"
+            );
+        }
     }
 
     #[test]
