@@ -1,54 +1,57 @@
-"""Shared test helper: check an op's forward against a NumPy reference and its backward
-against float64 finite differences (``dlcore.autograd.gradcheck``)."""
+"""One helper that checks an op's forward against a reference and its backward numerically."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-import dlcore
 import numpy as np
+
+import dlcore
 from dlcore.autograd import gradcheck
 
 
 def check_op(
-    fn: Callable[..., dlcore.Tensor],
-    reference_fn: Optional[Callable[..., np.ndarray]],
+    op: Callable[..., dlcore.Tensor],
+    reference: Optional[Callable[..., np.ndarray]],
     inputs: Sequence[Any],
     *,
-    atol: float = 1e-10,
-    rtol: float = 1e-10,
-    float32_rtol: float = 1e-5,
-    float32_atol: float = 1e-6,
-    check_float32: bool = True,
-    check_grad: bool = True,
-    grad_eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    grad: bool = True,
     grad_atol: float = 1e-5,
     grad_rtol: float = 1e-3,
+    eps: float = 1e-6,
+    float32_rtol: Optional[float] = None,
+    float32_atol: float = 1e-6,
 ) -> None:
-    """Compare ``fn(*inputs)`` with ``reference_fn(*inputs)`` and check its gradients.
+    """Assert ``op(*inputs)`` matches ``reference(*arrays)`` and its gradients match finite
+    differences (float64).
 
-    ``inputs`` are arrays; every one is differentiated (close over constants such as targets).
-    The forward pass is compared in float64 (tight) and float32 (loose, against the float64
-    reference); the gradient of every input is checked with ``gradcheck`` in float64.
+    ``op`` receives dlcore Tensors; ``reference`` receives float64 NumPy arrays. With
+    ``float32_rtol`` the op is also run on float32 copies of the inputs, which must give
+    float32 results within that tolerance of the float64 reference.
     """
-    arrays = [np.asarray(a, dtype=np.float64) for a in inputs]
-    if reference_fn is not None:
-        expected = np.asarray(reference_fn(*[a.copy() for a in arrays]))
-        out = fn(*[dlcore.tensor(a) for a in arrays])
-        assert out.dtype == np.float64, f"float64 inputs gave {out.dtype}"
-        np.testing.assert_allclose(out.numpy(), expected, rtol=rtol, atol=atol)
-        if check_float32:
-            out32 = fn(*[dlcore.tensor(a.astype(np.float32)) for a in arrays])
-            assert out32.dtype == np.float32, f"float32 inputs gave {out32.dtype}"
-            np.testing.assert_allclose(out32.numpy(), expected, rtol=float32_rtol,
+    arrays = [np.asarray(x, dtype=np.float64) for x in inputs]
+    if reference is not None:
+        got = op(*[dlcore.tensor(a) for a in arrays])
+        want = reference(*[a.copy() for a in arrays])
+        np.testing.assert_allclose(np.asarray(got.data), want, rtol=rtol, atol=atol)
+        if float32_rtol is not None:
+            got32 = op(*[dlcore.tensor(a.astype(np.float32)) for a in arrays])
+            assert got32.dtype == np.float32, f"float32 inputs gave {got32.dtype}"
+            np.testing.assert_allclose(np.asarray(got32.data), want, rtol=float32_rtol,
                                        atol=float32_atol)
-    if check_grad:
-        gradcheck(fn, arrays, eps=grad_eps, atol=grad_atol, rtol=grad_rtol)
+    if grad:
+        assert gradcheck(op, arrays, eps=eps, atol=grad_atol, rtol=grad_rtol)
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
 
 
 def away_from(x: np.ndarray, points: Sequence[float], gap: float = 1e-3) -> np.ndarray:
-    """``x`` with entries within ``gap`` of a kink (e.g. 0 for ReLU) pushed off it, so that
-    finite differences do not straddle the kink."""
+    """``x`` with entries within ``gap`` of a kink (e.g. 0 for ReLU) pushed ``2 * gap`` off
+    it, so finite differences do not straddle the kink."""
     x = np.array(x, dtype=np.float64)
     for p in points:
         near = np.abs(x - p) < gap

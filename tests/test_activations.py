@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import warnings
 
-import dlcore
-import dlcore.nn.functional as F
 import numpy as np
 import pytest
-from dlcore import nn
-from dlcore.reference import activation as ref
-from helpers import away_from, check_op
+from helpers import away_from
+from helpers import check_op as _check_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import dlcore
+import dlcore.nn.functional as F
+from dlcore import nn
+from dlcore.reference import activation as ref
+
+
+def check_op(op, reference, inputs, **kwargs):
+    """The shared helper with tight float64 tolerances and a float32 forward check."""
+    options = {"rtol": 1e-10, "atol": 1e-10, "float32_rtol": 1e-5, **kwargs}
+    _check_op(op, reference, inputs, **options)
+
 
 RNG = np.random.default_rng(0)
 

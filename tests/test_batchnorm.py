@@ -3,13 +3,21 @@ gradients against the reference and finite differences, and the layers' options.
 
 from __future__ import annotations
 
-import dlcore
-import dlcore.nn.functional as F
 import numpy as np
 import pytest
+from helpers import check_op as _check_op
+
+import dlcore
+import dlcore.nn.functional as F
 from dlcore import nn
 from dlcore.reference import batchnorm as ref
-from helpers import check_op
+
+
+def check_op(op, reference, inputs, **kwargs):
+    """The shared helper with tight float64 tolerances and a float32 forward check."""
+    options = {"rtol": 1e-10, "atol": 1e-10, "float32_rtol": 1e-5, **kwargs}
+    _check_op(op, reference, inputs, **options)
+
 
 RNG = np.random.default_rng(3)
 SHAPES = [(8, 3), (4, 3, 5), (2, 3, 4, 5)]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-import dlcore
 import numpy as np
 import pytest
+
+import dlcore
 from dlcore import nn
 from dlcore.nn.utils import clip_grad_norm_, clip_grad_value_
 

@@ -3,10 +3,11 @@ channel-wise Dropout2d, and Flatten."""
 
 from __future__ import annotations
 
-import dlcore
-import dlcore.nn.functional as F
 import numpy as np
 import pytest
+
+import dlcore
+import dlcore.nn.functional as F
 from dlcore import nn
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 
-import dlcore
 import numpy as np
 import pytest
+
+import dlcore
 from dlcore import nn
 from dlcore.nn import init
 

@@ -1,5 +1,6 @@
-"""Pure-NumPy reference implementations: the test oracle and the benchmark baseline.
+"""Pure-NumPy reference implementations of every dlcore kernel.
 
-Each module mirrors a family of ``dlcore`` ops and is written straight from the textbook
-formula, for clarity rather than speed.
+They are written for clarity, not speed: the oracle the tests compare against and the
+baseline the benchmarks measure dlcore's Rust kernels against. Nothing in dlcore's own code
+path calls them.
 """
