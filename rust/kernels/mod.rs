@@ -5,3 +5,4 @@ pub mod elementwise;
 pub mod matmul;
 pub mod real;
 pub mod softmax;
+pub mod vmath;

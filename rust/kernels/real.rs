@@ -35,6 +35,10 @@ pub trait Real:
     fn erf(self) -> Self;
     /// `1 - erf(x)`, without the cancellation of computing it that way for large `x`.
     fn erfc(self) -> Self;
+    /// `exp` in plain arithmetic (within 2 ulp), so loops over it vectorise; see `vmath`.
+    fn exp_fast(self) -> Self;
+    /// `tanh` that vectorises where an implementation exists (f32; f64 uses libm's).
+    fn tanh_fast(self) -> Self;
     fn abs(self) -> Self;
     fn powi(self, n: i32) -> Self;
     fn is_nan(self) -> bool;
@@ -45,7 +49,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $erf:path, $erfc:path) => {
+    ($t:ty, $erf:path, $erfc:path, $exp_fast:path, $tanh_fast:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -82,6 +86,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn erfc(self) -> Self {
                 $erfc(self)
+            }
+            #[inline(always)]
+            fn exp_fast(self) -> Self {
+                $exp_fast(self)
+            }
+            #[inline(always)]
+            fn tanh_fast(self) -> Self {
+                $tanh_fast(self)
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -121,5 +133,11 @@ macro_rules! impl_real {
 
 // The standard library has no stable erf; libm (rust-lang's port of musl's libm, already in
 // the dependency tree through num-traits) gives one accurate to float round-off.
-impl_real!(f32, libm::erff, libm::erfcf);
-impl_real!(f64, libm::erf, libm::erfc);
+impl_real!(
+    f32,
+    libm::erff,
+    libm::erfcf,
+    super::vmath::exp_f32,
+    super::vmath::tanh_f32
+);
+impl_real!(f64, libm::erf, libm::erfc, super::vmath::exp_f64, f64::tanh);
