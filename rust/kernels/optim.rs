@@ -809,6 +809,16 @@ pub fn step<T: Real, R: UpdateRule>(rule: &R, group: Vec<ParamState<'_, T>>) -> 
     rule.validate()?;
     check_group(rule, &group)?;
     let total: usize = group.iter().map(|ps| ps.param.len()).sum();
+    // Parameters of a group almost always share their step count: derive its scalars once.
+    let mut last: Option<(u64, R::Consts)> = None;
+    let mut consts_for = |step: u64| match last {
+        Some((s, k)) if s == step => k,
+        _ => {
+            let k = rule.consts(step);
+            last = Some((step, k));
+            k
+        }
+    };
     let mut pieces: Vec<Piece<'_, T, R::Consts>> = group
         .into_iter()
         .map(|ps| {
@@ -817,7 +827,7 @@ pub fn step<T: Real, R: UpdateRule>(rule: &R, group: Vec<ParamState<'_, T>>) -> 
                 *slot = buf;
             }
             Piece {
-                consts: rule.consts(ps.step),
+                consts: consts_for(ps.step),
                 param: ps.param,
                 grad: ps.grad,
                 state,
