@@ -2,9 +2,10 @@
 //! `adadelta_step`, `rmsprop_step` and `adam_step` (Adam and AdamW).
 //!
 //! Each takes lists of arrays (params, grads and one list per state buffer, index `i` of every
-//! list belonging to parameter `i`) and the 1-based step count of each parameter, checks every
-//! array, then releases the GIL once for the whole group. Params and state buffers are updated
-//! in place.
+//! list belonging to parameter `i`) and `steps`, an int64 array counting the updates each
+//! parameter has had, checks every array, then releases the GIL once for the whole group.
+//! Params and state buffers are updated in place and `steps` is incremented (as PyTorch's
+//! fused kernels increment their `state_steps`), so bias corrections use the new count.
 
 use numpy::npyffi::{_PyArray_GET_ITEM_DATA, NPY_ARRAY_WRITEABLE};
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
@@ -84,7 +85,7 @@ fn is_writeable<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
     unsafe { (*_PyArray_GET_ITEM_DATA(a.as_array_ptr())).flags & NPY_ARRAY_WRITEABLE != 0 }
 }
 
-/// One checked array of the step and where it came from, for the overlap check.
+/// One checked array of the step and where it came from.
 struct Operand<'py, T> {
     array: Bound<'py, PyArrayDyn<T>>,
     list: &'static str,
@@ -92,48 +93,94 @@ struct Operand<'py, T> {
     mutable: bool,
 }
 
+/// The bytes an array covers, for the overlap check.
+struct Span {
+    start: usize,
+    end: usize,
+    mutable: bool,
+    /// `list[index]`, or just `list` when `index` is `None`.
+    list: &'static str,
+    index: Option<usize>,
+}
+
+impl Span {
+    fn of<T: Element>(o: &Operand<'_, T>) -> Self {
+        let start = o.array.data() as usize;
+        Span {
+            start,
+            end: start + o.array.len() * std::mem::size_of::<T>(),
+            mutable: o.mutable,
+            list: o.list,
+            index: Some(o.index),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self.index {
+            Some(i) => format!("{}[{i}]", self.list),
+            None => self.list.to_string(),
+        }
+    }
+}
+
 /// Refuse a step in which an array that is written shares memory with any other array of
 /// the step (the same buffer passed twice, a gradient that is a view of its parameter, ...).
 /// This is what makes the unchecked slices below sound.
-fn check_no_overlap<T: Element>(op: &str, operands: &[Operand<'_, T>]) -> PyResult<()> {
-    let size = std::mem::size_of::<T>();
-    let mut ranges: Vec<(usize, usize, usize)> = operands
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.array.len() > 0)
-        .map(|(k, o)| {
-            let start = o.array.data() as usize;
-            (start, start + o.array.len() * size, k)
-        })
-        .collect();
-    ranges.sort_unstable_by_key(|r| r.0);
+fn check_no_overlap(op: &str, mut spans: Vec<Span>) -> PyResult<()> {
+    spans.retain(|s| s.end > s.start);
+    spans.sort_unstable_by_key(|s| s.start);
     // Sweep in order of start address, remembering how far the arrays seen so far reach.
     let (mut reach_any, mut reach_mut) = (0usize, 0usize);
-    let (mut last_any, mut last_mut) = (usize::MAX, usize::MAX);
-    for &(start, end, k) in &ranges {
-        let o = &operands[k];
-        let clash = if o.mutable && start < reach_any {
+    let (mut last_any, mut last_mut) = (0usize, 0usize);
+    for (k, s) in spans.iter().enumerate() {
+        let clash = if s.mutable && s.start < reach_any {
             Some(last_any)
-        } else if start < reach_mut {
+        } else if s.start < reach_mut {
             Some(last_mut)
         } else {
             None
         };
         if let Some(other) = clash {
-            let other = &operands[other];
             return Err(value_error(format!(
-                "{op}: {}[{}] shares memory with {}[{}]; every array of a step must be distinct",
-                o.list, o.index, other.list, other.index
+                "{op}: {} shares memory with {}; every array of a step must be distinct",
+                s.label(),
+                spans[other].label()
             )));
         }
-        if end > reach_any {
-            (reach_any, last_any) = (end, k);
+        if s.end > reach_any {
+            (reach_any, last_any) = (s.end, k);
         }
-        if o.mutable && end > reach_mut {
-            (reach_mut, last_mut) = (end, k);
+        if s.mutable && s.end > reach_mut {
+            (reach_mut, last_mut) = (s.end, k);
         }
     }
     Ok(())
+}
+
+/// The step counts: a writeable, C-contiguous 1-D int64 array with one entry per param.
+fn steps_array<'py>(
+    op: &str,
+    steps: &Bound<'py, PyAny>,
+    n: usize,
+) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
+    let a = steps.cast::<PyArrayDyn<i64>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{op}: steps must be an int64 numpy array with one count per param, got {}",
+            dtype_str(steps)
+        ))
+    })?;
+    if a.shape() != [n] {
+        return Err(value_error(format!(
+            "{op}: steps has shape {} but there are {n} params; expected shape ({n},)",
+            shape_str(a.shape())
+        )));
+    }
+    if !a.is_c_contiguous() || !is_writeable(a) {
+        return Err(value_error(format!(
+            "{op}: steps must be C-contiguous and writeable (it is incremented in place)"
+        )));
+    }
+    Ok(a.clone())
 }
 
 /// The lists of one call, before the dtype is known.
@@ -144,7 +191,7 @@ struct GroupArgs<'a, 'py> {
     /// Every state list the function accepts: the kernel's name of the buffer, the argument
     /// name, and the list (`None` when not given).
     states: Vec<(&'static str, &'static str, Option<&'a Arrays<'py>>)>,
-    steps: &'a [u64],
+    steps: &'a Bound<'py, PyAny>,
 }
 
 impl<'py> GroupArgs<'_, 'py> {
@@ -156,12 +203,6 @@ impl<'py> GroupArgs<'_, 'py> {
             return Err(value_error(format!(
                 "{op}: got {} grads for {n} params; expected one per param",
                 self.grads.len()
-            )));
-        }
-        if self.steps.len() != n {
-            return Err(value_error(format!(
-                "{op}: got {} step counts for {n} params; expected one per param",
-                self.steps.len()
             )));
         }
         let mut lists = Vec::new();
@@ -191,13 +232,14 @@ impl<'py> GroupArgs<'_, 'py> {
     fn run<R: UpdateRule>(&self, py: Python<'py>, rule: &R) -> PyResult<()> {
         kernel_result(rule.validate())?;
         let lists = self.state_lists(rule)?;
+        let steps = steps_array(self.op, self.steps, self.params.len())?;
         let Some(first) = self.params.first() else {
             return Ok(());
         };
         if first.cast::<PyArrayDyn<f32>>().is_ok() {
-            self.run_typed::<f32, R>(py, rule, &lists)
+            self.run_typed::<f32, R>(py, rule, &lists, &steps)
         } else if first.cast::<PyArrayDyn<f64>>().is_ok() {
-            self.run_typed::<f64, R>(py, rule, &lists)
+            self.run_typed::<f64, R>(py, rule, &lists, &steps)
         } else {
             Err(PyTypeError::new_err(format!(
                 "{}: params[0] must be a float32 or float64 numpy array, got {}",
@@ -212,6 +254,7 @@ impl<'py> GroupArgs<'_, 'py> {
         py: Python<'py>,
         rule: &R,
         lists: &[(&'static str, &Arrays<'py>)],
+        steps: &Bound<'py, PyArrayDyn<i64>>,
     ) -> PyResult<()> {
         let op = self.op;
         let n = self.params.len();
@@ -252,21 +295,39 @@ impl<'py> GroupArgs<'_, 'py> {
                 )));
             }
         }
-        check_no_overlap(op, &operands)?;
+        let mut spans: Vec<Span> = operands.iter().map(Span::of).collect();
+        let steps_start = steps.data() as usize;
+        spans.push(Span {
+            start: steps_start,
+            end: steps_start + n * std::mem::size_of::<i64>(),
+            mutable: true,
+            list: "steps",
+            index: None,
+        });
+        check_no_overlap(op, spans)?;
 
+        // SAFETY (for every unchecked slice below): each array is C-contiguous and of the
+        // dtype its slice has (checked above), `as_slice*` checks alignment, no array that is
+        // written shares memory with any other array of the step (`check_no_overlap`), and
+        // `operands` and `steps` hold a reference to each array until the kernel returns, so
+        // none is freed. As with NumPy's own kernels that release the GIL, other threads must
+        // not write these arrays meanwhile.
+        let counts = unsafe { steps.as_slice_mut() }
+            .map_err(|_| value_error(format!("{op}: steps is not aligned")))?;
+        if let Some(i) = counts.iter().position(|&c| c < 0) {
+            return Err(value_error(format!(
+                "{op}: steps[{i}] is {}; step counts cannot be negative",
+                counts[i]
+            )));
+        }
         let slice_err = |o: &Operand<'py, T>| {
             value_error(format!("{op}: {}[{}] is not aligned", o.list, o.index))
         };
         let mut group = Vec::with_capacity(n);
-        for (i, chunk) in operands.chunks(2 + k).enumerate() {
+        for (chunk, &count) in operands.chunks(2 + k).zip(counts.iter()) {
             let [p, g, states @ ..] = chunk else {
                 unreachable!("chunks hold a param, its grad and its state buffers")
             };
-            // SAFETY: every array is C-contiguous and of dtype T (checked by `typed_array`),
-            // `as_slice*` checks alignment, no array written shares memory with any other
-            // array of the step (`check_no_overlap`), and `operands` holds a reference to each
-            // array until the kernel returns, so none is freed. As with NumPy's own kernels
-            // that release the GIL, other threads must not write these arrays meanwhile.
             let state = states
                 .iter()
                 .map(|s| unsafe { s.array.as_slice_mut() }.map_err(|_| slice_err(s)))
@@ -275,15 +336,18 @@ impl<'py> GroupArgs<'_, 'py> {
                 param: unsafe { p.array.as_slice_mut() }.map_err(|_| slice_err(p))?,
                 grad: unsafe { g.array.as_slice() }.map_err(|_| slice_err(g))?,
                 state,
-                step: self.steps[i],
+                step: count as u64 + 1,
             });
         }
-        kernel_result(py.detach(|| optim::step(rule, group)))
+        kernel_result(py.detach(|| optim::step(rule, group)))?;
+        // Count the step only once it has been taken (the kernel checks before it writes).
+        counts.iter_mut().for_each(|c| *c += 1);
+        Ok(())
     }
 }
 
 /// SGD, in place over a group: `momentum_buffers` is needed when `momentum != 0`, and the
-/// buffer of a parameter whose step count is 1 is overwritten with its first gradient.
+/// buffer of a parameter whose count in `steps` is 0 is overwritten with its first gradient.
 #[pyfunction]
 #[pyo3(signature = (params, grads, momentum_buffers, steps, lr, momentum=0.0, dampening=0.0,
                     weight_decay=0.0, nesterov=false, maximize=false))]
@@ -293,7 +357,7 @@ fn sgd_step<'py>(
     params: Arrays<'py>,
     grads: Arrays<'py>,
     momentum_buffers: Option<Arrays<'py>>,
-    steps: Vec<u64>,
+    steps: &Bound<'py, PyAny>,
     lr: f64,
     momentum: f64,
     dampening: f64,
@@ -318,7 +382,7 @@ fn sgd_step<'py>(
             "momentum_buffers",
             momentum_buffers.as_ref(),
         )],
-        steps: &steps,
+        steps,
     }
     .run(py, &rule)
 }
@@ -333,7 +397,7 @@ fn adagrad_step<'py>(
     params: Arrays<'py>,
     grads: Arrays<'py>,
     state_sums: Arrays<'py>,
-    steps: Vec<u64>,
+    steps: &Bound<'py, PyAny>,
     lr: f64,
     lr_decay: f64,
     weight_decay: f64,
@@ -352,7 +416,7 @@ fn adagrad_step<'py>(
         params: &params,
         grads: &grads,
         states: vec![("sum", "state_sums", Some(&state_sums))],
-        steps: &steps,
+        steps,
     }
     .run(py, &rule)
 }
@@ -368,7 +432,7 @@ fn adadelta_step<'py>(
     grads: Arrays<'py>,
     square_avgs: Arrays<'py>,
     acc_deltas: Arrays<'py>,
-    steps: Vec<u64>,
+    steps: &Bound<'py, PyAny>,
     lr: f64,
     rho: f64,
     eps: f64,
@@ -390,7 +454,7 @@ fn adadelta_step<'py>(
             ("square_avg", "square_avgs", Some(&square_avgs)),
             ("acc_delta", "acc_deltas", Some(&acc_deltas)),
         ],
-        steps: &steps,
+        steps,
     }
     .run(py, &rule)
 }
@@ -409,7 +473,7 @@ fn rmsprop_step<'py>(
     square_avgs: Arrays<'py>,
     momentum_buffers: Option<Arrays<'py>>,
     grad_avgs: Option<Arrays<'py>>,
-    steps: Vec<u64>,
+    steps: &Bound<'py, PyAny>,
     lr: f64,
     alpha: f64,
     eps: f64,
@@ -440,7 +504,7 @@ fn rmsprop_step<'py>(
             ),
             ("grad_avg", "grad_avgs", grad_avgs.as_ref()),
         ],
-        steps: &steps,
+        steps,
     }
     .run(py, &rule)
 }
@@ -459,7 +523,7 @@ fn adam_step<'py>(
     exp_avgs: Arrays<'py>,
     exp_avg_sqs: Arrays<'py>,
     max_exp_avg_sqs: Option<Arrays<'py>>,
-    steps: Vec<u64>,
+    steps: &Bound<'py, PyAny>,
     lr: f64,
     beta1: f64,
     beta2: f64,
@@ -496,7 +560,7 @@ fn adam_step<'py>(
                 max_exp_avg_sqs.as_ref(),
             ),
         ],
-        steps: &steps,
+        steps,
     }
     .run(py, &rule)
 }
