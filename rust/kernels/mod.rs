@@ -3,6 +3,7 @@
 
 pub mod elementwise;
 pub mod matmul;
+pub mod optim;
 pub mod real;
 pub mod softmax;
 pub mod vmath;
