@@ -15,7 +15,7 @@ import numpy as np
 
 import dlcore
 import dlcore.nn.functional as F
-from dlcore import nn
+from dlcore import nn, optim
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -54,13 +54,14 @@ def xor_perceptron_demo(epochs: int = 30) -> List[int]:
 
 def xor_mlp_demo(steps: int = 500, lr: float = 0.5) -> np.ndarray:
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    loss_fn = nn.BCEWithLogitsLoss()  # the sigmoid output unit, fused into the loss
+    opt = optim.SGD(model.parameters(), lr=lr)  # plain gradient descent on the whole batch
     targets = XOR_Y.astype(np.float32).reshape(4, 1)
     for step in range(steps + 1):
-        loss = F.binary_cross_entropy_with_logits(model(XOR_X), targets)
-        model.zero_grad()
+        loss = loss_fn(model(XOR_X), targets)
+        opt.zero_grad()
         loss.backward()
-        for p in model.parameters():  # plain gradient descent on the whole batch
-            p.data -= lr * p.grad.data
+        opt.step()
         if step % 100 == 0:
             print(f"  step {step:4d}  loss {loss.item():.4f}")
     with dlcore.no_grad():
