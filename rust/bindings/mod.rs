@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod activation;
+mod batchnorm;
 mod common;
 mod matmul;
 mod optim;
@@ -16,6 +17,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    batchnorm::register(m)?;
     optim::register(m)?;
     Ok(())
 }
