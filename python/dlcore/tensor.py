@@ -729,10 +729,10 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
         g2 = g
-        if x.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
         if y.ndim == 1:
             g2 = np.expand_dims(g2, -1)
+        if x.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
         gx = _matmul_arrays(g2, np.swapaxes(y2, -1, -2)) if ta.requires_grad else None
         gy = _matmul_arrays(np.swapaxes(x2, -1, -2), g2) if tb.requires_grad else None
         if gx is not None and x.ndim == 1:
