@@ -187,6 +187,22 @@ def test_fit_auto_verbose_in_a_terminal_draws_live_lines(monkeypatch):
     assert "Epoch 1/2 8/8 [" in lines[0].split("\r")[-1]
 
 
+def test_callback_messages_end_the_live_line_first(monkeypatch):
+    model, x, y = _compiled_model()
+    x[44] = np.nan  # batch 5 of 8
+    out = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    bar = ProgressBar(1, interval=0.0)
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False,
+              callbacks=[dlcore.callbacks.TerminateOnNaN(), bar])
+    lines = out.getvalue().split("\n")
+    assert len(lines) == 4 and lines[0].count("\r") == 5  # live states of batches 0..4
+    assert lines[1] == "Batch 5: invalid loss nan, terminating training"
+    summary = lines[2].split("\r")[-1]
+    assert summary.startswith("Epoch 1/2 6/8 [") and "ETA" not in summary
+    assert lines[3] == ""
+
+
 def test_fit_verbose_0_is_silent(capsys):
     model, x, y = _compiled_model()
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)

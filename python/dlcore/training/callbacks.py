@@ -22,6 +22,12 @@ import numpy as np
 Logs = Optional[Dict[str, Any]]
 
 
+def _say(text: str) -> None:
+    from .progress import print_message
+
+    print_message(text)
+
+
 class Callback:
     """Base class: override the hooks you need. ``self.model`` is the model being trained,
     ``self.params`` holds ``epochs``, ``steps`` (batches per epoch, or None) and
@@ -183,18 +189,18 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.verbose:
-                print(f"Epoch {epoch + 1}: early stopping ({self.monitor} has not improved "
-                      f"for {self.wait} epochs; best {self.best:.4g} at epoch "
-                      f"{self.best_epoch + 1})")
 
     def on_train_end(self, logs: Logs = None) -> None:
+        if self.stopped_epoch and self.verbose:
+            _say(f"Epoch {self.stopped_epoch + 1}: early stopping ({self.monitor} has not "
+                 f"improved for {self.wait} epochs; best {self.best:.4g} at epoch "
+                 f"{self.best_epoch + 1})")
         if (self.restore_best_weights and self.best_weights is not None
                 and self.best_epoch != self._last_epoch):
             self.model.load_state_dict(self.best_weights)
             if self.verbose:
-                print(f"Restored the weights of epoch {self.best_epoch + 1} "
-                      f"({self.monitor} = {self.best:.4g})")
+                _say(f"Restored the weights of epoch {self.best_epoch + 1} "
+                     f"({self.monitor} = {self.best:.4g})")
 
 
 class TerminateOnNaN(Callback):
@@ -207,7 +213,7 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.stopped_batch = batch
-            print(f"Batch {batch}: invalid loss {loss}, terminating training")
+            _say(f"Batch {batch}: invalid loss {loss}, terminating training")
             self.model.stop_training = True
 
 
@@ -264,7 +270,7 @@ class ModelCheckpoint(Callback):
         path = self.filepath.format(epoch=epoch + 1, **logs)
         self._save(path, epoch)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: saved the model to {path}")
+            _say(f"Epoch {epoch + 1}: saved the model to {path}")
 
     def _save(self, path: str, epoch: int) -> None:
         from ..random import get_rng_state
@@ -371,7 +377,7 @@ class LearningRateScheduler(Callback):
                              f"{epoch}; expected a finite number")
         set_lr(self.optimizer, float(lr))
         if self.verbose and lr != current:
-            print(f"Epoch {epoch + 1}: learning rate set to {float(lr):.6g}")
+            _say(f"Epoch {epoch + 1}: learning rate set to {float(lr):.6g}")
 
     def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
         logs = logs if logs is not None else {}
@@ -387,7 +393,7 @@ class LearningRateScheduler(Callback):
         else:
             self.scheduler.step()
         if self.verbose and get_lr(self.optimizer) != logs["lr"]:
-            print(f"Epoch {epoch + 1}: learning rate now {get_lr(self.optimizer):.6g}")
+            _say(f"Epoch {epoch + 1}: learning rate now {get_lr(self.optimizer):.6g}")
 
 
 def _required_positional(fn: Callable[..., Any]) -> int:
@@ -465,7 +471,7 @@ class ReduceLROnPlateau(Callback):
                     new_lr = max(old_lr * self.factor, self.min_lr)
                     set_lr(self.optimizer, new_lr)
                     if self.verbose:
-                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing the learning "
-                              f"rate to {new_lr:.6g}")
+                        _say(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing the learning "
+                             f"rate to {new_lr:.6g}")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .callbacks import Callback, Logs
+from .callbacks import Callback, Logs, _say
 from .plotting import finish, new_figure
 
 
@@ -100,7 +100,7 @@ class GradientMonitor(Callback):
             self.norms[name].append(float(value))
         if self.verbose:
             shown = ", ".join(f"{n}: {v:.2e}" for n, v in zip(self.layers, means))
-            print(f"Epoch {epoch + 1} gradient norms: {shown}")
+            _say(f"Epoch {epoch + 1} gradient norms: {shown}")
         self._check(epoch, means)
 
     def _check(self, epoch: int, means: np.ndarray) -> None:

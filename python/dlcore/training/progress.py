@@ -24,6 +24,16 @@ from .callbacks import Callback, Logs
 
 Verbose = Union[int, str]
 
+# The ProgressBar whose live line is on screen, if any: messages must end that line first.
+_live_bar: Optional[ProgressBar] = None
+
+
+def print_message(text: str) -> None:
+    """Print a callback's message on its own line, ending a pending live progress line."""
+    if _live_bar is not None:
+        _live_bar.close_line()
+    print(text)
+
 
 def in_notebook() -> bool:
     """True inside a Jupyter (or Colab) kernel."""
@@ -168,12 +178,14 @@ class ProgressBar(Callback):
         line = " - ".join([head, timing] + _nonempty(logs_text))
         if self._live_width:
             line = "\r" + line.ljust(self._live_width)
-            self._live_width = 0
+        self._live_width = 0
         self._out.write(line + "\n")
         self._out.flush()
+        _forget(self)
 
     def close_line(self) -> None:
-        """End a pending live line (``fit`` calls this if training is interrupted)."""
+        """End a pending live line (before a message, or when training is interrupted)."""
+        global _live_bar
         if self._tqdm is not None:
             self._tqdm.close()
             self._tqdm = None
@@ -181,6 +193,8 @@ class ProgressBar(Callback):
             self._out.write("\n")
             self._out.flush()
             self._live_width = 0
+        if _live_bar is self:
+            _live_bar = None
 
     # ----------------------------------------------------------------- drawing
     def _counter(self, final: bool = False) -> str:
@@ -197,11 +211,19 @@ class ProgressBar(Callback):
         return f"{done:>{digits}}/{total} [{bar}]"
 
     def _draw_live(self, line: str) -> None:
+        global _live_bar
+        _live_bar = self
         columns = shutil.get_terminal_size((80, 24)).columns
         line = line[: max(columns - 1, 20)]
         self._out.write("\r" + line.ljust(self._live_width))
         self._out.flush()
         self._live_width = max(len(line), self._live_width)
+
+
+def _forget(bar: ProgressBar) -> None:
+    global _live_bar
+    if _live_bar is bar:
+        _live_bar = None
 
 
 def _nonempty(text: str) -> List[str]:
