@@ -74,7 +74,8 @@ class KerasMixin:
                 the *last* ones, taken before any shuffling, as Keras does (shuffle your
                 data first if it is sorted, e.g. by class).
             shuffle: reshuffle the training samples every epoch (from dlcore's seeded
-                generator: ``dlcore.manual_seed`` makes runs repeatable).
+                generator: ``dlcore.manual_seed`` makes runs repeatable). A full batch is
+                not shuffled: its order cannot change the step.
             callbacks: ``dlcore.callbacks`` objects.
             verbose: 0 silent, 1 live progress line, 2 one line per epoch, ``'auto'``
                 (1 in a terminal or notebook, 2 otherwise).
