@@ -3,5 +3,6 @@
 
 pub mod elementwise;
 pub mod matmul;
+pub mod optim;
 pub mod real;
 pub mod softmax;
