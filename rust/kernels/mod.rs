@@ -4,6 +4,8 @@
 pub mod elementwise;
 pub mod matmul;
 pub mod optim;
+#[cfg(target_arch = "x86_64")]
+mod packed_gemm;
 pub mod real;
 pub mod softmax;
 pub mod vmath;
