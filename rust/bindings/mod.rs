@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod activation;
 mod common;
+mod conv;
 mod matmul;
 mod softmax;
 mod threads;
@@ -15,5 +16,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    conv::register(m)?;
     Ok(())
 }
