@@ -7,6 +7,7 @@ mod activation;
 mod common;
 mod conv;
 mod matmul;
+mod pool;
 mod softmax;
 mod threads;
 
@@ -17,5 +18,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     activation::register(m)?;
     softmax::register(m)?;
     conv::register(m)?;
+    pool::register(m)?;
     Ok(())
 }
