@@ -71,6 +71,21 @@ pub fn require_contiguous<T: Element>(
     }
 }
 
+/// A shape written as Python writes tuples: `(3, 4)`, `(5,)`, `()`.
+pub fn fmt_shape(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Require an exact shape, naming what was got and what was expected.
 pub fn require_shape<T: Element>(
     op: &str,
@@ -82,9 +97,9 @@ pub fn require_shape<T: Element>(
         Ok(())
     } else {
         Err(value_error(format!(
-            "{op}: {name} has shape {:?} but expected {:?}",
-            a.shape(),
-            want
+            "{op}: {name} has shape {} but expected {}",
+            fmt_shape(a.shape()),
+            fmt_shape(want)
         )))
     }
 }

@@ -17,8 +17,8 @@ fn layout<T: Element>(
 ) -> PyResult<(usize, usize, usize, usize)> {
     if a.ndim() != 2 {
         return Err(value_error(format!(
-            "matmul: {name} must be 2-D, got shape {:?}",
-            a.shape()
+            "matmul: {name} must be 2-D, got shape {}",
+            super::common::fmt_shape(a.shape())
         )));
     }
     let item = std::mem::size_of::<T>() as isize;

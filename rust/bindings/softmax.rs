@@ -14,8 +14,8 @@ use crate::kernels::softmax::{self, CrossEntropy, Rows};
 fn rows_of<T: Element>(op: &str, x: &Bound<'_, PyArrayDyn<T>>) -> PyResult<Rows> {
     if x.ndim() != 2 {
         return Err(value_error(format!(
-            "{op}: input must be 2-D (rows, classes), got shape {:?}",
-            x.shape()
+            "{op}: input must be 2-D (rows, classes), got shape {}",
+            super::common::fmt_shape(x.shape())
         )));
     }
     require_contiguous(op, "input", x)?;

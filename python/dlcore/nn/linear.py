@@ -1,0 +1,64 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..random import default_generator
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module, Parameter
+
+
+class Identity(Module):
+    """Returns its input unchanged (e.g. the linear output of a regression head)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Linear(Module):
+    """``y = x W^T + b``.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        bias: learn an additive bias.
+        dtype: parameter dtype (float32 by default). Inputs of another dtype are cast to it.
+
+    Shape:
+        ``(*, in_features) -> (*, out_features)``.
+
+    Weights and bias start as PyTorch's do: ``U(-1/sqrt(in_features), 1/sqrt(in_features))``
+    (Kaiming-uniform with ``a = sqrt(5)``).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
+        rng = default_generator()
+        self.weight = Parameter(
+            rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
+        if bias:
+            self.bias = Parameter(rng.uniform(-bound, bound, (out_features,)).astype(dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

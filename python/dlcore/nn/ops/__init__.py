@@ -1,0 +1,1 @@
+"""Implementations behind ``dlcore.nn.functional``, one file per family."""

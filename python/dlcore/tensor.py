@@ -1,0 +1,923 @@
+"""``Tensor``: a NumPy array that remembers how it was computed, for reverse-mode autograd.
+
+Every differentiable operation has one shape (as in micrograd): compute the output array,
+define ``backward(g)`` that maps the gradient of the output to one gradient per input (the
+chain rule, one link), and return ``Tensor._from_op(out, parents, backward)``. Calling
+``loss.backward()`` walks the recorded graph in reverse topological order and adds each
+input's gradient into ``.grad`` of the leaves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._grad_mode import is_grad_enabled
+
+ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
+Backward = Callable[[np.ndarray], Sequence[Optional[np.ndarray]]]
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
+
+_FLOAT_KINDS = "f"
+_RUST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
+    """Convert ``data`` to an ndarray; Python floats and nested lists become float32."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        arr = data.astype(dtype) if dtype is not None and data.dtype != dtype else data
+        return arr.copy() if copy and arr is data else arr
+    arr = np.asarray(data)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"tensor: data must be numeric, got an array of dtype {arr.dtype}")
+    if dtype is not None:
+        return arr.astype(dtype)
+    if arr.dtype == np.float64:
+        # Python floats (and lists of them) default to float32, as in PyTorch.
+        return arr.astype(np.float32)
+    return arr
+
+
+def _unbroadcast(grad: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes NumPy broadcasting added or stretched to reach its shape."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _normalize_axis(axis: Any, ndim: int) -> Optional[Tuple[int, ...]]:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    return tuple(out)
+
+
+def _expand_reduced(g: np.ndarray, shape: Tuple[int, ...], axes: Optional[Tuple[int, ...]],
+                    keepdims: bool) -> np.ndarray:
+    """Reshape the gradient of a reduction so it broadcasts against the input's shape."""
+    if axes is None:
+        return np.broadcast_to(np.reshape(g, (1,) * len(shape)), shape)
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def _rust_ok(*arrays: np.ndarray) -> bool:
+    dtype = arrays[0].dtype
+    return dtype in _RUST_DTYPES and all(a.dtype == dtype for a in arrays)
+
+
+class Tensor:
+    """An n-dimensional array with an optional gradient.
+
+    Args:
+        data: array-like. NumPy arrays keep their dtype; Python floats become float32.
+        requires_grad: record operations on this tensor so ``backward`` can reach it.
+        dtype: optional NumPy dtype to convert to.
+
+    Example:
+        >>> x = dlcore.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (x ** 2).sum().backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_retains_grad",
+                 "__weakref__")
+    # Make ``ndarray <op> Tensor`` defer to the Tensor's reflected operator.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = _to_array(data, dtype)
+        self.grad: Optional[Tensor] = None
+        self._parents: Tuple[Tensor, ...] = ()
+        self._backward: Optional[Backward] = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ----------------------------------------------------------------- graph plumbing
+    @staticmethod
+    def _from_op(data: np.ndarray, parents: Tuple[Tensor, ...], backward: Backward) -> Tensor:
+        """Wrap an op's output; record ``backward`` only if some parent needs a gradient."""
+        out = Tensor.__new__(Tensor)
+        out.data = data
+        out.grad = None
+        out._retains_grad = False
+        if is_grad_enabled() and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents = parents
+            out._backward = backward
+        else:
+            out.requires_grad = False
+            out._parents = ()
+            out._backward = None
+        return out
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (only float tensors can have gradients)."""
+        if requires_grad and self.data.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by an op that records grads."""
+        return self._backward is None
+
+    @property
+    def grad_fn(self) -> Optional[Backward]:
+        return self._backward
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after ``backward``."""
+        self._retains_grad = True
+
+    def backward(self, gradient: Optional[ArrayLike] = None, retain_graph: bool = False) -> None:
+        """Add d(self)/d(leaf) times ``gradient`` into ``.grad`` of every leaf that needs it.
+
+        Args:
+            gradient: the gradient of some scalar with respect to ``self``; may be omitted
+                when ``self`` has exactly one element (it is then 1).
+            retain_graph: keep the graph so ``backward`` can run through it again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph; create the "
+                "inputs with requires_grad=True (or use parameters of a Module)"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: gradient can be implied only for a one-element tensor, got "
+                    f"shape {self.shape}; pass gradient= of that shape"
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = _to_array(gradient, self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise ValueError(
+                    f"backward: gradient has shape {seed.shape} but the tensor has shape "
+                    f"{self.shape}"
+                )
+        _run_backward(self, seed, retain_graph)
+
+    # ----------------------------------------------------------------- conversion
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> Union[float, int, bool]:
+        if self.data.size != 1:
+            raise ValueError(f"item: tensor has {self.data.size} elements, expected exactly 1")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def clone(self) -> Tensor:
+        """A copy that stays in the graph (its gradient flows back to ``self``)."""
+        return Tensor._from_op(self.data.copy(), (self,), lambda g: (g,))
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Convert to ``dtype``; differentiable between float dtypes."""
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        if dtype.kind not in _FLOAT_KINDS:
+            return Tensor(self.data.astype(dtype))
+        return Tensor._from_op(self.data.astype(dtype), (self,), lambda g: (g,))
+
+    to = astype
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data.reshape(()).item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype={self.data.dtype}"
+        if self._backward is not None:
+            extra += ", grad_fn=<backward>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__
+
+    # ----------------------------------------------------------------- arithmetic
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return sub(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return sub(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return mul(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return mul(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return div(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return div(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return pow(self, other)
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return pow(other, self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # Comparisons give boolean tensors outside the graph, as in PyTorch.
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor(self.data == _raw(other))
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor(self.data != _raw(other))
+
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data < _raw(other))
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data <= _raw(other))
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data > _raw(other))
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return Tensor(self.data >= _raw(other))
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Optional[bool] = None) -> Tensor:
+        """Sum over ``axis`` (``dim`` is accepted as a PyTorch-style alias)."""
+        axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
+        axes = _normalize_axis(axis, self.ndim)
+        shape = self.shape
+        out = self.data.sum(axis=axes, keepdims=keepdims)
+        return Tensor._from_op(np.asarray(out), (self,),
+                               lambda g: (_expand_reduced(g, shape, axes, keepdims),))
+
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: Optional[bool] = None) -> Tensor:
+        """Mean over ``axis``; the gradient spreads evenly over the averaged elements."""
+        axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
+        axes = _normalize_axis(axis, self.ndim)
+        shape = self.shape
+        count = self.data.size if axes is None else int(np.prod([shape[a] for a in axes]))
+        out = np.asarray(self.data.mean(axis=axes, keepdims=keepdims))
+        if out.dtype != self.data.dtype and self.data.dtype.kind == "f":
+            out = out.astype(self.data.dtype)
+        return Tensor._from_op(
+            out, (self,),
+            lambda g: (_expand_reduced(g, shape, axes, keepdims) / max(count, 1),))
+
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Optional[bool] = None) -> Tensor:
+        """Maximum over ``axis``. Values only; ties share the gradient equally."""
+        return _extremum(self, np.max, axis, keepdims, dim, keepdim)
+
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Optional[bool] = None) -> Tensor:
+        """Minimum over ``axis``. Values only; ties share the gradient equally."""
+        return _extremum(self, np.min, axis, keepdims, dim, keepdim)
+
+    def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
+        axis = dim if dim is not None else axis
+        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
+
+    def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
+        axis = dim if dim is not None else axis
+        return Tensor(np.argmin(self.data, axis=axis, keepdims=keepdims))
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        try:
+            out = self.data.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {self.shape} "
+                f"({self.data.size} elements) into shape {tuple(shape)}"
+            ) from None
+        original = self.shape
+        return Tensor._from_op(out, (self,), lambda g: (g.reshape(original),))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = start_dim % self.ndim
+        end = end_dim % self.ndim
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
+        return self.reshape(shape)
+
+    def permute(self, *dims: Any) -> Tensor:
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        if sorted(int(d) % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of {self.ndim} dimensions")
+        inverse = tuple(np.argsort([int(d) % self.ndim for d in dims]))
+        return Tensor._from_op(self.data.transpose(dims), (self,),
+                               lambda g: (g.transpose(inverse),))
+
+    def transpose(self, *dims: int) -> Tensor:
+        """``transpose(d0, d1)`` swaps two dimensions (PyTorch); no arguments reverses all."""
+        if not dims:
+            return self.permute(tuple(reversed(range(self.ndim))))
+        if len(dims) != 2:
+            return self.permute(*dims)
+        order = list(range(self.ndim))
+        a, b = (int(d) % self.ndim for d in dims)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return self.reshape(np.squeeze(self.data, axis=axis).shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return self.reshape(np.expand_dims(self.data, dim).shape)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return getitem(self, index)
+
+    # ----------------------------------------------------------------- elementwise math
+    def exp(self) -> Tensor:
+        out = np.exp(self.data)
+        return Tensor._from_op(out, (self,), lambda g: (g * out,))
+
+    def log(self) -> Tensor:
+        x = self.data
+        return Tensor._from_op(np.log(x), (self,), lambda g: (g / x,))
+
+    def sqrt(self) -> Tensor:
+        out = np.sqrt(self.data)
+        return Tensor._from_op(out, (self,), lambda g: (g / (2 * out),))
+
+    def abs(self) -> Tensor:
+        x = self.data
+        return Tensor._from_op(np.abs(x), (self,), lambda g: (g * np.sign(x),))
+
+    def clamp(self, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
+        """Limit values to ``[min, max]``; the gradient passes where the input is inside."""
+        if min is None and max is None:
+            raise ValueError("clamp: give at least one of min and max")
+        x = self.data
+        out = np.clip(x, min, max)
+        if out.dtype != x.dtype:
+            out = out.astype(x.dtype)
+
+        def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+            inside = np.ones(x.shape, dtype=bool)
+            if min is not None:
+                inside &= x >= min
+            if max is not None:
+                inside &= x <= max
+            return (g * inside,)
+
+        return Tensor._from_op(out, (self,), backward)
+
+    clip = clamp
+
+    def relu(self) -> Tensor:
+        return _activation(self, "relu")
+
+    def sigmoid(self) -> Tensor:
+        return _activation(self, "sigmoid")
+
+    def tanh(self) -> Tensor:
+        return _activation(self, "tanh")
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return log_softmax(self, dim)
+
+
+# --------------------------------------------------------------------- the backward pass
+def _topological_order(root: Tensor) -> List[Tensor]:
+    """Nodes that lead to ``root``, each after all of its parents (iterative DFS)."""
+    order: List[Tensor] = []
+    visited = set()
+    stack: List[Tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+    if leaf.grad is None:
+        # The op may hand the same array to several parents: own a private copy.
+        leaf.grad = Tensor(np.array(grad, dtype=leaf.data.dtype, copy=True))
+    else:
+        leaf.grad.data = leaf.grad.data + grad
+
+
+def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+    grads = {id(root): seed}
+    for node in reversed(_topological_order(root)):
+        grad = grads.pop(id(node), None)
+        if grad is None:
+            continue
+        if node._backward is None:
+            _accumulate_leaf(node, grad)
+            continue
+        if node._retains_grad:
+            _accumulate_leaf(node, grad)
+        parent_grads = node._backward(grad)
+        for parent, pgrad in zip(node._parents, parent_grads):
+            if pgrad is None or not parent.requires_grad:
+                continue
+            pgrad = np.asarray(pgrad)
+            if pgrad.shape != parent.data.shape:
+                pgrad = _unbroadcast(pgrad, parent.data.shape)
+            if pgrad.dtype != parent.data.dtype:
+                pgrad = pgrad.astype(parent.data.dtype)
+            key = id(parent)
+            previous = grads.get(key)
+            grads[key] = pgrad if previous is None else previous + pgrad
+        if not retain_graph:
+            # Free the saved arrays now; a second backward through this graph is an error.
+            node._backward = _graph_freed
+            node._parents = ()
+
+
+def _graph_freed(g: np.ndarray) -> Sequence[Optional[np.ndarray]]:
+    raise RuntimeError(
+        "backward: this graph was already used by a backward pass and freed; pass "
+        "retain_graph=True to the first backward call to run through it twice"
+    )
+
+
+# --------------------------------------------------------------------- helpers
+def _raw(x: Any) -> Any:
+    """The NumPy value of a Tensor, or ``x`` itself (scalars stay weakly typed)."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def as_tensor(x: ArrayLike, dtype: Any = None) -> Tensor:
+    """``x`` as a Tensor without copying when it already is one (or an ndarray)."""
+    if isinstance(x, Tensor):
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+    return Tensor(x, dtype=dtype)
+
+
+def _axis_args(axis: Any, keepdims: bool, dim: Any, keepdim: Optional[bool]) -> Tuple[Any, bool]:
+    if dim is not None:
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+def _extremum(x: Tensor, fn: Callable[..., Any], axis: Any, keepdims: bool, dim: Any,
+              keepdim: Optional[bool]) -> Tensor:
+    axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
+    axes = _normalize_axis(axis, x.ndim)
+    if x.data.size == 0:
+        raise ValueError(f"{fn.__name__}: cannot reduce an empty tensor of shape {x.shape}")
+    out = np.asarray(fn(x.data, axis=axes, keepdims=True))
+    data = x.data
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        mask = data == out
+        count = mask.sum(axis=axes, keepdims=True)
+        g = g if keepdims else (np.reshape(g, out.shape))
+        return (mask * (g / count),)
+
+    result = out if keepdims else np.asarray(np.squeeze(out, axis=axes) if axes is not None
+                                             else out.reshape(()))
+    return Tensor._from_op(result, (x,), backward)
+
+
+def _binary(a: ArrayLike, b: ArrayLike) -> Tuple[Any, Any, Tuple[Tensor, ...]]:
+    """Raw operands and the Tensor parents among them."""
+    parents = tuple(t for t in (a, b) if isinstance(t, Tensor))
+    return _raw(a), _raw(b), parents
+
+
+def _grads_for(a: ArrayLike, b: ArrayLike, ga: Any, gb: Any) -> Tuple[Any, ...]:
+    out = []
+    if isinstance(a, Tensor):
+        out.append(ga() if ga is not None else None)
+    if isinstance(b, Tensor):
+        out.append(gb() if gb is not None else None)
+    return tuple(out)
+
+
+def _check_numeric(x: Any, op: str) -> None:
+    if isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind in "USV"):
+        raise TypeError(f"{op}: operand must be numeric, got dtype {x.dtype}")
+
+
+def _broadcast_error(op: str, a: Any, b: Any) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {np.shape(a)} and {np.shape(b)} cannot be broadcast together"
+    )
+
+
+def _elementwise(op: str, fn: Callable[[Any, Any], np.ndarray], a: Any, b: Any) -> np.ndarray:
+    _check_numeric(a, op)
+    _check_numeric(b, op)
+    try:
+        return np.asarray(fn(a, b))
+    except ValueError:
+        raise _broadcast_error(op, a, b) from None
+
+
+def add(a: ArrayLike, b: ArrayLike) -> Tensor:
+    x, y, parents = _binary(a, b)
+    out = _elementwise("add", np.add, x, y)
+    return Tensor._from_op(out, parents, lambda g: _grads_for(a, b, lambda: g, lambda: g))
+
+
+def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
+    x, y, parents = _binary(a, b)
+    out = _elementwise("sub", np.subtract, x, y)
+    return Tensor._from_op(out, parents, lambda g: _grads_for(a, b, lambda: g, lambda: -g))
+
+
+def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
+    x, y, parents = _binary(a, b)
+    out = _elementwise("mul", np.multiply, x, y)
+    return Tensor._from_op(out, parents,
+                           lambda g: _grads_for(a, b, lambda: g * y, lambda: g * x))
+
+
+def div(a: ArrayLike, b: ArrayLike) -> Tensor:
+    x, y, parents = _binary(a, b)
+    out = _elementwise("div", np.true_divide, x, y)
+    return Tensor._from_op(out, parents,
+                           lambda g: _grads_for(a, b, lambda: g / y, lambda: -g * out / y))
+
+
+def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """``a ** b``; d/da = b a^(b-1), d/db = a^b ln a (taken as 0 where a <= 0)."""
+    x, y, parents = _binary(a, b)
+    out = _elementwise("pow", np.power, x, y)
+
+    def backward(g: np.ndarray) -> Tuple[Any, ...]:
+        def grad_base() -> np.ndarray:
+            return g * y * np.power(x, y - 1)
+
+        def grad_exponent() -> np.ndarray:
+            positive = np.asarray(x) > 0
+            return g * out * np.log(np.where(positive, x, 1))
+
+        return _grads_for(a, b, grad_base, grad_exponent)
+
+    return Tensor._from_op(out, parents, backward)
+
+
+def _matmul_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """2-D float products run in dlcore's Rust GEMM; the rest in NumPy."""
+    if x.ndim == 2 and y.ndim == 2 and _rust_ok(x, y):
+        return _core.matmul(_gemm_view(x), _gemm_view(y))
+    return np.matmul(x, y)
+
+
+def _gemm_view(x: np.ndarray) -> np.ndarray:
+    """``x`` itself when its strides suit the GEMM (any non-negative ones), else a copy."""
+    if all(s >= 0 and s % x.itemsize == 0 for s in x.strides):
+        return x
+    return np.ascontiguousarray(x)
+
+
+def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Matrix product with NumPy's ``@`` semantics (1-D operands and batch broadcasting).
+
+    Shape: ``(..., n, k) @ (..., k, m) -> (..., n, m)``.
+    """
+    ta, tb = as_tensor(a), as_tensor(b)
+    x, y = ta.data, tb.data
+    _check_numeric(x, "matmul")
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
+                         f"{x.shape} and {y.shape}")
+    k_left = x.shape[-1]
+    k_right = y.shape[-2] if y.ndim >= 2 else y.shape[0]
+    if k_left != k_right:
+        raise ValueError(
+            f"matmul: shapes {x.shape} and {y.shape} are not aligned: {k_left} (last dim of "
+            f"the left) != {k_right} (the right's {'second-to-last' if y.ndim >= 2 else 'only'}"
+            f" dim)"
+        )
+    if x.dtype != y.dtype and x.dtype.kind == "f" and y.dtype.kind == "f":
+        common = np.promote_types(x.dtype, y.dtype)
+        x, y = x.astype(common), y.astype(common)
+    try:
+        out = _matmul_arrays(x, y)
+    except ValueError:
+        raise ValueError(f"matmul: shapes {x.shape} and {y.shape} cannot be multiplied") from None
+
+    def backward(g: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        g2 = g
+        if y.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        if x.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        gx = _matmul_arrays(g2, np.swapaxes(y2, -1, -2)) if ta.requires_grad else None
+        gy = _matmul_arrays(np.swapaxes(x2, -1, -2), g2) if tb.requires_grad else None
+        if gx is not None and x.ndim == 1:
+            gx = _unbroadcast(gx, (1,) * (gx.ndim - 1) + x.shape).reshape(x.shape)
+        if gy is not None and y.ndim == 1:
+            gy = _unbroadcast(gy, (1,) * (gy.ndim - 2) + (y.shape[0], 1)).reshape(y.shape)
+        return gx, gy
+
+    return Tensor._from_op(out, (ta, tb), backward)
+
+
+def _is_advanced(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, (list, np.ndarray, Tensor)) for i in items)
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]`` for basic slicing and integer/boolean array indexing."""
+    if isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, Tensor):
+        index = index.data
+    try:
+        out = x.data[index]
+    except IndexError as err:
+        raise IndexError(f"index {index!r} is out of range for shape {x.shape}: {err}") from None
+    shape, dtype = x.shape, x.dtype
+    advanced = _is_advanced(index)
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        full = np.zeros(shape, dtype=dtype)
+        if advanced:
+            np.add.at(full, index, g)  # repeated indices accumulate
+        else:
+            full[index] = g
+        return (full,)
+
+    return Tensor._from_op(np.asarray(out), (x,), backward)
+
+
+def _activation(x: Tensor, name: str, param: float = 0.0) -> Tensor:
+    """An elementwise activation computed (forward and backward) by the Rust kernel."""
+    data = x.data
+    if data.dtype not in _RUST_DTYPES:
+        data = data.astype(np.float32)
+    data = np.ascontiguousarray(data)
+    out = _core.activation_forward(name, data, None, param)
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        g = np.ascontiguousarray(g, dtype=data.dtype)
+        return (_core.activation_backward(name, data, out, g, None, param),)
+
+    return Tensor._from_op(out, (x,), backward)
+
+
+def _rows_view(x: np.ndarray, dim: int) -> Tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``x`` as contiguous 2-D rows along ``dim``, and how to undo it."""
+    if x.ndim == 0:
+        raise ValueError("softmax: input must have at least one dimension")
+    dim = dim % x.ndim
+    moved = np.moveaxis(x, dim, -1)
+    rows = np.ascontiguousarray(moved).reshape(-1, x.shape[dim])
+    moved_shape = moved.shape
+
+    def restore(r: np.ndarray) -> np.ndarray:
+        return np.moveaxis(r.reshape(moved_shape), -1, dim)
+
+    return rows, restore
+
+
+def softmax(x: ArrayLike, dim: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x), dim)``, computed stably (the maximum is subtracted first)."""
+    t = as_tensor(x)
+    data = t.data if t.dtype in _RUST_DTYPES else t.data.astype(np.float32)
+    rows, restore = _rows_view(data, dim)
+    out = restore(_core.softmax_rows(rows))
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        return (out * (g - (g * out).sum(axis=dim, keepdims=True)),)
+
+    return Tensor._from_op(out, (t,), backward)
+
+
+def log_softmax(x: ArrayLike, dim: int = -1) -> Tensor:
+    """``x - logsumexp(x, dim)``: finite even when ``softmax`` underflows to 0."""
+    t = as_tensor(x)
+    data = t.data if t.dtype in _RUST_DTYPES else t.data.astype(np.float32)
+    rows, restore = _rows_view(data, dim)
+    out = restore(_core.log_softmax(rows))
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        return (g - np.exp(out) * g.sum(axis=dim, keepdims=True),)
+
+    return Tensor._from_op(out, (t,), backward)
+
+
+# --------------------------------------------------------------------- creation
+def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new tensor holding a copy of ``data`` (NumPy dtypes kept; Python floats -> float32)."""
+    return Tensor(_to_array(data, dtype, copy=True), requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (changes to one show in the other)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def _shape_args(shape: Tuple[Any, ...]) -> Tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"shape {shape} must be non-negative integers")
+    return tuple(int(n) for n in shape)
+
+
+def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = np.float32,
+         requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full(_shape_args((shape,)), fill_value, dtype=dtype),
+                  requires_grad=requires_grad)
+
+
+def zeros_like(x: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    arr = _raw(x) if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor(np.zeros_like(arr, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(x: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    arr = _raw(x) if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor(np.ones_like(arr, dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from dlcore's seeded generator."""
+    from .random import default_generator
+
+    data = default_generator().standard_normal(_shape_args(shape)).astype(dtype)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from dlcore's seeded generator."""
+    from .random import default_generator
+
+    data = default_generator().random(_shape_args(shape)).astype(dtype)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is not None:
+        data = data.astype(dtype)
+    elif data.dtype == np.float64:
+        data = data.astype(np.float32)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def stack(tensors: Iterable[ArrayLike], axis: int = 0) -> Tensor:
+    ts = [as_tensor(t) for t in tensors]
+    out = np.stack([t.data for t in ts], axis=axis)
+    return Tensor._from_op(out, tuple(ts),
+                           lambda g: tuple(np.take(g, i, axis=axis) for i in range(len(ts))))
+
+
+def cat(tensors: Iterable[ArrayLike], axis: int = 0) -> Tensor:
+    ts = [as_tensor(t) for t in tensors]
+    out = np.concatenate([t.data for t in ts], axis=axis)
+    bounds = np.cumsum([t.shape[axis] for t in ts])[:-1]
+    return Tensor._from_op(out, tuple(ts), lambda g: tuple(np.split(g, bounds, axis=axis)))
+
+
+def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
+    cond = np.asarray(_raw(condition), dtype=bool)
+    x, y, parents = _binary(a, b)
+    out = np.where(cond, x, y)
+    return Tensor._from_op(np.asarray(out), parents, lambda g: _grads_for(
+        a, b, lambda: np.where(cond, g, 0), lambda: np.where(cond, 0, g)))

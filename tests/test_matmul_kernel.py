@@ -1,0 +1,92 @@
+"""The Rust GEMM (`dlcore._core.matmul`) against NumPy on odd shapes and strided views."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlcore import _core
+
+
+@st.composite
+def strided_operands(draw):
+    m = draw(st.integers(1, 70))
+    k = draw(st.integers(1, 70))
+    n = draw(st.integers(1, 70))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+
+    def operand(rows, cols):
+        kind = draw(st.sampled_from(["c", "transposed", "sliced", "fortran"]))
+        if kind == "transposed":
+            return rng.standard_normal((cols, rows)).astype(dtype).T
+        if kind == "sliced":
+            step_r, step_c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+            big = rng.standard_normal((rows * step_r, cols * step_c + 1)).astype(dtype)
+            return big[::step_r, 1::step_c]
+        if kind == "fortran":
+            return np.asfortranarray(rng.standard_normal((rows, cols)).astype(dtype))
+        return rng.standard_normal((rows, cols)).astype(dtype)
+
+    return operand(m, k), operand(k, n)
+
+
+@settings(max_examples=120, deadline=None)
+@given(strided_operands())
+def test_matches_numpy_on_strided_views(ab):
+    a, b = ab
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    got = _core.matmul(a, b)
+    assert got.dtype == a.dtype and got.shape == want.shape
+    tol = 1e-4 if a.dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * a.shape[1])
+
+
+@pytest.mark.parametrize("m,k,n", [(64, 64, 64), (257, 129, 65), (1, 500, 1), (300, 1, 300),
+                                   (64, 784, 256), (6, 25, 2000)])
+def test_larger_shapes_and_accumulate(m, k, n):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    out = np.ones((m, n), dtype=np.float32)
+    _core.matmul(a, b, out, True)
+    np.testing.assert_allclose(out, a @ b + 1, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(_core.matmul(a, b, out), a @ b, rtol=1e-4, atol=1e-3)
+
+
+def test_empty_inner_dimension_gives_zeros():
+    got = _core.matmul(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32))
+    assert got.shape == (3, 4) and not got.any()
+    assert _core.matmul(np.zeros((0, 2)), np.zeros((2, 5))).shape == (0, 5)
+
+
+def test_nan_propagates():
+    a = np.ones((2, 2), np.float32)
+    a[0, 0] = np.nan
+    got = _core.matmul(a, np.ones((2, 2), np.float32))
+    assert np.isnan(got[0]).all() and not np.isnan(got[1]).any()
+
+
+def test_errors_are_python_exceptions():
+    f32 = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 3\)"):
+        _core.matmul(f32, f32)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _core.matmul(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64))
+    with pytest.raises(TypeError, match="dtype"):
+        _core.matmul(f32, np.ones((3, 2)))
+    with pytest.raises(ValueError, match="2-D"):
+        _core.matmul(np.ones(3, np.float32), np.ones((3, 1), np.float32))
+    with pytest.raises(ValueError, match="strides"):
+        _core.matmul(f32[:, ::-1], np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match=r"out has shape \(3, 3\)"):
+        _core.matmul(f32, np.ones((3, 2), np.float32), np.zeros((3, 3), np.float32))
+    with pytest.raises(ValueError, match="accumulate"):
+        _core.matmul(f32, np.ones((3, 2), np.float32), None, True)
+
+
+def test_out_may_not_alias_an_input():
+    a = np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match="out"):
+        _core.matmul(a, a, a)
