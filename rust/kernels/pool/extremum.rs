@@ -57,6 +57,7 @@ fn forward<T: Real, I: PoolIndex, const MAX: bool>(
     let fast = p.kernel == (2, 2)
         && p.stride == (2, 2)
         && p.padding == (0, 0)
+        && p.dilation == (1, 1)
         && 2 * oh <= p.in_h
         && 2 * ow <= p.in_w;
     let run = |task: usize, o: &mut [T], ix: Option<&mut [I]>| {

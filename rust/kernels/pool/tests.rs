@@ -157,7 +157,15 @@ fn max_and_min_match_pytorch_loops() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut done = 0;
     while done < 300 {
-        let Some(p) = random_params(&mut rng, "max_pool2d", true) else {
+        // Every fourth case is 2x2 with stride 2 (the fast path's shape) but maybe dilated.
+        let p = if done % 4 == 0 {
+            let d = rng.random_range(1..3);
+            let shape = [2, 2, rng.random_range(2..9), rng.random_range(2..9)];
+            Pool2dParams::new("max_pool2d", shape, [2, 2], [2, 2], [0, 0], [d, d], false).ok()
+        } else {
+            random_params(&mut rng, "max_pool2d", true)
+        };
+        let Some(p) = p else {
             continue;
         };
         let mut x = tie_prone(&mut rng, p.input_shape().iter().product());
