@@ -312,8 +312,8 @@ fn adaptive_average() {
 
 #[test]
 fn ceil_mode_output_sizes() {
-    // PyTorch: 5 with k=2, s=2 gives 2 (floor) and 3 (ceil); 4 with k=2, s=2, pad=1, ceil
-    // gives 3, since the window starting at 4 = size + pad would start in the right padding.
+    // PyTorch: 5 with k=2, s=2 gives 2 (floor) and 3 (ceil); 5 with k=2, s=2, pad=1, ceil
+    // gives 3, not 4: the fourth window would start at 6 = size + pad, in the right padding.
     let size = |n: usize, k: i64, s: i64, pd: i64, ceil: bool| {
         Pool2dParams::new(
             "max_pool2d",
@@ -330,7 +330,8 @@ fn ceil_mode_output_sizes() {
     };
     assert_eq!(size(5, 2, 2, 0, false), 2);
     assert_eq!(size(5, 2, 2, 0, true), 3);
-    assert_eq!(size(4, 2, 2, 1, true), 3);
+    assert_eq!(size(5, 2, 2, 1, true), 3);
+    assert_eq!(size(5, 2, 2, 1, false), 3);
     assert_eq!(size(6, 3, 2, 1, true), 4);
     assert_eq!(size(6, 3, 2, 1, false), 3);
 }
