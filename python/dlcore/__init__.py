@@ -12,7 +12,7 @@ Example:
     >>> opt.zero_grad(); loss.backward(); opt.step()
 """
 
-from . import autograd, datasets, nn
+from . import autograd, datasets, nn, optim
 from ._core import get_num_threads, set_num_threads, simd_level
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import grad, gradcheck, value_and_grad
@@ -63,6 +63,7 @@ __all__ = [
     "no_grad",
     "ones",
     "ones_like",
+    "optim",
     "rand",
     "randn",
     "set_grad_enabled",

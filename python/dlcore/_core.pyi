@@ -4,7 +4,7 @@ Arrays are NumPy arrays of float32 or float64 (one dtype per call); outputs are 
 unless ``out`` is given. Shape and value errors raise ValueError, dtype errors TypeError.
 """
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -123,3 +123,74 @@ def adaptive_avg_pool2d(input: FloatArray, output_size: Tuple[int, int]) -> Floa
 def adaptive_avg_pool2d_backward(
     grad_output: FloatArray, input_shape: Tuple[int, int, int, int]
 ) -> FloatArray: ...
+
+# fused optimizer steps over a parameter group, in place: list index i of params, grads and
+# every state list belongs to parameter i; ``steps`` (int64, one count per parameter) is
+# incremented by the call, and the update uses the new count. Momentum / amsgrad / centered
+# buffers may be None when those options are off.
+def sgd_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    momentum_buffers: Optional[Sequence[FloatArray]],
+    steps: IntArray,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> None: ...
+def adagrad_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    state_sums: Sequence[FloatArray],
+    steps: IntArray,
+    lr: float,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+) -> None: ...
+def adadelta_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    square_avgs: Sequence[FloatArray],
+    acc_deltas: Sequence[FloatArray],
+    steps: IntArray,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None: ...
+def rmsprop_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    square_avgs: Sequence[FloatArray],
+    momentum_buffers: Optional[Sequence[FloatArray]],
+    grad_avgs: Optional[Sequence[FloatArray]],
+    steps: IntArray,
+    lr: float,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    maximize: bool = False,
+) -> None: ...
+def adam_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    exp_avgs: Sequence[FloatArray],
+    exp_avg_sqs: Sequence[FloatArray],
+    max_exp_avg_sqs: Optional[Sequence[FloatArray]],
+    steps: IntArray,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None: ...

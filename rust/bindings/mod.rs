@@ -7,6 +7,7 @@ mod activation;
 mod common;
 mod conv;
 mod matmul;
+mod optim;
 mod pool;
 mod softmax;
 mod threads;
@@ -19,5 +20,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     softmax::register(m)?;
     conv::register(m)?;
     pool::register(m)?;
+    optim::register(m)?;
     Ok(())
 }

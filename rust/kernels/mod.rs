@@ -4,6 +4,7 @@
 pub mod conv;
 pub mod elementwise;
 pub mod matmul;
+pub mod optim;
 pub mod pool;
 pub mod real;
 pub mod simd;
