@@ -5,8 +5,10 @@ use pyo3::prelude::*;
 
 mod activation;
 mod common;
+mod conv;
 mod matmul;
 mod optim;
+mod pool;
 mod softmax;
 mod threads;
 
@@ -16,6 +18,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    conv::register(m)?;
+    pool::register(m)?;
     optim::register(m)?;
     Ok(())
 }
