@@ -562,3 +562,39 @@ def test_binding_needs_the_buffers_its_options_use():
 
 def test_binding_accepts_an_empty_group():
     _core.adam_step([], [], [], [], None, np.zeros(0, np.int64), 0.1)
+
+
+def test_state_reset_by_hand_restarts_the_optimizer():
+    (p,) = make_params([(4,)], np.float32)
+    opt = optim.Adam([p], lr=0.1)
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(4).astype(np.float32) for _ in range(6)]
+    for g in grads[:3]:
+        p.grad = dlcore.Tensor(g)
+        opt.step()
+    for reset in (opt.state.clear, lambda: opt.state.pop(p),
+                  lambda: opt.state.__setitem__(p, {})):
+        reset()
+        want, state = p.data.copy(), {}
+        for g in grads[3:]:
+            p.grad = dlcore.Tensor(g)
+            opt.step()
+            ref.adam(want, g, state, lr=0.1)
+        np.testing.assert_allclose(p.data, want, rtol=1e-6)
+        assert int(opt.state[p]["step"]) == 3
+
+
+def test_state_entry_deleted_by_hand_is_recreated():
+    (p,) = make_params([(4,)], np.float32)
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = dlcore.Tensor(np.ones(4, np.float32))
+    opt.step()
+    del opt.state[p]["exp_avg_sq"]
+    state = {k: np.array(v, copy=True) for k, v in opt.state[p].items()}
+    state["step"] = int(state["step"])
+    state["exp_avg_sq"] = np.zeros(4, np.float32)
+    want = p.data.copy()
+    opt.step()
+    ref.adam(want, np.ones(4, np.float32), state, lr=0.1)
+    np.testing.assert_allclose(p.data, want, rtol=1e-6)
+    np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], state["exp_avg_sq"], rtol=1e-6)

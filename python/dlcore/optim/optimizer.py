@@ -79,7 +79,36 @@ class _Call:
 
 class _Plan:
     __slots__ = ("group", "names", "datas", "has_grad", "all_grads", "calls", "columns",
-                 "state")
+                 "state", "version")
+
+
+def _counted(name: str) -> Callable[..., Any]:
+    method = getattr(defaultdict, name)
+
+    def change(self: _State, *args: Any, **kwargs: Any) -> Any:
+        self.version += 1
+        return method(self, *args, **kwargs)
+
+    change.__name__ = name
+    change.__doc__ = method.__doc__
+    return change
+
+
+class _State(defaultdict):
+    """``Optimizer.state``: a ``defaultdict(dict)`` from parameter to its state that counts
+    changes to *which* parameters have state, so a step notices a reset by hand (``clear``,
+    ``del``, a new dict for a parameter). Entries inside a parameter's dict are read afresh
+    every step anyway."""
+
+    version = 0
+    __setitem__ = _counted("__setitem__")
+    __delitem__ = _counted("__delitem__")
+    __ior__ = _counted("__ior__")
+    clear = _counted("clear")
+    pop = _counted("pop")
+    popitem = _counted("popitem")
+    setdefault = _counted("setdefault")
+    update = _counted("update")
 
 
 _get_data = attrgetter("data")
@@ -119,7 +148,7 @@ class Optimizer:
     def __init__(self, params: ParamsT, defaults: Dict[str, Any]) -> None:
         self._validate(defaults)
         self.defaults: Dict[str, Any] = dict(defaults)
-        self.state: DefaultDict[Tensor, Dict[str, Any]] = defaultdict(dict)
+        self.state = _State(dict)
         self.param_groups: List[Dict[str, Any]] = []
         self._plans: Dict[int, _Plan] = {}
         if isinstance(params, Tensor):
@@ -137,6 +166,15 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+
+    @property
+    def state(self) -> DefaultDict[Tensor, Dict[str, Any]]:
+        """Per-parameter state, ``{param: {"step": ..., "exp_avg": ..., ...}}``."""
+        return self._state
+
+    @state.setter
+    def state(self, value: Dict[Tensor, Dict[str, Any]]) -> None:
+        self._state = value if isinstance(value, _State) else _State(dict, value)
 
     # ----------------------------------------------------------------- what subclasses give
     def _validate(self, hyper: Dict[str, Any]) -> None:
@@ -249,23 +287,32 @@ class Optimizer:
         plan = self._plans.get(id(group))
         grads = None
         if (plan is not None and plan.group is group and plan.names == names
-                and plan.state is self.state):
+                and plan.state is self._state and plan.version == self._state.version):
             grads = _grads_if_unchanged(plan, group["params"])
         if grads is None:
             plan = self._make_plan(group, names)
             grads = [p.grad.data for p, has in zip(group["params"], plan.has_grad) if has]
         # The state is read afresh each step, so arrays put into it by hand are used.
-        columns = [plan.columns(call.states) for call in plan.calls]
-        if self._counts_steps:
-            for call, cols in zip(plan.calls, columns):
-                if not all(map(is_, cols[0], call.step_views)):
-                    # A "step" entry was replaced by hand: count from the new values.
-                    plan = self._make_plan(group, names)
-                    columns = [plan.columns(call.states) for call in plan.calls]
-                    break
+        columns = self._state_columns(plan)
+        if columns is None:
+            plan = self._make_plan(group, names)
+            columns = self._state_columns(plan)
         for call, cols in zip(plan.calls, columns):
             selected = grads if call.select is None else [grads[i] for i in call.select]
             self._run(group, call, selected, cols[1:] if self._counts_steps else cols)
+
+    def _state_columns(self, plan: _Plan) -> Optional[List[List[Sequence[Any]]]]:
+        """Each call's state read column-wise (step counts first), or None when an entry was
+        deleted, or a "step" replaced, by hand since the plan was made."""
+        try:
+            columns = [plan.columns(call.states) for call in plan.calls]
+        except KeyError:
+            return None
+        if self._counts_steps:
+            for call, cols in zip(plan.calls, columns):
+                if not all(map(is_, cols[0], call.step_views)):
+                    return None
+        return columns
 
     def _run(self, group: Dict[str, Any], call: _Call, grads: List[np.ndarray],
              buffers: List[Sequence[np.ndarray]]) -> None:
@@ -296,7 +343,7 @@ class Optimizer:
         plan = _Plan()
         plan.group = group
         plan.names = names
-        plan.state = self.state
+        plan.state = self._state
         plan.columns = _columns((("step",) if self._counts_steps else ()) + names)
         params = group["params"]
         plan.datas = [p.data for p in params]
@@ -340,6 +387,7 @@ class Optimizer:
                 for state, view in zip(call.states, call.step_views):
                     state["step"] = view
         plan.calls = list(calls.values())
+        plan.version = self._state.version
         self._plans[id(group)] = plan
         return plan
 
@@ -410,7 +458,7 @@ class Optimizer:
             new_group["params"] = group["params"]
             self._validate(new_group)
             new_groups.append(new_group)
-        new_state: DefaultDict[Tensor, Dict[str, Any]] = defaultdict(dict)
+        new_state = _State(dict)
         for key, saved in saved_state.items():
             if key not in by_index:
                 raise ValueError(f"{self._name}: loaded state refers to parameter {key}, "
