@@ -8,9 +8,11 @@ updates a whole group (``_update``). The base class does the bookkeeping PyTorch
 
 Speed: ``step`` makes one call into Rust per parameter group (one per dtype if a group mixes
 float32 and float64), and the call releases the GIL for the whole group. What that call
-needs is worked out once and kept in a plan, reused while the group's parameters, their
-arrays and which of them have gradients stay the same; a step then only collects the fresh
-gradient arrays and the step counts, a few microseconds of Python for a small model.
+needs (the lists of parameter arrays and state buffers, and an int64 array of step counts that
+the kernel increments) is worked out once and kept in a plan, reused while the group's
+parameters, their arrays, which of them have gradients, the state layout and the state itself
+(see ``_state``) stay the same. A step then only collects the fresh gradient arrays: a few
+microseconds of Python for a small model. ``state[p]["step"]`` is a 0-d view of those counts.
 """
 
 from __future__ import annotations
