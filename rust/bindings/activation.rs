@@ -84,7 +84,8 @@ fn backward_typed<'py, T: Real + Element>(
 }
 
 /// `out = f(x)` for the activation named `name` ("relu", "sigmoid", "tanh", "leaky_relu",
-/// "elu", "step", "silu"); `param` is the slope or alpha where the activation has one.
+/// "elu", "step", "silu", "gelu", "gelu_tanh"); `param` is the slope or alpha where the
+/// activation has one.
 #[pyfunction]
 #[pyo3(signature = (name, x, out=None, param=0.0))]
 fn activation_forward<'py>(

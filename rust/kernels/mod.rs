@@ -6,3 +6,4 @@ pub mod matmul;
 pub mod optim;
 pub mod real;
 pub mod softmax;
+pub mod vmath;
