@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod activation;
+mod batchnorm;
 mod common;
 mod conv;
 mod matmul;
@@ -20,6 +21,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     softmax::register(m)?;
     conv::register(m)?;
     pool::register(m)?;
+    batchnorm::register(m)?;
     optim::register(m)?;
     Ok(())
 }

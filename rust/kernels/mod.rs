@@ -1,6 +1,7 @@
 //! One module per kernel family. Every kernel takes plain slices plus a small params struct,
 //! knows nothing of Python, and is unit-tested against a naive loop in its own file.
 
+pub mod batchnorm;
 pub mod conv;
 pub mod elementwise;
 pub mod matmul;
