@@ -6,8 +6,10 @@ use pyo3::prelude::*;
 mod activation;
 mod batchnorm;
 mod common;
+mod conv;
 mod matmul;
 mod optim;
+mod pool;
 mod softmax;
 mod threads;
 
@@ -17,6 +19,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    conv::register(m)?;
+    pool::register(m)?;
     batchnorm::register(m)?;
     optim::register(m)?;
     Ok(())

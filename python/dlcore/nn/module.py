@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, 
 import numpy as np
 
 from ..tensor import Tensor
+from ..training.keras_api import KerasMixin
 
 
 class Parameter(Tensor):
@@ -26,7 +27,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class Module:
+class Module(KerasMixin):
     """Base class of layers and models.
 
     Subclasses set parameters and sub-modules as attributes in ``__init__`` and compute in
