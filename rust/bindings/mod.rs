@@ -7,6 +7,7 @@ mod activation;
 mod batchnorm;
 mod common;
 mod conv;
+mod dropout;
 mod matmul;
 mod optim;
 mod pool;
@@ -22,6 +23,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     conv::register(m)?;
     pool::register(m)?;
     batchnorm::register(m)?;
+    dropout::register(m)?;
     optim::register(m)?;
     Ok(())
 }
