@@ -54,8 +54,9 @@ def dropout(input: ArrayLike, p: float = 0.5, training: bool = True,
             inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the others by ``1/(1-p)``.
 
-    The identity when ``training`` is False or ``p == 0``. Random draws come from
-    ``dlcore.random.default_generator()``, so ``dlcore.manual_seed`` makes them repeatable.
+    The identity when ``training`` is False or ``p == 0``. Each call draws one seed from
+    ``dlcore.random.default_generator()``, so ``dlcore.manual_seed`` makes the masks
+    repeatable.
     ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
     Gradient: the same mask times the incoming gradient.
     """
