@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod activation;
+mod buffers;
 mod common;
 mod conv;
 mod matmul;
