@@ -1,6 +1,8 @@
 //! Shared checks and conversions between NumPy arrays and kernel slices.
 
-use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    BorrowError, Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -11,6 +13,31 @@ pub fn kernel_result<T>(r: Result<T, String>) -> PyResult<T> {
 
 pub fn value_error(msg: impl Into<String>) -> PyErr {
     PyValueError::new_err(msg.into())
+}
+
+/// Why the array `name` could not be borrowed, in words. An input fails only when some other
+/// call, in another thread with the GIL released, is writing it; an output also when it is
+/// read-only or overlaps an input of the same call.
+pub fn borrow_error(op: &str, name: &str, err: BorrowError) -> PyErr {
+    match err {
+        BorrowError::NotWriteable => {
+            value_error(format!("{op}: {name} is read-only; pass a writeable array"))
+        }
+        BorrowError::AlreadyBorrowed => value_error(format!(
+            "{op}: {name} shares memory with an array that this call or another dlcore call \
+             (in another thread) is writing; pass a separate array"
+        )),
+        other => value_error(format!("{op}: {name}: {other}")),
+    }
+}
+
+/// Borrow an input for reading, as a Python error (never a panic) when that is impossible.
+pub fn read<'py, T: Element>(
+    op: &str,
+    name: &str,
+    a: &Bound<'py, PyArrayDyn<T>>,
+) -> PyResult<PyReadonlyArrayDyn<'py, T>> {
+    a.try_readonly().map_err(|e| borrow_error(op, name, e))
 }
 
 /// A float array of either supported dtype.

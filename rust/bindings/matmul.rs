@@ -4,8 +4,8 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::common::{
-    float_array, kernel_result, require_contiguous, require_shape, same_dtype, value_error,
-    FloatArray,
+    borrow_error, float_array, kernel_result, read, require_contiguous, require_shape, same_dtype,
+    value_error, FloatArray,
 };
 use crate::kernels::matmul::{extent, matmul as matmul_kernel, MatMut, MatRef};
 use crate::kernels::real::Real;
@@ -68,11 +68,11 @@ fn matmul_typed<'py, T: Real + Element>(
         }
     };
     {
-        let a_guard = a.readonly();
-        let b_guard = b.readonly();
+        let a_guard = read("matmul", "a", a)?;
+        let b_guard = read("matmul", "b", &b)?;
         let mut out_guard = out
             .try_readwrite()
-            .map_err(|e| value_error(format!("matmul: out {e}")))?;
+            .map_err(|e| borrow_error("matmul", "out", e))?;
         // SAFETY: the guards keep the arrays alive and unaliased-for-writing; the views cover
         // exactly the extents their shapes and strides reach.
         let a_data = unsafe { std::slice::from_raw_parts(a_guard.data(), extent(m, k, ars, acs)) };
