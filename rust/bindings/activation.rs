@@ -4,8 +4,8 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::common::{
-    borrow_error, float_array, kernel_result, read, require_contiguous, require_shape, same_dtype,
-    FloatArray,
+    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, FloatArray,
 };
 use crate::kernels::elementwise::{self, Activation};
 use crate::kernels::real::Real;
@@ -60,8 +60,8 @@ fn backward_typed<'py, T: Real + Element>(
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     const OP: &str = "activation_backward";
-    let y = same_dtype::<T>(OP, "y", y)?;
-    let grad = same_dtype::<T>(OP, "grad", grad)?;
+    let y = aligned_input(same_dtype::<T>(OP, "y", y)?)?;
+    let grad = aligned_input(same_dtype::<T>(OP, "grad", grad)?)?;
     for (name, a) in [("x", x), ("y", &y), ("grad", &grad)] {
         require_contiguous(OP, name, a)?;
         require_shape(OP, name, a, x.shape())?;

@@ -46,17 +46,18 @@ pub enum FloatArray<'py> {
     F64(Bound<'py, PyArrayDyn<f64>>),
 }
 
-/// Accept a float32 or float64 ndarray, else a `TypeError` naming the op and argument.
+/// Accept a float32 or float64 ndarray as an input, else a `TypeError` naming the op and
+/// argument.
 pub fn float_array<'py>(
     op: &str,
     name: &str,
     obj: &Bound<'py, PyAny>,
 ) -> PyResult<FloatArray<'py>> {
     if let Ok(a) = obj.cast::<PyArrayDyn<f32>>() {
-        return Ok(FloatArray::F32(a.clone()));
+        return Ok(FloatArray::F32(aligned_input(a.clone())?));
     }
     if let Ok(a) = obj.cast::<PyArrayDyn<f64>>() {
-        return Ok(FloatArray::F64(a.clone()));
+        return Ok(FloatArray::F64(aligned_input(a.clone())?));
     }
     let got = obj
         .getattr("dtype")
@@ -85,16 +86,50 @@ pub fn same_dtype<'py, T: Element>(
     })
 }
 
-/// Require a C-contiguous array, with an error that says which argument was not.
+fn is_aligned<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
+    (a.data() as usize) % std::mem::align_of::<T>() == 0
+}
+
+/// An input array as kernels can read it: `a` itself when its data is aligned for `T`, else
+/// an aligned C-contiguous copy (NumPy's `a.copy()`). A slice over a misaligned pointer is
+/// undefined behaviour; NumPy makes such arrays from byte buffers at an odd offset
+/// (`np.frombuffer(buf, offset=1)`) or from fields of packed structured arrays.
+pub fn aligned_input<T: Element>(
+    a: Bound<'_, PyArrayDyn<T>>,
+) -> PyResult<Bound<'_, PyArrayDyn<T>>> {
+    if is_aligned(&a) {
+        return Ok(a);
+    }
+    Ok(a.call_method0("copy")?.cast_into::<PyArrayDyn<T>>()?)
+}
+
+/// Require a C-contiguous, aligned array, with an error that says which argument was not.
 pub fn require_contiguous<T: Element>(
     op: &str,
     name: &str,
     a: &Bound<'_, PyArrayDyn<T>>,
 ) -> PyResult<()> {
-    if a.is_c_contiguous() {
+    if !a.is_c_contiguous() {
+        return Err(value_error(format!("{op}: {name} must be C-contiguous")));
+    }
+    require_aligned(op, name, a)
+}
+
+/// Require the data pointer to be aligned for `T` (outputs, which cannot be copied: inputs
+/// go through [`aligned_input`]).
+pub fn require_aligned<T: Element>(
+    op: &str,
+    name: &str,
+    a: &Bound<'_, PyArrayDyn<T>>,
+) -> PyResult<()> {
+    if is_aligned(a) {
         Ok(())
     } else {
-        Err(value_error(format!("{op}: {name} must be C-contiguous")))
+        Err(value_error(format!(
+            "{op}: {name} is not aligned to its {}-byte elements (a view at an odd byte \
+             offset?); pass an aligned array",
+            std::mem::align_of::<T>()
+        )))
     }
 }
 

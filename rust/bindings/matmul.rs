@@ -4,8 +4,8 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::common::{
-    borrow_error, float_array, kernel_result, read, require_contiguous, require_shape, same_dtype,
-    value_error, FloatArray,
+    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::matmul::{extent, matmul as matmul_kernel, MatMut, MatRef};
 use crate::kernels::real::Real;
@@ -44,7 +44,7 @@ fn matmul_typed<'py, T: Real + Element>(
     out: Option<&Bound<'py, PyAny>>,
     accumulate: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let b = same_dtype::<T>("matmul", "b", b_obj)?;
+    let b = aligned_input(same_dtype::<T>("matmul", "b", b_obj)?)?;
     let (m, k, ars, acs) = layout("a", a)?;
     let (k2, n, brs, bcs) = layout("b", &b)?;
     if k != k2 {

@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 
 use super::activation::output_like;
 use super::common::{
-    borrow_error, float_array, kernel_result, read, require_contiguous, require_shape, same_dtype,
-    value_error, FloatArray,
+    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::real::Real;
 use crate::kernels::softmax::{self, CrossEntropy, Rows};
@@ -33,9 +33,10 @@ fn labels_of<'py>(
     let l = labels.cast::<PyArrayDyn<i64>>().map_err(|_| {
         pyo3::exceptions::PyTypeError::new_err(format!("{op}: labels must be an int64 numpy array"))
     })?;
-    require_contiguous(op, "labels", l)?;
-    require_shape(op, "labels", l, &[rows])?;
-    Ok(l.clone())
+    let l = aligned_input(l.clone())?;
+    require_contiguous(op, "labels", &l)?;
+    require_shape(op, "labels", &l, &[rows])?;
+    Ok(l)
 }
 
 fn rowwise_typed<'py, T: Real + Element>(
@@ -147,7 +148,7 @@ fn xent_backward_typed<'py, T: Real + Element>(
     const OP: &str = "cross_entropy backward";
     let shape = rows_of(OP, log_probs)?;
     let labels = labels_of(OP, labels, shape.rows)?;
-    let grad = same_dtype::<T>(OP, "grad", grad)?;
+    let grad = aligned_input(same_dtype::<T>(OP, "grad", grad)?)?;
     require_contiguous(OP, "grad", &grad)?;
     require_shape(OP, "grad", &grad, &[shape.rows])?;
     let out = output_like(OP, log_probs, None)?;

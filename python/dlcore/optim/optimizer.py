@@ -323,10 +323,10 @@ class Optimizer:
             else:
                 # SGD keeps no count: the kernel starts a fresh momentum buffer at count 0.
                 counts.setdefault(data.dtype, []).append(0 if fresh else 1)
-            if data.flags.c_contiguous:
+            if data.flags.c_contiguous and data.flags.aligned:
                 call.arrays.append(data)
             else:
-                contiguous = np.ascontiguousarray(data)
+                contiguous = np.array(data, order="C")  # aligned, as Rust needs
                 call.arrays.append(contiguous)
                 call.copies.append((data, contiguous))
             call.states.append(state)
