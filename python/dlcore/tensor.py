@@ -407,8 +407,11 @@ class Tensor:
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
-        start = start_dim % self.ndim
-        end = end_dim % self.ndim
+        start = _dim_index(start_dim, self.ndim, "flatten")
+        end = _dim_index(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for shape {self.shape}")
         shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
         return self.reshape(shape)
 
@@ -428,7 +431,7 @@ class Tensor:
         if len(dims) != 2:
             return self.permute(*dims)
         order = list(range(self.ndim))
-        a, b = (int(d) % self.ndim for d in dims)
+        a, b = (_dim_index(d, self.ndim, "transpose") for d in dims)
         order[a], order[b] = order[b], order[a]
         return self.permute(order)
 
@@ -575,6 +578,13 @@ def as_tensor(x: ArrayLike, dtype: Any = None) -> Tensor:
     if isinstance(x, Tensor):
         return x if dtype is None or x.dtype == dtype else x.astype(dtype)
     return Tensor(x, dtype=dtype)
+
+
+def _dim_index(dim: Any, ndim: int, op: str) -> int:
+    """``dim`` as an index in ``[0, ndim)``; negative dims count from the end."""
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return int(dim) % ndim
 
 
 def _axis_args(axis: Any, keepdims: bool, dim: Any, keepdim: Optional[bool]) -> Tuple[Any, bool]:
