@@ -219,6 +219,13 @@ def test_non_numeric_data_is_a_type_error():
         dlcore.tensor(["a", "b"])
     with pytest.raises(TypeError, match="numeric"):
         dlcore.ones(2) + np.array(["a", "b"])
+    # An object ndarray is refused like a list that NumPy turns into one.
+    with pytest.raises(TypeError, match="numeric"):
+        dlcore.tensor(np.array([1.0, "a"], dtype=object))
+    with pytest.raises(TypeError, match="numeric"):
+        dlcore.from_numpy(np.array([1.0, 2.0], dtype=object))
+    with pytest.raises(TypeError, match="numeric"):
+        dlcore.ones(2, 2) @ np.ones((2, 2), dtype=object)
 
 
 def test_integer_tensors_cannot_require_grad():

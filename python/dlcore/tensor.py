@@ -32,6 +32,8 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray):
+        if data.dtype.kind in "OUSV":
+            raise TypeError(f"tensor: data must be numeric, got an array of dtype {data.dtype}")
         arr = data.astype(dtype) if dtype is not None and data.dtype != dtype else data
         return arr.copy() if copy and arr is data else arr
     arr = np.asarray(data)
@@ -716,6 +718,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
     ta, tb = as_tensor(a), as_tensor(b)
     x, y = ta.data, tb.data
     _check_numeric(x, "matmul")
+    _check_numeric(y, "matmul")
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
                          f"{x.shape} and {y.shape}")
