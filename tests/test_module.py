@@ -64,6 +64,20 @@ def test_load_state_dict_errors_name_keys_and_shapes():
     assert missing == ["bias"] and unexpected == []
 
 
+def test_load_state_dict_checks_everything_before_copying():
+    # A value that cannot be cast used to fail half way, leaving the first layers loaded.
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    before = model.state_dict()
+    state = {**{k: np.zeros_like(v) for k, v in before.items()},
+             "1.weight": np.array([["a", "b", "c"]])}
+    with pytest.raises(TypeError, match=r"1\.weight: dtype <U1 .* float32"):
+        model.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    with pytest.raises(TypeError, match="mapping"):
+        model.load_state_dict([("0.weight", np.zeros((3, 2)))])
+
+
 def test_train_eval_and_zero_grad():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
     assert model.training and model[0].training
