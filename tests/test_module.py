@@ -78,6 +78,21 @@ def test_load_state_dict_checks_everything_before_copying():
         model.load_state_dict([("0.weight", np.zeros((3, 2)))])
 
 
+def test_non_float_dtypes_are_refused_for_parameters():
+    with pytest.raises(TypeError, match="float"):
+        nn.Linear(2, 2).to(np.int64)
+    with pytest.raises(TypeError, match="numeric"):
+        nn.Parameter([1.0, None])
+    with pytest.raises(TypeError, match="float"):
+        nn.Linear(3, 2, dtype=np.int64)
+    with pytest.raises(TypeError, match="weight must be a float"):
+        nn.functional.linear(np.full((1, 2), 0.5), np.ones((1, 2), np.int64))
+    # .to("cpu") is what ported PyTorch code writes: there is only the CPU, so it is a no-op.
+    layer = nn.Linear(2, 2)
+    assert layer.to("cpu") is layer and layer.weight.dtype == np.float32
+    assert layer.weight.to("cpu") is layer.weight
+
+
 def test_train_eval_and_zero_grad():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
     assert model.training and model[0].training

@@ -231,7 +231,10 @@ class Tensor:
         return Tensor._from_op(self.data.copy(), (self,), lambda g: (g,))
 
     def astype(self, dtype: Any) -> Tensor:
-        """Convert to ``dtype``; differentiable between float dtypes."""
+        """Convert to ``dtype``; differentiable between float dtypes. ``to("cpu")`` (what
+        ported PyTorch code writes) returns the tensor itself: dlcore runs on the CPU."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
         dtype = np.dtype(dtype)
         if dtype == self.data.dtype:
             return self

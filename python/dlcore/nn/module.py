@@ -19,6 +19,9 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         array = data.data if isinstance(data, Tensor) else np.asarray(data)
+        if array.dtype.kind in "OUSV":
+            raise TypeError(f"Parameter: data must be numeric, got an array of dtype "
+                            f"{array.dtype}")
         if array.dtype.kind != "f":
             array = array.astype(np.float32)
         super().__init__(array, requires_grad=requires_grad)
@@ -196,8 +199,17 @@ class Module(KerasMixin):
         return self
 
     def to(self, dtype: Any) -> Module:
-        """Convert every floating-point parameter and buffer to ``dtype`` in place."""
+        """Convert every floating-point parameter and buffer to ``dtype`` in place.
+
+        ``to("cpu")`` is accepted and does nothing (dlcore runs on the CPU only), so ported
+        PyTorch code that moves models to a device keeps working.
+        """
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must have a float dtype, "
+                            f"got {dtype}")
         for param in self.parameters():
             param.data = param.data.astype(dtype)
             if param.grad is not None:

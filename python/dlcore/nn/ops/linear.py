@@ -28,6 +28,9 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
     """
     w = as_tensor(weight)
     x = as_tensor(input)
+    if w.dtype.kind != "f":
+        # The input is cast to the weight's dtype: an integer weight would truncate it.
+        raise TypeError(f"linear: weight must be a float tensor, got dtype {w.dtype}")
     if w.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{w.shape}")
