@@ -302,6 +302,8 @@ def test_fit_argument_errors():
         model.fit(x, labels, validation_data=(x, labels, labels), verbose=0)
     with pytest.raises(TypeError, match="Callback"):
         model.fit(x, labels, callbacks=[print], verbose=0)
+    with pytest.raises(TypeError, match=r"list of callbacks.*\[EarlyStopping"):
+        model.fit(x, labels, callbacks=dlcore.callbacks.EarlyStopping(), verbose=0)
 
 
 def test_custom_loss_function_is_called_predictions_first():

@@ -245,6 +245,9 @@ def _validation_loader(validation_data: Any, validation_split: float, x: Any, y:
 
 def _callback_list(callbacks: Optional[Sequence[Callback]], verbose: int
                    ) -> Tuple[CallbackList, History, Optional[ProgressBar]]:
+    if isinstance(callbacks, Callback):
+        raise TypeError(f"fit: callbacks must be a list of callbacks; wrap the single one: "
+                        f"callbacks=[{type(callbacks).__name__}(...)]")
     user = list(callbacks or [])
     for cb in user:
         if not isinstance(cb, Callback):
