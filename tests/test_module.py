@@ -159,6 +159,24 @@ def test_linear_shape_errors_name_shapes():
         nn.Linear(-1, 3)
 
 
+def test_linear_with_zero_features():
+    # reshape(-1, 0) cannot infer the batch size: Linear(0, n) raised NumPy's 'cannot reshape
+    # array of size 0'. With no input features the output is the bias, as in PyTorch.
+    layer = nn.Linear(0, 3)
+    x = dlcore.tensor(np.zeros((2, 0), np.float32), requires_grad=True)
+    y = layer(x)
+    np.testing.assert_array_equal(y.data, np.broadcast_to(layer.bias.data, (2, 3)))
+    y.sum().backward()
+    assert x.grad.shape == (2, 0) and layer.weight.grad.shape == (3, 0)
+    np.testing.assert_array_equal(layer.bias.grad.data, [2, 2, 2])
+    empty_out = nn.Linear(3, 0)
+    x = dlcore.tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    y = empty_out(x)
+    assert y.shape == (4, 0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros((4, 3)))
+
+
 def test_module_to_double_for_gradcheck():
     layer = nn.Linear(3, 2).double()
     assert layer.weight.dtype == np.float64

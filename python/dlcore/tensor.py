@@ -9,6 +9,7 @@ input's gradient into ``.grad`` of the leaves.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -810,7 +811,7 @@ def _rows_view(x: np.ndarray, dim: int) -> Tuple[np.ndarray, Callable[[np.ndarra
         raise ValueError("softmax: input must have at least one dimension")
     dim = dim % x.ndim
     moved = np.moveaxis(x, dim, -1)
-    rows = np.ascontiguousarray(moved).reshape(-1, x.shape[dim])
+    rows = np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), x.shape[dim])
     moved_shape = moved.shape
 
     def restore(r: np.ndarray) -> np.ndarray:
