@@ -380,6 +380,14 @@ def test_load_state_dict_refuses_mismatches():
         optim.Adam([c, d]).load_state_dict(saved)
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         optim.Adam([a]).load_state_dict({"param_groups": []})
+    # Another optimizer's state dict: its groups lack this one's hyperparameters (a bare
+    # KeyError: 'momentum' before).
+    with pytest.raises(ValueError, match=r"group 0 lacks SGD's hyperparameters: momentum, "
+                                         r"dampening.*another optimizer"):
+        optim.SGD([a, b], lr=0.1).load_state_dict(saved)
+    saved["state"][0]["step"] = -3
+    with pytest.raises(ValueError, match="step count of parameter 0 is -3"):
+        optim.Adam([a, b]).load_state_dict(saved)
 
 
 BAD_HYPERPARAMETERS = [

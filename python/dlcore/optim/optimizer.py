@@ -406,6 +406,11 @@ class Optimizer:
                     f"parameters but the optimizer's group {i} has {len(group['params'])}"
                 )
             by_index.update(zip(saved["params"], group["params"]))
+            lacking = [k for k in self.defaults if k not in saved]
+            if lacking:
+                raise ValueError(f"{self._name}: loaded parameter group {i} lacks {self._name}'s "
+                                 f"hyperparameters: {', '.join(lacking)} (a state dict of "
+                                 "another optimizer?)")
             new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new_group["params"] = group["params"]
             self._validate(new_group)
@@ -420,6 +425,9 @@ class Optimizer:
             for name, value in saved.items():
                 if name == "step":
                     value = int(value)
+                    if value < 0:
+                        raise ValueError(f"{self._name}: loaded step count of parameter {key} "
+                                         f"is {value}; counts cannot be negative")
                 elif isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
                         raise ValueError(
