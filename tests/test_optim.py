@@ -543,6 +543,9 @@ def test_binding_increments_steps_and_updates_in_place():
      r"steps has shape \(3,\) but there are 2 params"),
     (lambda a: a.__setitem__("steps", np.array([0, -1])), ValueError,
      r"steps\[1\] is -1"),
+    # The count is incremented in place: at i64::MAX it would wrap to a negative count.
+    (lambda a: a.__setitem__("steps", np.array([0, 2**63 - 1])), ValueError,
+     r"steps\[1\] is 9223372036854775807"),
     (lambda a: a["grads"].pop(), ValueError, "got 1 grads for 2 params"),
 ])
 def test_binding_checks_every_array(change, error, message):

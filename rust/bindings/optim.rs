@@ -316,10 +316,12 @@ impl<'py> GroupArgs<'_, 'py> {
         // not write these arrays meanwhile.
         let counts = unsafe { steps.as_slice_mut() }
             .map_err(|_| value_error(format!("{op}: steps is not aligned")))?;
-        if let Some(i) = counts.iter().position(|&c| c < 0) {
+        // The count is incremented below: i64::MAX would wrap to a negative count.
+        if let Some(i) = counts.iter().position(|&c| !(0..i64::MAX).contains(&c)) {
             return Err(value_error(format!(
-                "{op}: steps[{i}] is {}; step counts cannot be negative",
-                counts[i]
+                "{op}: steps[{i}] is {}; step counts must be in 0..{}",
+                counts[i],
+                i64::MAX
             )));
         }
         let slice_err = |o: &Operand<'py, T>| {
