@@ -130,6 +130,16 @@ def _manifest_edit(edit):
     return mutate
 
 
+def test_a_container_holding_itself_is_refused(tmp_path):
+    # It recursed until RecursionError.
+    obj = {"epoch": 1, "history": []}
+    obj["history"].append(obj)
+    with pytest.raises(ValueError, match=r"save: obj\['history'\]\[0\] contains itself"):
+        dlcore.save(obj, tmp_path / "ckpt.npz")
+    shared = np.ones(2)
+    dlcore.save({"a": [shared], "b": [shared]}, tmp_path / "ckpt.npz")  # sharing is fine
+
+
 def test_truncated_file_raises_clearly(tmp_path):
     path = tmp_path / "ckpt.npz"
     dlcore.save(_example(), path)

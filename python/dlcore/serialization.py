@@ -49,6 +49,16 @@ class CheckpointError(ValueError):
 class _Encoder:
     def __init__(self) -> None:
         self.arrays: Dict[str, np.ndarray] = {}
+        self.open: set = set()  # ids of the containers being encoded (the current path)
+
+    def _container(self, obj: Any, where: str) -> Dict[str, Any]:
+        if id(obj) in self.open:
+            raise ValueError(f"save: {where} contains itself (a reference cycle)")
+        self.open.add(id(obj))
+        try:
+            return self._encode_container(obj, where)
+        finally:
+            self.open.discard(id(obj))
 
     def _add_array(self, array: np.ndarray, where: str) -> Dict[str, Any]:
         if array.dtype.kind not in _ALLOWED_KINDS or array.dtype.fields is not None:
@@ -82,6 +92,12 @@ class _Encoder:
             return {"type": "float", "value": repr(float(obj))}
         if isinstance(obj, str):
             return {"type": "str", "value": obj}
+        if isinstance(obj, (dict, list, tuple)):
+            return self._container(obj, where)
+        raise TypeError(f"save: {where} is a {type(obj).__name__}; dlcore.save stores nested "
+                        "dicts, lists and tuples of arrays, tensors, numbers, strings and None")
+
+    def _encode_container(self, obj: Any, where: str) -> Dict[str, Any]:
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -93,12 +109,9 @@ class _Encoder:
                               "key_type": key_type,
                               "value": self.encode(value, f"{where}[{key!r}]")})
             return {"type": "dict", "items": items}
-        if isinstance(obj, (list, tuple)):
-            kind = "tuple" if isinstance(obj, tuple) else "list"
-            values = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-            return {"type": kind, "items": values}
-        raise TypeError(f"save: {where} is a {type(obj).__name__}; dlcore.save stores nested "
-                        "dicts, lists and tuples of arrays, tensors, numbers, strings and None")
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        values = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return {"type": kind, "items": values}
 
 
 def save(obj: Any, path: Any) -> None:
