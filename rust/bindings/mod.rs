@@ -4,9 +4,12 @@
 use pyo3::prelude::*;
 
 mod activation;
+mod batchnorm;
 mod common;
+mod conv;
 mod matmul;
 mod optim;
+mod pool;
 mod softmax;
 mod threads;
 
@@ -16,6 +19,9 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    conv::register(m)?;
+    pool::register(m)?;
+    batchnorm::register(m)?;
     optim::register(m)?;
     Ok(())
 }

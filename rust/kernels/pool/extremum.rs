@@ -1,0 +1,244 @@
+//! Max and min pooling: forward (with the flat index of each pick) and backward.
+
+use super::{Extremum, Pool2dParams, PoolIndex};
+use crate::kernels::conv::{par_chunks, shape_str};
+use crate::kernels::real::Real;
+use crate::kernels::simd;
+
+/// Whether `v` replaces the current pick `m`: strictly better (so ties keep the first), or
+/// NaN (so NaN propagates), as PyTorch's CPU kernel does.
+#[inline(always)]
+fn replaces<T: Real, const MAX: bool>(v: T, m: T) -> bool {
+    (if MAX { v > m } else { v < m }) || v.is_nan()
+}
+
+/// The pick between `(m, k)` and a candidate `(v, kv)`, branch-free so loops vectorise.
+#[inline(always)]
+fn pick<T: Real, K: Copy, const MAX: bool>(m: T, k: K, v: T, kv: K) -> (T, K) {
+    let r = replaces::<T, MAX>(v, m);
+    (if r { v } else { m }, if r { kv } else { k })
+}
+
+/// Forward of max or min pooling; `indices`, when given, receives each pick's flat index in
+/// its input plane (`-1` for a window with no input element).
+pub fn extremum_pool2d_forward<T: Real, I: PoolIndex>(
+    p: &Pool2dParams,
+    which: Extremum,
+    input: &[T],
+    output: &mut [T],
+    indices: Option<&mut [I]>,
+) -> Result<(), String> {
+    p.check_len("input", &p.input_shape(), input.len())?;
+    p.check_len("output", &p.output_shape(), output.len())?;
+    if let Some(ix) = indices.as_deref() {
+        p.check_len("indices", &p.output_shape(), ix.len())?;
+    }
+    match which {
+        Extremum::Max => forward::<T, I, true>(p, input, output, indices),
+        Extremum::Min => forward::<T, I, false>(p, input, output, indices),
+    }
+    Ok(())
+}
+
+fn forward<T: Real, I: PoolIndex, const MAX: bool>(
+    p: &Pool2dParams,
+    x: &[T],
+    out: &mut [T],
+    indices: Option<&mut [I]>,
+) {
+    let (oh, ow) = p.out_dims();
+    let (plane_in, plane_out) = (p.in_h * p.in_w, oh * ow);
+    if plane_out == 0 || p.planes() == 0 {
+        return;
+    }
+    let per_task = p.planes_per_task();
+    let chunk = per_task * plane_out;
+    // 2x2 windows with stride 2 that all lie inside the input (not so in ceil mode on odd sizes).
+    let fast = p.kernel == (2, 2)
+        && p.stride == (2, 2)
+        && p.padding == (0, 0)
+        && p.dilation == (1, 1)
+        && 2 * oh <= p.in_h
+        && 2 * ow <= p.in_w;
+    let run = |task: usize, o: &mut [T], ix: Option<&mut [I]>| {
+        let xs = &x[task * per_task * plane_in..][..o.len() / plane_out * plane_in];
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                if fast {
+                    forward_2x2::<T, I, MAX>(p, xs, o, ix);
+                } else {
+                    forward_sweep::<T, I, MAX>(p, xs, o, ix);
+                }
+            },
+        );
+    };
+    match indices {
+        None => par_chunks(out, chunk, |task, o| run(task, o, None)),
+        Some(ix) => {
+            // Pair each output chunk with its index chunk so tasks own disjoint pieces of both.
+            let mut pairs: Vec<(&mut [T], &mut [I])> =
+                out.chunks_mut(chunk).zip(ix.chunks_mut(chunk)).collect();
+            par_chunks(&mut pairs, 1, |task, pair| {
+                let (o, i) = &mut pair[0];
+                run(task, o, Some(i));
+            });
+        }
+    }
+}
+
+/// Any geometry, one output row at a time: each kernel tap is swept across the row, visiting
+/// every window's taps in PyTorch's order (row by row, left to right).
+#[inline(always)]
+fn forward_sweep<T: Real, I: PoolIndex, const MAX: bool>(
+    p: &Pool2dParams,
+    x: &[T],
+    out: &mut [T],
+    mut ix: Option<&mut [I]>,
+) {
+    const NONE: usize = usize::MAX;
+    let (oh, ow) = p.out_dims();
+    let (w, plane_in, plane_out) = (p.in_w, p.in_h * p.in_w, oh * ow);
+    let init = if MAX { T::NEG_INFINITY } else { T::INFINITY };
+    let windows = p.col_windows();
+    let taps = p.col_taps();
+    let mut at = vec![NONE; ow];
+    for (pi, o) in out.chunks_exact_mut(plane_out).enumerate() {
+        let xp = &x[pi * plane_in..][..plane_in];
+        for r in 0..oh {
+            let (ih0, nh) = p.row_taps(r);
+            let m = &mut o[r * ow..][..ow];
+            m.fill(init);
+            // Before any update, a window points at its first element, as in PyTorch.
+            for (a, &(iw, nw)) in at.iter_mut().zip(&windows) {
+                *a = if nh > 0 && nw > 0 { ih0 * w + iw } else { NONE };
+            }
+            for step in 0..nh {
+                let ih = ih0 + step * p.dilation.0;
+                let row = &xp[ih * w..][..w];
+                for t in &taps {
+                    let n = t.hi - t.lo;
+                    if n == 0 {
+                        continue;
+                    }
+                    let (ms, ats) = (&mut m[t.lo..t.hi], &mut at[t.lo..t.hi]);
+                    let base = ih * w + t.first_iw;
+                    let src = &row[t.first_iw..];
+                    // Constant strides let LLVM vectorise the (interleaved) loads.
+                    match p.stride.1 {
+                        1 => sweep_tap::<T, MAX, 1>(ms, ats, src, base, 1),
+                        2 => sweep_tap::<T, MAX, 2>(ms, ats, src, base, 2),
+                        sw => sweep_tap::<T, MAX, 0>(ms, ats, src, base, sw),
+                    }
+                }
+            }
+            if let Some(ix) = ix.as_deref_mut() {
+                for (i, &a) in ix[pi * plane_out + r * ow..][..ow].iter_mut().zip(&at) {
+                    *i = if a == NONE { I::NONE } else { I::from_usize(a) };
+                }
+            }
+        }
+    }
+}
+
+/// One kernel tap across a run of windows: window `j` reads `src[j * stride]`, whose flat
+/// index is `base + j * stride`. `SW` is the stride when known at compile time, else 0.
+#[inline(always)]
+fn sweep_tap<T: Real, const MAX: bool, const SW: usize>(
+    m: &mut [T],
+    at: &mut [usize],
+    src: &[T],
+    base: usize,
+    stride: usize,
+) {
+    let sw = if SW == 0 { stride } else { SW };
+    let n = m.len();
+    if n == 0 {
+        return;
+    }
+    // Exactly the span read, so the indexing below needs no bounds checks.
+    let src = &src[..(n - 1) * sw + 1];
+    for j in 0..n {
+        (m[j], at[j]) = pick::<T, usize, MAX>(m[j], at[j], src[j * sw], base + j * sw);
+    }
+}
+
+/// 2x2 windows with stride 2 inside the input: the common case, as branch-free selects over
+/// pairs so that LLVM vectorises the stride-2 loads.
+#[inline(always)]
+fn forward_2x2<T: Real, I: PoolIndex, const MAX: bool>(
+    p: &Pool2dParams,
+    x: &[T],
+    out: &mut [T],
+    mut ix: Option<&mut [I]>,
+) {
+    let (oh, ow) = p.out_dims();
+    let (w, plane_in, plane_out) = (p.in_w, p.in_h * p.in_w, oh * ow);
+    let mut offsets = vec![0u32; ow];
+    for (pi, o) in out.chunks_exact_mut(plane_out).enumerate() {
+        let xp = &x[pi * plane_in..][..plane_in];
+        for r in 0..oh {
+            let top = xp[2 * r * w..][..2 * ow].chunks_exact(2);
+            let bottom = xp[(2 * r + 1) * w..][..2 * ow].chunks_exact(2);
+            let orow = &mut o[r * ow..][..ow];
+            // Offsets within the window: 0, 1, W, W + 1, in the order PyTorch visits them.
+            for (((m, k), t), b) in orow.iter_mut().zip(&mut offsets).zip(top).zip(bottom) {
+                let (v, kv) = (t[0], 0);
+                let (v, kv) = pick::<T, u32, MAX>(v, kv, t[1], 1);
+                let (v, kv) = pick::<T, u32, MAX>(v, kv, b[0], w as u32);
+                let (v, kv) = pick::<T, u32, MAX>(v, kv, b[1], w as u32 + 1);
+                *m = v;
+                *k = kv;
+            }
+            if let Some(ix) = ix.as_deref_mut() {
+                let base = 2 * r * w;
+                let irow = &mut ix[pi * plane_out + r * ow..][..ow];
+                for (c, (i, &k)) in irow.iter_mut().zip(&offsets).enumerate() {
+                    *i = I::from_usize(base + 2 * c + k as usize);
+                }
+            }
+        }
+    }
+}
+
+/// Backward of max or min pooling: `grad_input[indices[o]] += grad_output[o]` per plane.
+pub fn extremum_pool2d_backward<T: Real, I: PoolIndex>(
+    p: &Pool2dParams,
+    grad_output: &[T],
+    indices: &[I],
+    grad_input: &mut [T],
+) -> Result<(), String> {
+    p.check_len("grad_output", &p.output_shape(), grad_output.len())?;
+    p.check_len("indices", &p.output_shape(), indices.len())?;
+    p.check_len("grad_input", &p.input_shape(), grad_input.len())?;
+    let (oh, ow) = p.out_dims();
+    let (plane_in, plane_out) = (p.in_h * p.in_w, oh * ow);
+    if plane_in == 0 || p.planes() == 0 {
+        return Ok(());
+    }
+    let per_task = p.planes_per_task();
+    let bad = std::sync::atomic::AtomicBool::new(false);
+    par_chunks(grad_input, per_task * plane_in, |task, dx| {
+        // Zeroing a plane just before scattering into it keeps it in L1 for the scatter.
+        for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
+            d.fill(T::ZERO);
+            let o = (task * per_task + pi) * plane_out;
+            let g = &grad_output[o..][..plane_out];
+            for (&gv, &i) in g.iter().zip(&indices[o..][..plane_out]) {
+                match i.to_usize() {
+                    Some(i) if i < plane_in => d[i] += gv,
+                    Some(_) => bad.store(true, std::sync::atomic::Ordering::Relaxed),
+                    None => {}
+                }
+            }
+        }
+    });
+    if bad.into_inner() {
+        return Err(format!(
+            "{}: indices must lie in [0, {plane_in}) (the H*W of input {})",
+            p.op,
+            shape_str(&p.input_shape())
+        ));
+    }
+    Ok(())
+}
