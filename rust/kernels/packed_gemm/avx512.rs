@@ -108,12 +108,17 @@ macro_rules! avx512_family {
                 let last = lane_mask(last_lanes);
                 let mut acc = [[$setzero(); NV]; R];
                 let (mut a, mut b) = (a, b);
-                // One step of the inner product: C_tile += A[:, p] (x) B[p, :].
-                let mut step = |a: &mut *const $t, b: &mut *const $t| {
+                // One step of the inner product: C_tile += A[:, p] (x) B[p, :]. `masked` is
+                // only for a ragged right edge: a zero-masking load costs an extra uop on the
+                // FMA ports, so full-width tiles use plain loads.
+                let mut step = |a: &mut *const $t, b: &mut *const $t, masked: bool| {
                     let mut bv = [$setzero(); NV];
                     for (v, slot) in bv.iter_mut().enumerate() {
-                        let mask = if v + 1 == NV { last } else { !0 };
-                        *slot = $maskz_loadu(mask, b.add(v * LANES));
+                        *slot = if masked && v + 1 == NV {
+                            $maskz_loadu(last, b.add(v * LANES))
+                        } else {
+                            $loadu(b.add(v * LANES))
+                        };
                     }
                     for (i, row) in acc.iter_mut().enumerate() {
                         let av = $set1(*a.add(if A_ROWS { i * A_ROW_STRIDE } else { i }));
@@ -125,14 +130,26 @@ macro_rules! avx512_family {
                     *b = b.wrapping_add(ldb);
                 };
                 // Unrolled by four so loop bookkeeping stays off the FMA ports.
-                for _ in 0..k / 4 {
-                    step(&mut a, &mut b);
-                    step(&mut a, &mut b);
-                    step(&mut a, &mut b);
-                    step(&mut a, &mut b);
-                }
-                for _ in 0..k % 4 {
-                    step(&mut a, &mut b);
+                if last_lanes >= LANES {
+                    for _ in 0..k / 4 {
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                    }
+                    for _ in 0..k % 4 {
+                        step(&mut a, &mut b, false);
+                    }
+                } else {
+                    for _ in 0..k / 4 {
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                    }
+                    for _ in 0..k % 4 {
+                        step(&mut a, &mut b, true);
+                    }
                 }
                 for (i, row) in acc.iter().enumerate() {
                     for (v, &value) in row.iter().enumerate() {
