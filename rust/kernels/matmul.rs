@@ -196,6 +196,9 @@ fn check<T>(a: &MatRef<T>, b: &MatRef<T>, c: &MatMut<T>) -> Result<(), String> {
 /// Whether a strided view's elements are all distinct (checked conservatively: one stride
 /// must step over a whole line of the other).
 fn distinct_elements(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true; // no elements, nothing to share
+    }
     let rows_ok = rows <= 1 || row_stride >= 1;
     let cols_ok = cols <= 1 || col_stride >= 1;
     if rows <= 1 || cols <= 1 {
@@ -527,6 +530,21 @@ mod tests {
             MatRef::row_major(&[], 1, 0),
             MatMut::row_major(&mut c[..0], 1, 0),
             false,
+        )
+        .unwrap();
+        // An empty output with several rows: its row stride is 0, yet no elements alias.
+        matmul(
+            MatRef::row_major(&[1.0; 6], 2, 3),
+            MatRef::row_major(&[], 3, 0),
+            MatMut::row_major(&mut c[..0], 2, 0),
+            false,
+        )
+        .unwrap();
+        matmul(
+            MatRef::row_major(&[], 0, 3),
+            MatRef::row_major(&[1.0; 6], 3, 2),
+            MatMut::row_major(&mut c[..0], 0, 2),
+            true,
         )
         .unwrap();
     }
