@@ -7,6 +7,7 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use super::buffers::cached_array;
 use super::common::{
     float_array, kernel_result, require_contiguous, same_dtype, value_error, FloatArray,
 };
@@ -28,12 +29,6 @@ fn shape4<T: Element>(op: &str, name: &str, a: &Bound<'_, PyArrayDyn<T>>) -> PyR
         )));
     }
     Ok([s[0], s[1], s[2], s[3]])
-}
-
-/// A new uninitialised C-contiguous array; every caller's kernel writes all of it.
-fn empty<'py, T: Element>(py: Python<'py>, shape: &[usize]) -> Bound<'py, PyArrayDyn<T>> {
-    // SAFETY: the kernels write every element before Python can read it.
-    unsafe { PyArrayDyn::<T>::new(py, shape, false) }
 }
 
 fn slice_err(op: &'static str) -> impl Fn(numpy::AsSliceError) -> PyErr {
@@ -83,7 +78,7 @@ fn forward_typed<'py, T: Real + Element>(
             )));
         }
     }
-    let out = empty::<T>(x.py(), &p.output_shape());
+    let out = cached_array::<T>(x.py(), &p.output_shape())?;
     {
         let (xg, wg) = (x.readonly(), w.readonly());
         let bg = bias.as_ref().map(|b| b.readonly());
@@ -126,9 +121,15 @@ fn backward_typed<'py, T: Real + Element>(
             shape_str(&p.output_shape())
         )));
     }
-    let dx = need[0].then(|| empty::<T>(py, &p.input_shape()));
-    let dw = need[1].then(|| empty::<T>(py, &p.weight_shape()));
-    let db = need[2].then(|| empty::<T>(py, &[p.out_channels]));
+    let dx = need[0]
+        .then(|| cached_array::<T>(py, &p.input_shape()))
+        .transpose()?;
+    let dw = need[1]
+        .then(|| cached_array::<T>(py, &p.weight_shape()))
+        .transpose()?;
+    let db = need[2]
+        .then(|| cached_array::<T>(py, &[p.out_channels]))
+        .transpose()?;
     {
         let (xg, wg, gg) = (x.readonly(), w.readonly(), go.readonly());
         let err = |e| value_error(format!("{OP}: {e}"));
@@ -254,7 +255,7 @@ fn pad_typed<'py, T: Real + Element>(
     let n = shape.len();
     shape[n - 2] = oh;
     shape[n - 1] = ow;
-    let out = empty::<T>(x.py(), &shape);
+    let out = cached_array::<T>(x.py(), &shape)?;
     {
         let xg = x.readonly();
         let mut og = out
@@ -294,7 +295,7 @@ fn pad_backward_typed<'py, T: Real + Element>(
     shape[n - 2] = inner(gs[n - 2], pad.0, pad.1)?;
     shape[n - 1] = inner(gs[n - 1], pad.2, pad.3)?;
     let p = pad_params(&shape, pad, mode, 0.0)?;
-    let dx = empty::<T>(g.py(), &shape);
+    let dx = cached_array::<T>(g.py(), &shape)?;
     {
         let gg = g.readonly();
         let mut dg = dx

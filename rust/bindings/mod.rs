@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod activation;
 mod batchnorm;
+mod buffers;
 mod common;
 mod conv;
 mod dropout;

@@ -443,7 +443,9 @@ def _smoothed_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.n
 
 def _fused_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.ndarray],
                          ignore_index: int, reduction: str) -> Tensor:
-    logits = np.ascontiguousarray(x.data)
+    # The kernel reads native float32/float64; float16 (or big-endian) logits run in float32.
+    native = x.dtype == np.float32 or x.dtype == np.float64
+    logits = np.ascontiguousarray(x.data, dtype=None if native else np.float32)
     dtype = logits.dtype
     # The kernel checks every label's range and gives ignored rows loss 0 and gradient 0.
     losses, log_probs = _core.cross_entropy_forward(logits, labels, ignore_index)
