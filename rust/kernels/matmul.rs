@@ -209,6 +209,10 @@ fn check<T>(a: &MatRef<T>, b: &MatRef<T>, c: &MatMut<T>) -> Result<(), String> {
 /// Whether a strided view's elements are all distinct (checked conservatively: one stride
 /// must step over a whole line of the other).
 fn distinct_elements(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        // An empty view has no elements to share; NumPy gives such arrays zero strides.
+        return true;
+    }
     let rows_ok = rows <= 1 || row_stride >= 1;
     let cols_ok = cols <= 1 || col_stride >= 1;
     if rows <= 1 || cols <= 1 {
@@ -566,6 +570,21 @@ mod tests {
             false,
         )
         .unwrap();
+        // An empty output with several rows: its row stride is 0, yet no elements alias.
+        matmul(
+            MatRef::row_major(&[1.0; 6], 2, 3),
+            MatRef::row_major(&[], 3, 0),
+            MatMut::row_major(&mut c[..0], 2, 0),
+            false,
+        )
+        .unwrap();
+        matmul(
+            MatRef::row_major(&[], 0, 3),
+            MatRef::row_major(&[1.0; 6], 3, 2),
+            MatMut::row_major(&mut c[..0], 0, 2),
+            true,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -579,6 +598,26 @@ mod tests {
             false,
         );
         assert!(err.unwrap_err().contains("2x3"));
+    }
+
+    #[test]
+    fn empty_output_with_zero_strides_is_fine() {
+        let mut c: [f32; 0] = [];
+        let out = MatMut {
+            data: &mut c,
+            rows: 2,
+            cols: 0,
+            row_stride: 0,
+            col_stride: 1,
+        };
+        let a = [1.0f32; 6];
+        assert!(matmul(
+            MatRef::row_major(&a, 2, 3),
+            MatRef::row_major(&[], 3, 0),
+            out,
+            false
+        )
+        .is_ok());
     }
 
     #[test]

@@ -1,0 +1,327 @@
+"""Learning-rate schedules with PyTorch's semantics.
+
+A scheduler changes ``group["lr"]`` of its optimizer's parameter groups each time its
+``step()`` is called (usually once per epoch, after the optimizer's steps). Construction
+counts as epoch 0 and leaves the learning rate at its initial value.
+
+Example:
+    >>> opt = optim.SGD(model.parameters(), lr=0.1)
+    >>> scheduler = optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)
+    >>> for epoch in range(90):
+    ...     train_one_epoch(); scheduler.step()      # lr 0.1, then 0.01 from 30, 0.001 from 60
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from typing import Any, Callable, Dict, List, Sequence, Union
+
+from .optimizer import Optimizer
+
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "ReduceLROnPlateau",
+    "StepLR",
+]
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+
+
+class LRScheduler:
+    """Base class of epoch-indexed schedules: subclasses give ``get_lr()``, the learning
+    rates for epoch ``last_epoch`` computed from the current ones (so schedules chain).
+
+    Args:
+        optimizer: the optimizer whose learning rates to set.
+        last_epoch: index of the last epoch when resuming; -1 (the default) starts afresh and
+            records each group's current lr as ``initial_lr``.
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
+                                   "when resuming an optimizer")
+        self.base_lrs: List[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self.step()
+
+    def get_lr(self) -> List[float]:
+        raise NotImplementedError
+
+    def get_last_lr(self) -> List[float]:
+        """The learning rates the last ``step`` set."""
+        return self._last_lr
+
+    def step(self) -> None:
+        """Advance one epoch and set the learning rates of that epoch."""
+        self._step_count += 1
+        self.last_epoch += 1
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The scheduler's state (everything but the optimizer)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
+
+    def _current_lrs(self) -> List[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+
+class LambdaLR(LRScheduler):
+    """``lr = initial_lr * lr_lambda(epoch)``.
+
+    Args:
+        optimizer: the optimizer.
+        lr_lambda: a function of the epoch index, or a list of them, one per parameter group.
+        last_epoch: see ``LRScheduler``.
+
+    Example:
+        >>> scheduler = LambdaLR(opt, lr_lambda=lambda epoch: 0.95 ** epoch)
+    """
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Union[Callable[[int], float], Sequence[Callable[[int], float]]],
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> List[float]:
+        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The state without the lambdas (functions are not data); a lambda that is a
+        callable object has its ``__dict__`` saved, as PyTorch does."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
+        self.__dict__.update(state)
+        for fn, attrs in zip(self.lr_lambdas, saved):
+            if attrs is not None:
+                fn.__dict__.update(attrs)
+
+
+class StepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs:
+    ``lr = initial_lr * gamma ** (epoch // step_size)``.
+
+    Args:
+        optimizer: the optimizer.
+        step_size: epochs between decays.
+        gamma: the decay factor (default 0.1).
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        if int(step_size) != step_size or step_size < 1:
+            raise ValueError(f"Invalid step_size: {step_size} (expected a positive integer)")
+        self.step_size = int(step_size)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> List[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` every epoch: ``lr = initial_lr * gamma**epoch``.
+
+    Args:
+        optimizer: the optimizer.
+        gamma: the decay factor.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> List[float]:
+        if self.last_epoch == 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class CosineAnnealingLR(LRScheduler):
+    r"""Cosine annealing from the initial learning rate down to ``eta_min`` over ``T_max``
+    epochs (SGDR without restarts):
+
+    .. code-block:: text
+
+        lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
+
+    Computed recursively from the current learning rate, as PyTorch does, so it composes with
+    other changes to ``lr``; past ``T_max`` the cosine continues (the rate climbs back).
+
+    Args:
+        optimizer: the optimizer.
+        T_max: epochs of the half cosine period.
+        eta_min: the minimum learning rate (default 0).
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        if T_max <= 0:
+            raise ValueError(f"Invalid T_max: {T_max} (expected a positive number of epochs)")
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> List[float]:
+        epoch, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        lrs = self._current_lrs()
+        if epoch == 0:
+            return lrs
+        if self._step_count == 1 and epoch > 0:
+            # Resumed at a later epoch: the closed form.
+            return [eta_min + (base - eta_min) * (1 + math.cos(epoch * math.pi / t_max)) / 2
+                    for base in self.base_lrs]
+        if (epoch - 1 - t_max) % (2 * t_max) == 0:
+            # The cosine's minimum: the recursion's denominator would vanish.
+            return [lr + (base - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+                    for lr, base in zip(lrs, self.base_lrs)]
+        ratio = (1 + math.cos(math.pi * epoch / t_max)) / (
+            1 + math.cos(math.pi * (epoch - 1) / t_max))
+        return [ratio * (lr - eta_min) + eta_min for lr in lrs]
+
+
+class ReduceLROnPlateau:
+    """Reduce the learning rate when a metric has stopped improving.
+
+    ``step(metric)`` is called after each validation. When the metric has not improved for
+    more than ``patience`` calls, every group's lr becomes ``max(lr * factor, min_lr)``,
+    then ``cooldown`` calls pass before bad epochs are counted again.
+
+    Args:
+        optimizer: the optimizer.
+        mode: ``'min'`` (the metric should fall, e.g. a loss) or ``'max'`` (e.g. accuracy).
+        factor: multiplies the learning rate on a reduction (must be < 1; default 0.1).
+        patience: calls without improvement tolerated before reducing (default 10).
+        threshold: how much better counts as an improvement (default 1e-4).
+        threshold_mode: ``'rel'``: better than ``best * (1 -/+ threshold)``; ``'abs'``:
+            better than ``best -/+ threshold``.
+        cooldown: calls to wait after a reduction before counting again (default 0).
+        min_lr: lower bound of the learning rate, one for all groups or a list (default 0).
+        eps: reductions smaller than this are skipped (default 1e-8).
+
+    Example:
+        >>> scheduler = ReduceLROnPlateau(opt, mode="min", patience=5)
+        >>> for epoch in range(50):
+        ...     train_one_epoch(); scheduler.step(validation_loss())
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: Union[float, Sequence[float]] = 0,
+                 eps: float = 1e-8) -> None:
+        _check_optimizer(optimizer)
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        self.optimizer = optimizer
+        n = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError(f"expected {n} min_lrs, got {len(min_lr)}")
+            self.min_lrs = list(min_lr)
+        else:
+            self.min_lrs = [min_lr] * n
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.mode = mode
+        self.cooldown = cooldown
+        self.eps = eps
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def step(self, metrics: Any) -> None:
+        """Record one value of the monitored metric and reduce the lr if it has plateaued."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _reduce_lr(self) -> None:
+        for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+            old_lr = float(group["lr"])
+            new_lr = max(old_lr * self.factor, min_lr)
+            if old_lr - new_lr > self.eps:
+                group["lr"] = new_lr
+
+    def get_last_lr(self) -> List[float]:
+        return self._last_lr
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
