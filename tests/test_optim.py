@@ -382,6 +382,14 @@ def test_load_state_dict_refuses_mismatches():
         optim.Adam([c, d]).load_state_dict(saved)
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         optim.Adam([a]).load_state_dict({"param_groups": []})
+    # Another optimizer's state dict: its groups lack this one's hyperparameters (a bare
+    # KeyError: 'momentum' before).
+    with pytest.raises(ValueError, match=r"group 0 lacks SGD's hyperparameters: momentum, "
+                                         r"dampening.*another optimizer"):
+        optim.SGD([a, b], lr=0.1).load_state_dict(saved)
+    saved["state"][0]["step"] = -3
+    with pytest.raises(ValueError, match="step count of parameter 0 is -3"):
+        optim.Adam([a, b]).load_state_dict(saved)
 
 
 BAD_HYPERPARAMETERS = [
@@ -537,6 +545,9 @@ def test_binding_increments_steps_and_updates_in_place():
      r"steps has shape \(3,\) but there are 2 params"),
     (lambda a: a.__setitem__("steps", np.array([0, -1])), ValueError,
      r"steps\[1\] is -1"),
+    # The count is incremented in place: at i64::MAX it would wrap to a negative count.
+    (lambda a: a.__setitem__("steps", np.array([0, 2**63 - 1])), ValueError,
+     r"steps\[1\] is 9223372036854775807"),
     (lambda a: a["grads"].pop(), ValueError, "got 1 grads for 2 params"),
 ])
 def test_binding_checks_every_array(change, error, message):

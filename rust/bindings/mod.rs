@@ -4,9 +4,14 @@
 use pyo3::prelude::*;
 
 mod activation;
+mod batchnorm;
+mod buffers;
 mod common;
+mod conv;
+mod dropout;
 mod matmul;
 mod optim;
+mod pool;
 mod softmax;
 mod threads;
 
@@ -16,6 +21,10 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     matmul::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    conv::register(m)?;
+    pool::register(m)?;
+    batchnorm::register(m)?;
+    dropout::register(m)?;
     optim::register(m)?;
     Ok(())
 }

@@ -294,10 +294,10 @@ class Optimizer:
             # SGD keeps no count: its kernel starts a fresh momentum buffer at count 0.
             count = int(state["step"]) if self._counts_steps else 0 if fresh else 1
             counts.setdefault(data.dtype, []).append(count)
-            if data.flags.c_contiguous:
+            if data.flags.c_contiguous and data.flags.aligned:
                 call.arrays.append(data)
             else:
-                contiguous = np.ascontiguousarray(data)
+                contiguous = np.array(data, order="C")  # aligned, as Rust needs
                 call.arrays.append(contiguous)
                 call.copies.append((data, contiguous))
         for dtype, call in calls.items():
@@ -378,6 +378,11 @@ class Optimizer:
                     f"parameters but the optimizer's group {i} has {len(group['params'])}"
                 )
             by_index.update(zip(saved["params"], group["params"]))
+            lacking = [k for k in self.defaults if k not in saved]
+            if lacking:
+                raise ValueError(f"{self._name}: loaded parameter group {i} lacks {self._name}'s "
+                                 f"hyperparameters: {', '.join(lacking)} (a state dict of "
+                                 "another optimizer?)")
             new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new_group["params"] = group["params"]
             self._validate(new_group)
@@ -392,6 +397,9 @@ class Optimizer:
             for name, value in saved.items():
                 if name == "step":
                     value = int(value)
+                    if value < 0:
+                        raise ValueError(f"{self._name}: loaded step count of parameter {key} "
+                                         f"is {value}; counts cannot be negative")
                 elif isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
                         raise ValueError(
