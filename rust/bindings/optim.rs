@@ -3,20 +3,68 @@
 //!
 //! Each takes lists of arrays (params, grads and one list per state buffer, index `i` of every
 //! list belonging to parameter `i`) and `steps`, an int64 array counting the updates each
-//! parameter has had, checks every array, then releases the GIL once for the whole group.
-//! Params and state buffers are updated in place and `steps` is incremented (as PyTorch's
-//! fused kernels increment their `state_steps`), so bias corrections use the new count.
+//! parameter has had, checks every array, then makes one kernel call for the whole group,
+//! with the GIL released unless the group is tiny. Params and state buffers are updated in
+//! place and `steps` is incremented (as PyTorch's fused kernels increment their
+//! `state_steps`), so bias corrections use the new count.
+//!
+//! A training step calls this every few microseconds for a small model, so the checks are
+//! written to be cheap: lists and tuples are read in place, a dtype is recognised by one
+//! pointer comparison when it can be, and memory overlap is checked with one sort of
+//! address ranges instead of per-array borrow bookkeeping.
 
-use numpy::npyffi::{_PyArray_GET_ITEM_DATA, NPY_ARRAY_WRITEABLE};
-use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::npyffi::{_PyArray_GET_ITEM_DATA, PyArray_Check, NPY_ARRAY_WRITEABLE};
+use numpy::{Element, PyArrayDescr, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
 
 use super::common::{aligned_input, kernel_result, value_error};
 use crate::kernels::optim::{self, Adadelta, Adagrad, Adam, ParamState, Rmsprop, Sgd, UpdateRule};
 use crate::kernels::real::Real;
 
-type Arrays<'py> = Vec<Bound<'py, PyAny>>;
+/// Groups with fewer elements run without releasing the GIL: their update takes a few
+/// microseconds, less than releasing and re-taking the GIL can cost (another thread holding
+/// it may keep this one waiting for its whole switch interval), as NumPy does for small work.
+const RELEASE_GIL_ABOVE: usize = 1 << 14;
+
+/// A Python list or tuple of arrays, read in place (any other sequence is copied first).
+enum Seq<'py> {
+    List(Bound<'py, PyList>),
+    Tuple(Bound<'py, PyTuple>),
+}
+
+impl<'py> Seq<'py> {
+    fn new(op: &str, name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(list) = obj.cast::<PyList>() {
+            return Ok(Seq::List(list.clone()));
+        }
+        if let Ok(tuple) = obj.cast::<PyTuple>() {
+            return Ok(Seq::Tuple(tuple.clone()));
+        }
+        let items: Vec<Bound<'py, PyAny>> = obj.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{op}: {name} must be a list of numpy arrays, got {}",
+                obj.get_type()
+            ))
+        })?;
+        Ok(Seq::Tuple(PyTuple::new(obj.py(), items)?))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Seq::List(l) => l.len(),
+            Seq::Tuple(t) => t.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Seq::List(l) => l.get_item(i),
+            Seq::Tuple(t) => t.get_item(i),
+        }
+    }
+}
 
 /// `(3, 4)`, as Python prints a shape.
 fn shape_str(shape: &[usize]) -> String {
@@ -36,31 +84,47 @@ fn dtype_str(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// `list[i]` as an array of the group's dtype `T` that is C-contiguous, else a
-/// `TypeError`/`ValueError` naming it.
+/// `TypeError`/`ValueError` naming it. `descr` is NumPy's dtype object for `T`: most arrays
+/// carry exactly that object, which one pointer comparison recognises.
 fn typed_array<'py, T: Element>(
     op: &str,
     list: &str,
     i: usize,
     obj: &Bound<'py, PyAny>,
+    descr: &Bound<'py, PyArrayDescr>,
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-    let a = obj.cast::<PyArrayDyn<T>>().map_err(|_| {
-        let want = if std::mem::size_of::<T>() == 4 {
-            "float32"
-        } else {
-            "float64"
-        };
-        PyTypeError::new_err(format!(
-            "{op}: {list}[{i}] must be a {want} numpy array like params[0], got {}",
-            dtype_str(obj)
-        ))
-    })?;
+    let ptr = obj.as_ptr();
+    // SAFETY: `PyArray_Check` only reads the object's type, and the array fields are read only
+    // once it says `obj` is an ndarray.
+    let same_descr = unsafe {
+        PyArray_Check(obj.py(), ptr) != 0
+            && (*_PyArray_GET_ITEM_DATA(ptr.cast())).descr.cast() == descr.as_ptr()
+    };
+    let a = if same_descr {
+        // SAFETY: an ndarray whose dtype is NumPy's dtype object for T is a PyArrayDyn<T>.
+        unsafe { obj.cast_unchecked::<PyArrayDyn<T>>() }.clone()
+    } else {
+        obj.cast::<PyArrayDyn<T>>()
+            .map_err(|_| {
+                let want = if std::mem::size_of::<T>() == 4 {
+                    "float32"
+                } else {
+                    "float64"
+                };
+                PyTypeError::new_err(format!(
+                    "{op}: {list}[{i}] must be a {want} numpy array like params[0], got {}",
+                    dtype_str(obj)
+                ))
+            })?
+            .clone()
+    };
     if !a.is_c_contiguous() {
         return Err(value_error(format!(
             "{op}: {list}[{i}] (shape {}) must be C-contiguous",
             shape_str(a.shape())
         )));
     }
-    Ok(a.clone())
+    Ok(a)
 }
 
 fn same_shape<T: Element>(
@@ -93,49 +157,44 @@ struct Operand<'py, T> {
     mutable: bool,
 }
 
-/// The bytes an array covers, for the overlap check.
-struct Span {
-    start: usize,
-    end: usize,
-    mutable: bool,
-    /// `list[index]`, or just `list` when `index` is `None`.
-    list: &'static str,
-    index: Option<usize>,
-}
-
-impl Span {
-    fn of<T: Element>(o: &Operand<'_, T>) -> Self {
-        let start = o.array.data() as usize;
-        Span {
-            start,
-            end: start + o.array.len() * std::mem::size_of::<T>(),
-            mutable: o.mutable,
-            list: o.list,
-            index: Some(o.index),
-        }
-    }
-
-    fn label(&self) -> String {
-        match self.index {
-            Some(i) => format!("{}[{i}]", self.list),
-            None => self.list.to_string(),
-        }
-    }
-}
-
 /// Refuse a step in which an array that is written shares memory with any other array of
 /// the step (the same buffer passed twice, a gradient that is a view of its parameter, ...).
-/// This is what makes the unchecked slices below sound.
-fn check_no_overlap(op: &str, mut spans: Vec<Span>) -> PyResult<()> {
-    spans.retain(|s| s.end > s.start);
-    spans.sort_unstable_by_key(|s| s.start);
+/// This is what makes the unchecked slices of `run_typed` sound. `steps` (written) is the
+/// extra range `(start, end)`.
+fn check_no_overlap<T: Element>(
+    op: &str,
+    operands: &[Operand<'_, T>],
+    steps: (usize, usize),
+) -> PyResult<()> {
+    let size = std::mem::size_of::<T>();
+    let end_of = |k: usize| match operands.get(k) {
+        Some(o) => o.array.data() as usize + o.array.len() * size,
+        None => steps.1,
+    };
+    // (start, index into operands; operands.len() stands for `steps`), empty arrays left out.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(operands.len() + 1);
+    for (k, o) in operands.iter().enumerate() {
+        if o.array.len() > 0 {
+            spans.push((o.array.data() as usize, k));
+        }
+    }
+    if steps.1 > steps.0 {
+        spans.push((steps.0, operands.len()));
+    }
+    spans.sort_unstable();
+    let mutable = |k: usize| k == operands.len() || operands[k].mutable;
+    let label = |k: usize| match operands.get(k) {
+        Some(o) => format!("{}[{}]", o.list, o.index),
+        None => "steps".to_string(),
+    };
     // Sweep in order of start address, remembering how far the arrays seen so far reach.
     let (mut reach_any, mut reach_mut) = (0usize, 0usize);
     let (mut last_any, mut last_mut) = (0usize, 0usize);
-    for (k, s) in spans.iter().enumerate() {
-        let clash = if s.mutable && s.start < reach_any {
+    for &(start, k) in &spans {
+        let end = end_of(k);
+        let clash = if mutable(k) && start < reach_any {
             Some(last_any)
-        } else if s.start < reach_mut {
+        } else if start < reach_mut {
             Some(last_mut)
         } else {
             None
@@ -143,15 +202,15 @@ fn check_no_overlap(op: &str, mut spans: Vec<Span>) -> PyResult<()> {
         if let Some(other) = clash {
             return Err(value_error(format!(
                 "{op}: {} shares memory with {}; every array of a step must be distinct",
-                s.label(),
-                spans[other].label()
+                label(k),
+                label(other)
             )));
         }
-        if s.end > reach_any {
-            (reach_any, last_any) = (s.end, k);
+        if end > reach_any {
+            (reach_any, last_any) = (end, k);
         }
-        if s.mutable && s.end > reach_mut {
-            (reach_mut, last_mut) = (s.end, k);
+        if mutable(k) && end > reach_mut {
+            (reach_mut, last_mut) = (end, k);
         }
     }
     Ok(())
@@ -183,30 +242,41 @@ fn steps_array<'py>(
     Ok(a.clone())
 }
 
-/// The lists of one call, before the dtype is known.
+/// The arguments of one call, before the dtype is known.
 struct GroupArgs<'a, 'py> {
     op: &'static str,
-    params: &'a Arrays<'py>,
-    grads: &'a Arrays<'py>,
+    params: &'a Bound<'py, PyAny>,
+    grads: &'a Bound<'py, PyAny>,
     /// Every state list the function accepts: the kernel's name of the buffer, the argument
     /// name, and the list (`None` when not given).
-    states: Vec<(&'static str, &'static str, Option<&'a Arrays<'py>>)>,
+    states: &'a [(&'static str, &'static str, Option<&'a Bound<'py, PyAny>>)],
     steps: &'a Bound<'py, PyAny>,
 }
 
+/// The lists of one call, read.
+struct Lists<'py> {
+    params: Seq<'py>,
+    grads: Seq<'py>,
+    /// The state lists the rule needs, in its order, with their argument names.
+    states: Vec<(&'static str, Seq<'py>)>,
+}
+
 impl<'py> GroupArgs<'_, 'py> {
-    /// Check list lengths and pick the state lists the rule needs, in its order.
-    fn state_lists<R: UpdateRule>(&self, rule: &R) -> PyResult<Vec<(&'static str, &Arrays<'py>)>> {
-        let n = self.params.len();
+    /// Read the lists, check their lengths and pick the state lists the rule needs.
+    fn lists<R: UpdateRule>(&self, rule: &R) -> PyResult<Lists<'py>> {
         let op = self.op;
-        if self.grads.len() != n {
+        let params = Seq::new(op, "params", self.params)?;
+        let grads = Seq::new(op, "grads", self.grads)?;
+        let n = params.len();
+        if grads.len() != n {
             return Err(value_error(format!(
                 "{op}: got {} grads for {n} params; expected one per param",
-                self.grads.len()
+                grads.len()
             )));
         }
-        let mut lists = Vec::new();
-        for name in rule.state_names() {
+        let names = rule.state_names();
+        let mut states = Vec::with_capacity(names.len());
+        for name in names {
             let (_, list_name, list) = self
                 .states
                 .iter()
@@ -218,24 +288,30 @@ impl<'py> GroupArgs<'_, 'py> {
                     "{op}: {list_name} must be given with these hyperparameters"
                 ))
             })?;
+            let list = Seq::new(op, list_name, list)?;
             if list.len() != n {
                 return Err(value_error(format!(
                     "{op}: got {} {list_name} for {n} params; expected one per param",
                     list.len()
                 )));
             }
-            lists.push((list_name, list));
+            states.push((list_name, list));
         }
-        Ok(lists)
+        Ok(Lists {
+            params,
+            grads,
+            states,
+        })
     }
 
     fn run<R: UpdateRule>(&self, py: Python<'py>, rule: &R) -> PyResult<()> {
         kernel_result(rule.validate())?;
-        let lists = self.state_lists(rule)?;
-        let steps = steps_array(self.op, self.steps, self.params.len())?;
-        let Some(first) = self.params.first() else {
+        let lists = self.lists(rule)?;
+        let steps = steps_array(self.op, self.steps, lists.params.len())?;
+        if lists.params.len() == 0 {
             return Ok(());
-        };
+        }
+        let first = lists.params.get(0)?;
         if first.cast::<PyArrayDyn<f32>>().is_ok() {
             self.run_typed::<f32, R>(py, rule, &lists, &steps)
         } else if first.cast::<PyArrayDyn<f64>>().is_ok() {
@@ -244,7 +320,7 @@ impl<'py> GroupArgs<'_, 'py> {
             Err(PyTypeError::new_err(format!(
                 "{}: params[0] must be a float32 or float64 numpy array, got {}",
                 self.op,
-                dtype_str(first)
+                dtype_str(&first)
             )))
         }
     }
@@ -253,19 +329,48 @@ impl<'py> GroupArgs<'_, 'py> {
         &self,
         py: Python<'py>,
         rule: &R,
-        lists: &[(&'static str, &Arrays<'py>)],
+        lists: &Lists<'py>,
         steps: &Bound<'py, PyArrayDyn<i64>>,
     ) -> PyResult<()> {
         let op = self.op;
-        let n = self.params.len();
-        let k = lists.len();
+        let n = lists.params.len();
+        let k = lists.states.len();
+        let descr = T::get_dtype(py);
         let mut operands: Vec<Operand<'py, T>> = Vec::with_capacity(n * (2 + k));
+        let mut total = 0usize;
         for i in 0..n {
-            let p = typed_array::<T>(op, "params", i, &self.params[i])?;
+            let p = typed_array::<T>(op, "params", i, &lists.params.get(i)?, &descr)?;
             // Gradients are only read: a misaligned one is copied (params and state buffers
             // are updated in place, so those must be aligned already).
-            let g = aligned_input(typed_array::<T>(op, "grads", i, &self.grads[i])?)?;
+            let g = aligned_input(typed_array::<T>(
+                op,
+                "grads",
+                i,
+                &lists.grads.get(i)?,
+                &descr,
+            )?)?;
             same_shape(op, "grads", i, &g, p.shape())?;
+            for (list_name, list) in &lists.states {
+                let s = typed_array::<T>(op, list_name, i, &list.get(i)?, &descr)?;
+                same_shape(op, list_name, i, &s, p.shape())?;
+                if !is_writeable(&s) {
+                    return Err(value_error(format!(
+                        "{op}: {list_name}[{i}] is read-only and cannot be updated in place"
+                    )));
+                }
+                operands.push(Operand {
+                    array: s,
+                    list: list_name,
+                    index: i,
+                    mutable: true,
+                });
+            }
+            if !is_writeable(&p) {
+                return Err(value_error(format!(
+                    "{op}: params[{i}] is read-only and cannot be updated in place"
+                )));
+            }
+            total += p.len();
             operands.push(Operand {
                 array: p,
                 list: "params",
@@ -278,35 +383,13 @@ impl<'py> GroupArgs<'_, 'py> {
                 index: i,
                 mutable: false,
             });
-            for (list_name, list) in lists {
-                let s = typed_array::<T>(op, list_name, i, &list[i])?;
-                same_shape(op, list_name, i, &s, operands[i * (2 + k)].array.shape())?;
-                operands.push(Operand {
-                    array: s,
-                    list: list_name,
-                    index: i,
-                    mutable: true,
-                });
-            }
         }
-        for o in operands.iter().filter(|o| o.mutable) {
-            if !is_writeable(&o.array) {
-                return Err(value_error(format!(
-                    "{op}: {}[{}] is read-only and cannot be updated in place",
-                    o.list, o.index
-                )));
-            }
-        }
-        let mut spans: Vec<Span> = operands.iter().map(Span::of).collect();
         let steps_start = steps.data() as usize;
-        spans.push(Span {
-            start: steps_start,
-            end: steps_start + n * std::mem::size_of::<i64>(),
-            mutable: true,
-            list: "steps",
-            index: None,
-        });
-        check_no_overlap(op, spans)?;
+        check_no_overlap(
+            op,
+            &operands,
+            (steps_start, steps_start + n * std::mem::size_of::<i64>()),
+        )?;
 
         // SAFETY (for every unchecked slice below): each array is C-contiguous and of the
         // dtype its slice has (checked above), `as_slice*` checks alignment, no array that is
@@ -328,9 +411,10 @@ impl<'py> GroupArgs<'_, 'py> {
             value_error(format!("{op}: {}[{}] is not aligned", o.list, o.index))
         };
         let mut group = Vec::with_capacity(n);
+        // Each parameter's operands are its state buffers, then the param, then the grad.
         for (chunk, &count) in operands.chunks(2 + k).zip(counts.iter()) {
-            let [p, g, states @ ..] = chunk else {
-                unreachable!("chunks hold a param, its grad and its state buffers")
+            let [states @ .., p, g] = chunk else {
+                unreachable!("chunks hold the state buffers, a param and its grad")
             };
             let state = states
                 .iter()
@@ -343,7 +427,12 @@ impl<'py> GroupArgs<'_, 'py> {
                 step: count as u64 + 1,
             });
         }
-        kernel_result(py.detach(|| optim::step(rule, group)))?;
+        let result = if total > RELEASE_GIL_ABOVE {
+            py.detach(|| optim::step(rule, group))
+        } else {
+            optim::step(rule, group)
+        };
+        kernel_result(result)?;
         // Count the step only once it has been taken (the kernel checks before it writes).
         counts.iter_mut().for_each(|c| *c += 1);
         Ok(())
@@ -358,9 +447,9 @@ impl<'py> GroupArgs<'_, 'py> {
 #[allow(clippy::too_many_arguments)]
 fn sgd_step<'py>(
     py: Python<'py>,
-    params: Arrays<'py>,
-    grads: Arrays<'py>,
-    momentum_buffers: Option<Arrays<'py>>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    momentum_buffers: Option<&Bound<'py, PyAny>>,
     steps: &Bound<'py, PyAny>,
     lr: f64,
     momentum: f64,
@@ -379,13 +468,9 @@ fn sgd_step<'py>(
     };
     GroupArgs {
         op: "sgd_step",
-        params: &params,
-        grads: &grads,
-        states: vec![(
-            "momentum_buffer",
-            "momentum_buffers",
-            momentum_buffers.as_ref(),
-        )],
+        params,
+        grads,
+        states: &[("momentum_buffer", "momentum_buffers", momentum_buffers)],
         steps,
     }
     .run(py, &rule)
@@ -398,9 +483,9 @@ fn sgd_step<'py>(
 #[allow(clippy::too_many_arguments)]
 fn adagrad_step<'py>(
     py: Python<'py>,
-    params: Arrays<'py>,
-    grads: Arrays<'py>,
-    state_sums: Arrays<'py>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    state_sums: &Bound<'py, PyAny>,
     steps: &Bound<'py, PyAny>,
     lr: f64,
     lr_decay: f64,
@@ -417,9 +502,9 @@ fn adagrad_step<'py>(
     };
     GroupArgs {
         op: "adagrad_step",
-        params: &params,
-        grads: &grads,
-        states: vec![("sum", "state_sums", Some(&state_sums))],
+        params,
+        grads,
+        states: &[("sum", "state_sums", Some(state_sums))],
         steps,
     }
     .run(py, &rule)
@@ -432,10 +517,10 @@ fn adagrad_step<'py>(
 #[allow(clippy::too_many_arguments)]
 fn adadelta_step<'py>(
     py: Python<'py>,
-    params: Arrays<'py>,
-    grads: Arrays<'py>,
-    square_avgs: Arrays<'py>,
-    acc_deltas: Arrays<'py>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    square_avgs: &Bound<'py, PyAny>,
+    acc_deltas: &Bound<'py, PyAny>,
     steps: &Bound<'py, PyAny>,
     lr: f64,
     rho: f64,
@@ -452,11 +537,11 @@ fn adadelta_step<'py>(
     };
     GroupArgs {
         op: "adadelta_step",
-        params: &params,
-        grads: &grads,
-        states: vec![
-            ("square_avg", "square_avgs", Some(&square_avgs)),
-            ("acc_delta", "acc_deltas", Some(&acc_deltas)),
+        params,
+        grads,
+        states: &[
+            ("square_avg", "square_avgs", Some(square_avgs)),
+            ("acc_delta", "acc_deltas", Some(acc_deltas)),
         ],
         steps,
     }
@@ -472,11 +557,11 @@ fn adadelta_step<'py>(
 #[allow(clippy::too_many_arguments)]
 fn rmsprop_step<'py>(
     py: Python<'py>,
-    params: Arrays<'py>,
-    grads: Arrays<'py>,
-    square_avgs: Arrays<'py>,
-    momentum_buffers: Option<Arrays<'py>>,
-    grad_avgs: Option<Arrays<'py>>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    square_avgs: &Bound<'py, PyAny>,
+    momentum_buffers: Option<&Bound<'py, PyAny>>,
+    grad_avgs: Option<&Bound<'py, PyAny>>,
     steps: &Bound<'py, PyAny>,
     lr: f64,
     alpha: f64,
@@ -497,16 +582,12 @@ fn rmsprop_step<'py>(
     };
     GroupArgs {
         op: "rmsprop_step",
-        params: &params,
-        grads: &grads,
-        states: vec![
-            ("square_avg", "square_avgs", Some(&square_avgs)),
-            (
-                "momentum_buffer",
-                "momentum_buffers",
-                momentum_buffers.as_ref(),
-            ),
-            ("grad_avg", "grad_avgs", grad_avgs.as_ref()),
+        params,
+        grads,
+        states: &[
+            ("square_avg", "square_avgs", Some(square_avgs)),
+            ("momentum_buffer", "momentum_buffers", momentum_buffers),
+            ("grad_avg", "grad_avgs", grad_avgs),
         ],
         steps,
     }
@@ -522,11 +603,11 @@ fn rmsprop_step<'py>(
 #[allow(clippy::too_many_arguments)]
 fn adam_step<'py>(
     py: Python<'py>,
-    params: Arrays<'py>,
-    grads: Arrays<'py>,
-    exp_avgs: Arrays<'py>,
-    exp_avg_sqs: Arrays<'py>,
-    max_exp_avg_sqs: Option<Arrays<'py>>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    exp_avgs: &Bound<'py, PyAny>,
+    exp_avg_sqs: &Bound<'py, PyAny>,
+    max_exp_avg_sqs: Option<&Bound<'py, PyAny>>,
     steps: &Bound<'py, PyAny>,
     lr: f64,
     beta1: f64,
@@ -553,16 +634,12 @@ fn adam_step<'py>(
         } else {
             "adam_step"
         },
-        params: &params,
-        grads: &grads,
-        states: vec![
-            ("exp_avg", "exp_avgs", Some(&exp_avgs)),
-            ("exp_avg_sq", "exp_avg_sqs", Some(&exp_avg_sqs)),
-            (
-                "max_exp_avg_sq",
-                "max_exp_avg_sqs",
-                max_exp_avg_sqs.as_ref(),
-            ),
+        params,
+        grads,
+        states: &[
+            ("exp_avg", "exp_avgs", Some(exp_avgs)),
+            ("exp_avg_sq", "exp_avg_sqs", Some(exp_avg_sqs)),
+            ("max_exp_avg_sq", "max_exp_avg_sqs", max_exp_avg_sqs),
         ],
         steps,
     }

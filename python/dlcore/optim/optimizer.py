@@ -18,8 +18,6 @@ microseconds of Python for a small model. ``state[p]["step"]`` is a 0-d view of 
 from __future__ import annotations
 
 import copy
-from itertools import repeat
-from operator import attrgetter, is_, is_not
 from typing import Any, Callable, DefaultDict, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -68,30 +66,7 @@ class _Call:
 
 
 class _Plan:
-    __slots__ = ("group", "names", "datas", "has_grad", "all_grads", "calls", "state",
-                 "version")
-
-
-_get_data = attrgetter("data")
-_get_grad = attrgetter("grad")
-
-
-def _grads_if_unchanged(plan: _Plan, params: List[Tensor]) -> Optional[List[np.ndarray]]:
-    """The gradient arrays of ``params`` if the parameters, their arrays and which of them
-    have gradients are what ``plan`` was made for; else None. (C-level loops: this runs
-    every step.)"""
-    if len(params) != len(plan.datas) or not all(map(is_, map(_get_data, params), plan.datas)):
-        return None
-    tensors = list(map(_get_grad, params))
-    if plan.all_grads:
-        return list(map(_get_data, tensors)) if all(map(is_not, tensors, repeat(None))) else None
-    grads = []
-    for g, has_grad in zip(tensors, plan.has_grad):
-        if (g is not None) != has_grad:
-            return None
-        if has_grad:
-            grads.append(g.data)
-    return grads
+    __slots__ = ("group", "names", "datas", "has_grad", "calls", "state", "version")
 
 
 class Optimizer:
@@ -244,31 +219,40 @@ class Optimizer:
         return loss
 
     def _step_group(self, group: Dict[str, Any]) -> None:
+        # This runs every step: plain loops and few calls (at a handful of parameters,
+        # creating map objects or calling helpers costs more than the loop itself).
+        params = group["params"]
         names = self._state_names(group)
         plan = self._plans.get(id(group))
-        grads = None
+        grads: Optional[List[np.ndarray]] = None
         if (plan is not None and plan.group is group and plan.names == names
-                and plan.state is self._state and plan.version == self._state.version):
-            grads = _grads_if_unchanged(plan, group["params"])
+                and plan.state is self._state and plan.version == self._state.version
+                and len(plan.datas) == len(params)):
+            # Reuse the plan if the parameters' arrays, and which have gradients, are the same.
+            grads = []
+            for p, data, has_grad in zip(params, plan.datas, plan.has_grad):
+                g = p.grad
+                if p.data is not data or (g is None) == has_grad:
+                    grads = None
+                    break
+                if has_grad:
+                    grads.append(g.data)
         if grads is None:
             plan = self._make_plan(group, names)
-            grads = [p.grad.data for p, has in zip(group["params"], plan.has_grad) if has]
+            grads = [p.grad.data for p, has in zip(params, plan.has_grad) if has]
         for call in plan.calls:
-            self._run(group, call, grads if call.select is None
-                      else [grads[i] for i in call.select])
-
-    def _run(self, group: Dict[str, Any], call: _Call, grads: List[np.ndarray]) -> None:
-        for data, contiguous in call.copies:
-            np.copyto(contiguous, data)
-        try:
-            self._update(group, call.arrays, grads, call.buffers, call.steps)
-        except (TypeError, ValueError):
-            # Gradients of another dtype or layout than the kernel takes: convert and retry
-            # (the kernel checks everything before it writes anything). Real errors recur.
-            self._update(group, call.arrays, self._coerce_grads(call, grads), call.buffers,
-                          call.steps)
-        for data, contiguous in call.copies:
-            np.copyto(data, contiguous)
+            call_grads = grads if call.select is None else [grads[i] for i in call.select]
+            for data, contiguous in call.copies:
+                np.copyto(contiguous, data)
+            try:
+                self._update(group, call.arrays, call_grads, call.buffers, call.steps)
+            except (TypeError, ValueError):
+                # Gradients of another dtype or layout than the kernel takes: convert and
+                # retry (the kernel checks everything before it writes). Real errors recur.
+                self._update(group, call.arrays, self._coerce_grads(call, call_grads),
+                             call.buffers, call.steps)
+            for data, contiguous in call.copies:
+                np.copyto(data, contiguous)
 
     def _coerce_grads(self, call: _Call, grads: List[np.ndarray]) -> List[np.ndarray]:
         out = []
@@ -289,7 +273,6 @@ class Optimizer:
         params = group["params"]
         plan.datas = [p.data for p in params]
         plan.has_grad = [p.grad is not None for p in params]
-        plan.all_grads = all(plan.has_grad)
         calls: Dict[np.dtype, _Call] = {}
         states: Dict[np.dtype, List[Dict[str, Any]]] = {}
         counts: Dict[np.dtype, List[int]] = {}
