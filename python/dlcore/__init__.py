@@ -12,11 +12,12 @@ Example:
     >>> opt.zero_grad(); loss.backward(); opt.step()
 """
 
-from . import autograd, datasets, nn, optim
+from . import autograd, callbacks, data, datasets, metrics, nn, optim
 from ._core import get_num_threads, set_num_threads, simd_level
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import grad, gradcheck, value_and_grad
 from .random import get_rng_state, manual_seed, set_rng_state
+from .serialization import CheckpointError, load, save
 from .tensor import (
     Tensor,
     arange,
@@ -41,11 +42,14 @@ from .tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointError",
     "Tensor",
     "arange",
     "as_tensor",
     "autograd",
+    "callbacks",
     "cat",
+    "data",
     "datasets",
     "enable_grad",
     "float32",
@@ -58,7 +62,9 @@ __all__ = [
     "gradcheck",
     "int64",
     "is_grad_enabled",
+    "load",
     "manual_seed",
+    "metrics",
     "nn",
     "no_grad",
     "ones",
@@ -66,6 +72,7 @@ __all__ = [
     "optim",
     "rand",
     "randn",
+    "save",
     "set_grad_enabled",
     "set_num_threads",
     "set_rng_state",

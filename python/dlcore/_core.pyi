@@ -194,3 +194,21 @@ def adam_step(
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
 ) -> None: ...
+
+# batch normalisation: x (N, C, *) C-contiguous; per-channel vectors (C,) of x's dtype
+def batch_norm_stats(x: FloatArray) -> Tuple[FloatArray, FloatArray]: ...
+def batch_norm_forward(
+    x: FloatArray,
+    mean: FloatArray,
+    inv_std: FloatArray,
+    weight: Optional[FloatArray] = None,
+    bias: Optional[FloatArray] = None,
+) -> FloatArray: ...
+def batch_norm_backward(
+    x: FloatArray,
+    grad: FloatArray,
+    mean: FloatArray,
+    inv_std: FloatArray,
+    weight: Optional[FloatArray] = None,
+    batch_stats: bool = True,
+) -> Tuple[FloatArray, FloatArray, FloatArray]: ...

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod activation;
+mod batchnorm;
 mod buffers;
 mod common;
 mod conv;
@@ -21,6 +22,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     softmax::register(m)?;
     conv::register(m)?;
     pool::register(m)?;
+    batchnorm::register(m)?;
     optim::register(m)?;
     Ok(())
 }

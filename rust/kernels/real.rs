@@ -31,6 +31,16 @@ pub trait Real:
     fn ln(self) -> Self;
     fn sqrt(self) -> Self;
     fn tanh(self) -> Self;
+    /// The error function, to within an ulp or so (libm's port of musl/fdlibm).
+    fn erf(self) -> Self;
+    /// `1 - erf(x)`, without the cancellation of computing it that way for large `x`.
+    fn erfc(self) -> Self;
+    /// `exp` in plain arithmetic (within 2 ulp), so loops over it vectorise; see `vmath`.
+    fn exp_fast(self) -> Self;
+    /// `tanh` that vectorises where an implementation exists (f32; f64 uses libm's).
+    fn tanh_fast(self) -> Self;
+    /// `erfc` that vectorises where an implementation exists (f32; f64 uses libm's).
+    fn erfc_fast(self) -> Self;
     fn abs(self) -> Self;
     fn powi(self, n: i32) -> Self;
     fn is_nan(self) -> bool;
@@ -41,7 +51,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $erf:path, $erfc:path, $exp_fast:path, $tanh_fast:path, $erfc_fast:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -70,6 +80,26 @@ macro_rules! impl_real {
             #[inline(always)]
             fn tanh(self) -> Self {
                 <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline(always)]
+            fn erfc(self) -> Self {
+                $erfc(self)
+            }
+            #[inline(always)]
+            fn exp_fast(self) -> Self {
+                $exp_fast(self)
+            }
+            #[inline(always)]
+            fn tanh_fast(self) -> Self {
+                $tanh_fast(self)
+            }
+            #[inline(always)]
+            fn erfc_fast(self) -> Self {
+                $erfc_fast(self)
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -107,5 +137,21 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32);
-impl_real!(f64);
+// The standard library has no stable erf; libm (rust-lang's port of musl's libm, already in
+// the dependency tree through num-traits) gives one accurate to float round-off.
+impl_real!(
+    f32,
+    libm::erff,
+    libm::erfcf,
+    super::vmath::exp_f32,
+    super::vmath::tanh_f32,
+    super::vmath::erfc_f32
+);
+impl_real!(
+    f64,
+    libm::erf,
+    libm::erfc,
+    super::vmath::exp_f64,
+    f64::tanh,
+    libm::erfc
+);

@@ -1,20 +1,58 @@
 """Layers, activations and losses, with PyTorch's names and signatures."""
 
-from . import functional
-from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from . import functional, init, utils
+from .activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Step,
+    Tanh,
+)
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import Sequential
 from .conv import Conv2d
+from .dropout import Dropout, Dropout2d
+from .flatten import Flatten
 from .linear import Identity, Linear
-from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    RMSELoss,
+    get_loss,
+)
 from .module import Module, Parameter
+from .perceptron import Perceptron
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MinPool2d
 
 __all__ = [
     "AdaptiveAvgPool2d",
     "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Conv2d",
     "CrossEntropyLoss",
+    "Dropout",
+    "Dropout2d",
+    "ELU",
+    "Flatten",
+    "GELU",
+    "HuberLoss",
     "Identity",
+    "L1Loss",
+    "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
@@ -22,11 +60,19 @@ __all__ = [
     "MinPool2d",
     "Module",
     "NLLLoss",
+    "PReLU",
     "Parameter",
+    "Perceptron",
+    "RMSELoss",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Step",
     "Tanh",
     "functional",
+    "get_loss",
+    "init",
+    "utils",
 ]

@@ -4,17 +4,52 @@ Every function accepts Tensors or NumPy arrays and is differentiable through
 ``Tensor.backward()``.
 """
 
-from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from .ops.activation import (
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    prelu,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    step,
+    tanh,
+)
+from .ops.batchnorm import batch_norm
 from .ops.conv import conv2d, pad
+from .ops.dropout import dropout, dropout2d
+from .ops.flatten import flatten
 from .ops.linear import linear
-from .ops.loss import cross_entropy, mse_loss, nll_loss
+from .ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    rmse_loss,
+)
 from .ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
 
 __all__ = [
     "adaptive_avg_pool2d",
     "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "conv2d",
     "cross_entropy",
+    "dropout",
+    "dropout2d",
+    "elu",
+    "flatten",
+    "gelu",
+    "huber_loss",
+    "l1_loss",
+    "leaky_relu",
     "linear",
     "log_softmax",
     "max_pool2d",
@@ -22,8 +57,12 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "pad",
+    "prelu",
     "relu",
+    "rmse_loss",
     "sigmoid",
+    "silu",
     "softmax",
+    "step",
     "tanh",
 ]

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..random import default_generator
 from ..tensor import Tensor
 from . import functional as F
+from . import init
 from .module import Module, Parameter
 
 
@@ -45,16 +45,24 @@ class Linear(Module):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"Linear: dtype must be a float dtype, got {np.dtype(dtype)}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
-        rng = default_generator()
-        self.weight = Parameter(
-            rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         if bias:
-            self.bias = Parameter(rng.uniform(-bound, bound, (out_features,)).astype(dtype))
+            self.bias = Parameter(np.empty(out_features, dtype=dtype))
         else:
             self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: Kaiming-uniform with ``a = sqrt(5)``, which works out to
+        ``U(-1/sqrt(in_features), 1/sqrt(in_features))``, and the bias on the same bounds."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Any) -> Tensor:
         return F.linear(x, self.weight, self.bias)

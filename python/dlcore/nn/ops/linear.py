@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -28,6 +29,9 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
     """
     w = as_tensor(weight)
     x = as_tensor(input)
+    if w.dtype.kind != "f":
+        # The input is cast to the weight's dtype: an integer weight would truncate it.
+        raise TypeError(f"linear: weight must be a float tensor, got dtype {w.dtype}")
     if w.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{w.shape}")
@@ -42,7 +46,7 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
         raise ValueError(f"linear: bias has shape {b.shape} but expected ({out_features},)")
     xd = _input_array(x, w.dtype, "linear")
     lead = xd.shape[:-1]
-    x2 = xd.reshape(-1, in_features)
+    x2 = xd.reshape(math.prod(lead), in_features)  # not -1: in_features may be 0
     wd = w.data
     out = _matmul_arrays(x2, wd.T)
     if b is not None:
@@ -50,7 +54,7 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
     parents: Tuple[Tensor, ...] = (x, w) if b is None else (x, w, b)
 
     def backward(g: np.ndarray) -> Tuple[Any, ...]:
-        g2 = g.reshape(-1, out_features)
+        g2 = g.reshape(x2.shape[0], out_features)
         gx = _matmul_arrays(g2, wd).reshape(lead + (in_features,)) if x.requires_grad else None
         gw = _matmul_arrays(g2.T, x2) if w.requires_grad else None
         if b is None:
