@@ -59,6 +59,8 @@ def test_empty_inner_dimension_gives_zeros():
     got = _core.matmul(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32))
     assert got.shape == (3, 4) and not got.any()
     assert _core.matmul(np.zeros((0, 2)), np.zeros((2, 5))).shape == (0, 5)
+    # No columns: the (3, 0) output's row stride is 0, which is not aliasing.
+    assert _core.matmul(np.ones((3, 2)), np.ones((2, 0))).shape == (3, 0)
 
 
 def test_nan_propagates():

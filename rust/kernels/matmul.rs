@@ -567,6 +567,21 @@ mod tests {
             false,
         )
         .unwrap();
+        // An empty output with several rows: its row stride is 0, yet no elements alias.
+        matmul(
+            MatRef::row_major(&[1.0; 6], 2, 3),
+            MatRef::row_major(&[], 3, 0),
+            MatMut::row_major(&mut c[..0], 2, 0),
+            false,
+        )
+        .unwrap();
+        matmul(
+            MatRef::row_major(&[], 0, 3),
+            MatRef::row_major(&[1.0; 6], 3, 2),
+            MatMut::row_major(&mut c[..0], 0, 2),
+            true,
+        )
+        .unwrap();
     }
 
     #[test]
