@@ -48,7 +48,8 @@ def conv_sides(x_shape, w_shape, padding, dtype=np.float32, seed=0):
     g = rng.standard_normal(y.shape).astype(dtype)
 
     def run_dlcore():
-        xt, wt, bt = (dlcore.tensor(a, requires_grad=True) for a in (x, w, b))
+        # from_numpy shares memory: no copy of the inputs, and fresh leaves (no stale .grad).
+        xt, wt, bt = (dlcore.from_numpy(a).requires_grad_() for a in (x, w, b))
         F.conv2d(xt, wt, bt, padding=padding).backward(g)
         return xt.grad, wt.grad, bt.grad
 
@@ -112,7 +113,7 @@ def pool_sides(kind="max", kernel=2, stride=None, padding=0, shape=POOL_SHAPE, s
     g = rng.standard_normal(y.shape).astype(np.float32)
 
     def run_dlcore():
-        xt = dlcore.tensor(x, requires_grad=True)
+        xt = dlcore.from_numpy(x).requires_grad_()
         forward(xt).backward(g)
         return xt.grad
 

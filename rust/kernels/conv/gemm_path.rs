@@ -1,11 +1,14 @@
 //! Convolution as GEMM: per image and group, `out = W_g @ col`, `dW_g += dout @ col^T` and
-//! `dcol = W_g^T @ dout` (then col2im), where `col` is the im2col lowering of the input.
+//! `dcol = W_g^T @ dout` (then col2im), where `col` is the im2col lowering of the input. This
+//! file serves strided convolutions and 1x1 convolutions without padding (which need no
+//! lowering: the input image itself is the column matrix); unit-stride convolutions use the
+//! cheaper lowering of `shifted`, which shares the task split and reductions here.
 //!
 //! The lowering is done one tile of output rows at a time into a cached workspace of about
 //! [`COL_TILE_BYTES`], so the column matrix is written and read while it is still in L2
 //! instead of streaming an image-sized copy (9x the input for a 3x3 kernel) through memory.
-//! A 1x1 convolution with unit stride and no padding needs no lowering: the input image
-//! itself is the column matrix.
+//! Images are split into one run per thread; `matmul` called from inside the pool runs on
+//! its calling thread, so each run is a serial pipeline of lowering, GEMM and write-back.
 
 use std::ops::Range;
 

@@ -10,8 +10,10 @@
 //! padding is a plain GEMM per image ([`gemm_path`]); other unit-stride convolutions are
 //! lowered by whole shifted rows of the padded input ([`shifted`]); strided ones by im2col
 //! ([`gemm_path`]); both lower one L2-sized tile of output rows at a time, so the column
-//! buffer never leaves cache. Depthwise convolutions run as direct loops ([`direct`]).
+//! buffer never leaves cache. Depthwise convolutions run as direct loops: long per-plane
+//! axpys at unit stride ([`depthwise`]), row-wise loops otherwise ([`direct`]).
 
+mod depthwise;
 mod direct;
 mod gemm_path;
 mod im2col;
@@ -308,6 +310,10 @@ pub fn conv2d_forward<T: Real>(
     match Algorithm::choose(p) {
         Algorithm::Gemm if shifted::applies(p) => shifted::forward(p, input, weight, bias, output),
         Algorithm::Gemm => gemm_path::forward(p, input, weight, bias, output),
+        Algorithm::Direct if depthwise::applies(p) => {
+            depthwise::forward(p, input, weight, bias, output);
+            Ok(())
+        }
         Algorithm::Direct => {
             direct::forward(p, input, weight, bias, output);
             Ok(())
@@ -346,6 +352,10 @@ pub fn conv2d_backward<T: Real>(
             shifted::backward(p, input, weight, grad_output, grads)
         }
         Algorithm::Gemm => gemm_path::backward(p, input, weight, grad_output, grads),
+        Algorithm::Direct if depthwise::applies(p) => {
+            depthwise::backward(p, input, weight, grad_output, grads);
+            Ok(())
+        }
         Algorithm::Direct => {
             direct::backward(p, input, weight, grad_output, grads);
             Ok(())

@@ -84,6 +84,7 @@ enum Which {
     Gemm,
     Shifted,
     Direct,
+    Depthwise,
 }
 
 fn run_case(p: &Conv2dParams, which: Which, rng: &mut impl Rng) {
@@ -114,6 +115,10 @@ fn run_case(p: &Conv2dParams, which: Which, rng: &mut impl Rng) {
             shifted::forward(p, &x, &w, Some(&b), &mut out).unwrap();
             shifted::backward(p, &x, &w, &g, grads).unwrap();
         }
+        Which::Depthwise => {
+            depthwise::forward(p, &x, &w, Some(&b), &mut out);
+            depthwise::backward(p, &x, &w, &g, grads);
+        }
         Which::Direct => {
             direct::forward(p, &x, &w, Some(&b), &mut out);
             direct::backward(p, &x, &w, &g, grads);
@@ -124,6 +129,23 @@ fn run_case(p: &Conv2dParams, which: Which, rng: &mut impl Rng) {
     close(&dx, &want.dx, 1e-10, &format!("dx {what}"));
     close(&dw, &want.dw, 1e-10, &format!("dw {what}"));
     close(&db, &want.db, 1e-10, &format!("db {what}"));
+}
+
+const ALL: [Which; 5] = [
+    Which::Chosen,
+    Which::Gemm,
+    Which::Shifted,
+    Which::Direct,
+    Which::Depthwise,
+];
+
+/// Whether an algorithm handles this geometry (the general ones handle all).
+fn applies(which: Which, p: &Conv2dParams) -> bool {
+    match which {
+        Which::Shifted => shifted::applies(p),
+        Which::Depthwise => depthwise::applies(p),
+        _ => true,
+    }
 }
 
 fn params(
@@ -160,8 +182,8 @@ fn fixed_cases_both_algorithms() {
         params([1, 2, 4, 4], [3, 2, 1, 1], 2, 1, 1, 1),
     ];
     for p in &cases {
-        for which in [Which::Chosen, Which::Gemm, Which::Shifted, Which::Direct] {
-            if which != Which::Shifted || shifted::applies(p) {
+        for which in ALL {
+            if applies(which, p) {
                 run_case(p, which, &mut rng);
             }
         }
@@ -193,10 +215,39 @@ fn random_geometries_both_algorithms() {
         ) else {
             continue;
         };
-        for which in [Which::Gemm, Which::Shifted, Which::Direct] {
-            if which != Which::Shifted || shifted::applies(&p) {
+        for which in ALL {
+            if which != Which::Chosen && applies(which, &p) {
                 run_case(&p, which, &mut rng);
             }
+        }
+        done += 1;
+    }
+}
+
+#[test]
+fn random_depthwise_geometries() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut done = 0;
+    while done < 60 {
+        let c = rng.random_range(1..5);
+        let pads = [0, 1, 2, 3].map(|_| rng.random_range(0..3) as i64);
+        let Ok(p) = Conv2dParams::new(
+            [
+                rng.random_range(1..3),
+                c,
+                rng.random_range(1..10),
+                rng.random_range(1..10),
+            ],
+            [c, 1, rng.random_range(1..6), rng.random_range(1..6)],
+            [1, 1],
+            pads,
+            [rng.random_range(1..3), rng.random_range(1..3)],
+            c as i64,
+        ) else {
+            continue;
+        };
+        for which in [Which::Chosen, Which::Depthwise, Which::Direct] {
+            run_case(&p, which, &mut rng);
         }
         done += 1;
     }
