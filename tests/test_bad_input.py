@@ -94,6 +94,7 @@ def test_array_written_by_another_thread_gives_an_error_not_a_panic():
             _core.matmul(a, a, out)
 
     failures = []
+    kernel = np.ones((1, 1, 3, 3), np.float32)
     thread = threading.Thread(target=writer)
     thread.start()
     try:
@@ -101,7 +102,12 @@ def test_array_written_by_another_thread_gives_an_error_not_a_panic():
             for call in (lambda: _core.matmul(out[:2, :2], np.ones((2, 2), np.float32)),
                          lambda: _core.activation_forward("relu", out),
                          lambda: _core.softmax_rows(out),
-                         lambda: _core.cross_entropy_forward(out, np.zeros(600, np.int64))):
+                         lambda: _core.cross_entropy_forward(out, np.zeros(600, np.int64)),
+                         lambda: _core.conv2d_forward(out[None, None, :8], kernel),
+                         lambda: _core.extremum_pool2d(out[None, None], "max", (2, 2), (2, 2)),
+                         lambda: _core.avg_pool2d(out[None, None, :8], (2, 2), (2, 2)),
+                         lambda: _core.pad2d(out[:8], (1, 1, 1, 1)),
+                         lambda: _core.batch_norm_stats(out)):
                 try:
                     call()
                 except ValueError as err:
@@ -128,4 +134,5 @@ def test_out_errors_say_what_is_wrong():
         _core.activation_forward("relu", a, a)
     with pytest.raises(ValueError, match="softmax: out shares memory"):
         _core.softmax_rows(a, a)
+
 
