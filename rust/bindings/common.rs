@@ -87,7 +87,8 @@ pub fn same_dtype<'py, T: Element>(
 }
 
 fn is_aligned<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
-    (a.data() as usize) % std::mem::align_of::<T>() == 0
+    // Alignments are powers of two (`is_multiple_of` needs a newer Rust than rust-version).
+    (a.data() as usize) & (std::mem::align_of::<T>() - 1) == 0
 }
 
 /// An input array as kernels can read it: `a` itself when its data is aligned for `T`, else
