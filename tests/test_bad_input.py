@@ -136,3 +136,25 @@ def test_out_errors_say_what_is_wrong():
         _core.softmax_rows(a, a)
 
 
+
+# --------------------------------------------------------------------- impossible sizes
+F32 = np.float32
+HUGE = 2**48  # elements: 2^50 bytes and more, beyond any address space, so no allocation
+
+
+@pytest.mark.parametrize("call", [
+    lambda: _core.matmul(np.zeros((2**24, 0), F32), np.zeros((0, 2**24), F32)),
+    lambda: _core.conv2d_forward(np.ones((1, 1, 4, 4), F32), np.ones((1, 1, 3, 3), F32),
+                                 padding=(HUGE, 0, 0, 0)),
+    lambda: _core.pad2d(np.ones((1, 1, 4, 4), F32), (HUGE, 0, 0, 0), "replicate"),
+    lambda: _core.adaptive_avg_pool2d(np.ones((1, 1, 4, 4), F32), (HUGE, 1)),
+    lambda: _core.adaptive_avg_pool2d_backward(np.ones((1, 1, 1, 1), F32), (1, 1, HUGE, 2)),
+    lambda: _core.avg_pool2d_backward(np.ones((1, 1, 1, 1), F32), (1, 1, HUGE, 1),
+                                      (HUGE, 1), (HUGE, 1)),
+], ids=["matmul", "conv2d", "pad2d", "adaptive", "adaptive_backward", "avg_backward"])
+def test_an_output_too_large_to_allocate_is_a_memory_error(call):
+    # rust-numpy's array constructor panics when NumPy cannot allocate (pyo3 PanicException,
+    # 'PyObject pointer is null'); the extension must hand NumPy's MemoryError on instead.
+    with pytest.raises(MemoryError):
+        call()
+

@@ -3,13 +3,13 @@
 //! Inputs are C-contiguous `(N, C, *)` arrays; per-channel vectors are `(C,)` of the same
 //! dtype.
 
-use numpy::{Element, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::activation::output_like;
 use super::common::{
-    aligned_input, float_array, fmt_shape, kernel_result, read, require_contiguous, require_shape,
-    same_dtype, value_error, FloatArray,
+    aligned_input, empty_array, float_array, fmt_shape, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::batchnorm::{self, BatchNormShape};
 use crate::kernels::real::Real;
@@ -54,8 +54,8 @@ fn stats_typed<'py, T: Real + Element>(
     let shape = shape_of(OP, x)?;
     let py = x.py();
     // SAFETY: the kernel writes every element before Python can read them.
-    let mean = unsafe { PyArray1::<T>::new(py, [shape.channels], false) };
-    let var = unsafe { PyArray1::<T>::new(py, [shape.channels], false) };
+    let mean = unsafe { empty_array::<T>(py, &[shape.channels])? };
+    let var = unsafe { empty_array::<T>(py, &[shape.channels])? };
     {
         let xg = read(OP, "x", x)?;
         let (mut mg, mut vg) = (mean.readwrite(), var.readwrite());
@@ -171,8 +171,8 @@ fn backward_typed<'py, T: Real + Element>(
     let py = x.py();
     let dx = output_like(OP, x, None)?;
     // SAFETY: the kernel writes every element before Python can read them.
-    let dweight = unsafe { PyArray1::<T>::new(py, [c], false) };
-    let dbias = unsafe { PyArray1::<T>::new(py, [c], false) };
+    let dweight = unsafe { empty_array::<T>(py, &[c])? };
+    let dbias = unsafe { empty_array::<T>(py, &[c])? };
     {
         let (xg, gg, mg, ig) = (
             read(OP, "x", x)?,
