@@ -158,3 +158,23 @@ def test_an_output_too_large_to_allocate_is_a_memory_error(call):
     with pytest.raises(MemoryError):
         call()
 
+
+@pytest.mark.parametrize("call", [
+    # dilation * (kernel - 1) wrapped around to 0, so the window 'fitted'
+    lambda: _core.conv2d_forward(np.ones((1, 1, 8, 8), F32), np.ones((1, 1, 5, 5), F32),
+                                 dilation=(2**62, 1)),
+    lambda: _core.extremum_pool2d(np.ones((1, 1, 8, 8), F32), "max", (5, 1), (1, 1),
+                                  dilation=(2**62, 1)),
+    # H + top + bottom wrapped around: a (4, 6) output from an 8x8 input
+    lambda: _core.conv2d_forward(np.ones((1, 1, 8, 8), F32), np.ones((1, 1, 3, 3), F32),
+                                 padding=(2**63 - 1, 2**63 - 1, 0, 0)),
+    lambda: _core.conv2d_backward(np.ones((1, 1, 8, 8), F32), np.ones((1, 1, 3, 3), F32),
+                                  np.ones((1, 1, 4, 6), F32), padding=(2**63 - 1, 2**63 - 1, 0, 0)),
+    lambda: _core.pad2d(np.ones((1, 1, 8, 8), F32), (2**63 - 1, 2**63 - 1, 0, 0)),
+    lambda: _core.pad2d(np.ones((1, 1, 8, 8), F32), (2**63 - 1, 2**63 - 1, 0, 0), "replicate"),
+    lambda: _core.pad2d_backward(np.ones((1, 1, 10, 10), F32), (2**63 - 1, 2**63 - 1, 0, 0)),
+], ids=["conv_dilation", "pool_dilation", "conv_padding", "conv_backward_padding", "pad",
+        "pad_replicate", "pad_backward"])
+def test_geometry_that_overflows_is_a_value_error(call):
+    with pytest.raises(ValueError, match="too large|does not fit|spans|smaller than"):
+        call()

@@ -361,3 +361,18 @@ fn errors_name_the_problem() {
     assert!(e.contains("indices must lie in [0, 4)"), "{e}");
     assert!(AdaptivePool2dParams::new([1, 1, 4, 4], [0, 1]).is_err());
 }
+
+#[test]
+fn huge_dilation_is_an_error_not_wrapped() {
+    // 2^62 * (5 - 1) wraps to 0 in usize: the window would 'fit' an 8-pixel input.
+    let p = Pool2dParams::new(
+        "max_pool2d",
+        [1, 1, 8, 8],
+        [5, 1],
+        [1, 1],
+        [0, 0],
+        [1 << 62, 1],
+        false,
+    );
+    assert!(p.unwrap_err().contains("does not fit"));
+}
