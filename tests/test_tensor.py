@@ -110,6 +110,20 @@ def test_softmax_is_stable_for_huge_logits():
     assert np.isfinite(lp.data).all()
 
 
+@pytest.mark.parametrize("shift", [4096.0, 1e6, -1e6])
+def test_softmax_is_exact_for_logits_far_from_zero(shift):
+    # log_softmax = x - (max + log(sum)) rounds max + log(sum) to the spacing of max (0.06
+    # at 1e6 in float32): [1e6, 1e6 + 5] gave probabilities (0.0067, 1.0), summing to 1.007.
+    # (x - max) - log(sum) is exact to float32 round-off whatever the offset.
+    x = np.array([[0.0, 5.0, 2.5], [-3.0, 1.0, 0.5]], np.float32)
+    want = dlcore.tensor(x).log_softmax(-1).data
+    got = dlcore.tensor(x + np.float32(shift)).log_softmax(-1).data
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    probs = dlcore.tensor(x + np.float32(shift)).softmax(-1).data
+    np.testing.assert_allclose(probs, np.exp(want), rtol=1e-6)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1, (0, 2), -1])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_reductions(axis, keepdims):
