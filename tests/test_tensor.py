@@ -305,3 +305,34 @@ def test_empty_tensors():
     assert x.grad.shape == (0, 3) and y.item() == 0
     with pytest.raises(ValueError, match="empty"):
         dlcore.zeros(0).max()
+
+
+def test_in_place_update_under_no_grad_changes_the_tensor_itself():
+    # The manual gradient-descent step of every course, PyTorch-style. Without in-place
+    # operators `p -= ...` rebound the loop variable to a new tensor and the model never
+    # changed; `model.weight -= ...` replaced the Parameter by a plain, unregistered Tensor.
+    model = dlcore.nn.Linear(2, 1)
+    weight, before = model.weight, model.weight.data.copy()
+    (model(np.ones((4, 2), np.float32)) ** 2).mean().backward()
+    with dlcore.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+        model.bias *= 2.0
+        model.weight += np.float32(0.0)
+        model.weight /= 1.0
+    assert model.weight is weight
+    assert [name for name, _ in model.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_allclose(weight.data, before - 0.1 * weight.grad.data, rtol=1e-6)
+    with dlcore.no_grad(), pytest.raises(ValueError, match=r"\(1, 2\).*\(3,\)"):
+        model.weight -= np.ones(3)
+
+
+def test_in_place_update_of_a_leaf_that_requires_grad_is_refused_with_grad_on():
+    w = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w -= 1.0
+    # Intermediate results stay differentiable: `h += x` builds a new node, as before.
+    h = w * 3
+    h += w
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [4.0, 4.0])

@@ -326,6 +326,19 @@ class Tensor:
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
         return matmul(other, self)
 
+    # In place: ``p -= lr * p.grad`` under ``no_grad`` updates ``p`` itself, as in PyTorch.
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "+=", np.add, add, other)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "-=", np.subtract, sub, other)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "*=", np.multiply, mul, other)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "/=", np.true_divide, div, other)
+
     def __neg__(self) -> Tensor:
         return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
 
@@ -619,6 +632,29 @@ def _extremum(x: Tensor, fn: Callable[..., Any], axis: Any, keepdims: bool, dim:
     result = out if keepdims else np.asarray(np.squeeze(out, axis=axes) if axes is not None
                                              else out.reshape(()))
     return Tensor._from_op(result, (x,), backward)
+
+
+def _in_place(x: Tensor, symbol: str, ufunc: Any, op: Callable[[Any, Any], Tensor],
+              other: ArrayLike) -> Tensor:
+    """``x <symbol> other``: in place on ``x.data`` when no graph is being recorded (under
+    ``no_grad``); with grad mode on, a new node as ``x = x <op> other`` would give (an
+    in-place change would corrupt values saved for backward), and an error for a leaf that
+    requires grad, whose update belongs under ``no_grad``."""
+    if is_grad_enabled():
+        if x.requires_grad and x._backward is None:
+            raise RuntimeError(
+                f"{symbol}: in-place update of a leaf tensor that requires grad; do it under "
+                f"`with dlcore.no_grad():` (a manual optimizer step) or write x = x "
+                f"{symbol[0]} ... for a new tensor"
+            )
+        return op(x, other)
+    value = _raw(other)
+    try:
+        ufunc(x.data, value, out=x.data, casting="same_kind")
+    except ValueError as err:
+        raise ValueError(f"{symbol}: cannot update a tensor of shape {x.shape} in place with "
+                         f"an operand of shape {np.shape(value)} ({err})") from None
+    return x
 
 
 def _binary(a: ArrayLike, b: ArrayLike) -> Tuple[Any, Any, Tuple[Tensor, ...]]:
