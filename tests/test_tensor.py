@@ -250,12 +250,19 @@ def test_integer_tensors_cannot_require_grad():
 def test_broadcast_error_names_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4,\)"):
         dlcore.ones(2, 3) + dlcore.ones(4)
+    # Other ValueErrors keep their own message (this one said 'shapes (1,) and () cannot
+    # be broadcast together').
+    with pytest.raises(ValueError, match="pow: Integers to negative integer powers"):
+        dlcore.tensor([2]) ** -1
 
 
 def test_stack_cat_where():
     a, b = arr(2, 3), arr(2, 3)
     check_op(lambda x, y: dlcore.stack([x, y], 1), lambda x, y: np.stack([x, y], 1), [a, b])
     check_op(lambda x, y: dlcore.cat([x, y], 0), lambda x, y: np.concatenate([x, y], 0), [a, b])
+    # PyTorch's keyword is dim, as the reductions accept.
+    assert dlcore.cat([dlcore.ones(2, 2), dlcore.ones(2, 3)], dim=1).shape == (2, 5)
+    assert dlcore.stack([dlcore.ones(2), dlcore.ones(2)], dim=1).shape == (2, 2)
     cond = a > 0
     check_op(lambda x, y: dlcore.where(cond, x, y), lambda x, y: np.where(cond, x, y), [a, b])
 

@@ -688,8 +688,12 @@ def _elementwise(op: str, fn: Callable[[Any, Any], np.ndarray], a: Any, b: Any) 
     _check_numeric(b, op)
     try:
         return np.asarray(fn(a, b))
-    except ValueError:
-        raise _broadcast_error(op, a, b) from None
+    except ValueError as err:
+        try:
+            np.broadcast_shapes(np.shape(a), np.shape(b))
+        except ValueError:
+            raise _broadcast_error(op, a, b) from None
+        raise ValueError(f"{op}: {err}") from None
 
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -954,14 +958,18 @@ def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: A
     return Tensor(data, requires_grad=requires_grad)
 
 
-def stack(tensors: Iterable[ArrayLike], axis: int = 0) -> Tensor:
+def stack(tensors: Iterable[ArrayLike], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+    """Join tensors along a new axis (``dim`` is accepted as a PyTorch-style alias)."""
+    axis = axis if dim is None else dim
     ts = [as_tensor(t) for t in tensors]
     out = np.stack([t.data for t in ts], axis=axis)
     return Tensor._from_op(out, tuple(ts),
                            lambda g: tuple(np.take(g, i, axis=axis) for i in range(len(ts))))
 
 
-def cat(tensors: Iterable[ArrayLike], axis: int = 0) -> Tensor:
+def cat(tensors: Iterable[ArrayLike], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+    """Join tensors along an existing axis (``dim`` is accepted as a PyTorch-style alias)."""
+    axis = axis if dim is None else dim
     ts = [as_tensor(t) for t in tensors]
     out = np.concatenate([t.data for t in ts], axis=axis)
     bounds = np.cumsum([t.shape[axis] for t in ts])[:-1]
