@@ -92,3 +92,22 @@ def test_out_may_not_alias_an_input():
     a = np.ones((3, 3), np.float32)
     with pytest.raises(ValueError, match="out"):
         _core.matmul(a, a, a)
+
+
+@pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shapes_crossing_every_block_with_transposed_views(layout, dtype):
+    # 200 x 530 x 1100 crosses the packed GEMM's row (96), depth (512 f32 / 256 f64) and
+    # column (1024) blocks and is large enough to be split across threads.
+    m, k, n = 200, 530, 1100
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((k, m) if layout[0] == "T" else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if layout[1] == "T" else (k, n)).astype(dtype)
+    a = a.T if layout[0] == "T" else a
+    b = b.T if layout[1] == "T" else b
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(_core.matmul(a, b), want, rtol=tol, atol=tol * np.sqrt(k))
+    out = np.ones((m, n), dtype=dtype)
+    _core.matmul(a, b, out, True)
+    np.testing.assert_allclose(out, want + 1, rtol=tol, atol=tol * np.sqrt(k))

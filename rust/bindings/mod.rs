@@ -5,8 +5,10 @@ use pyo3::prelude::*;
 
 mod activation;
 mod batchnorm;
+mod buffers;
 mod common;
 mod conv;
+mod dropout;
 mod matmul;
 mod optim;
 mod pool;
@@ -22,6 +24,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     conv::register(m)?;
     pool::register(m)?;
     batchnorm::register(m)?;
+    dropout::register(m)?;
     optim::register(m)?;
     Ok(())
 }

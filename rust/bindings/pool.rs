@@ -6,6 +6,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use super::buffers::cached_array;
 use super::common::{
     aligned_input, float_array, kernel_result, read, require_contiguous, value_error, FloatArray,
 };
@@ -25,11 +26,6 @@ fn shape4(op: &str, name: &str, s: &[usize]) -> PyResult<[usize; 4]> {
         )));
     }
     Ok([s[0], s[1], s[2], s[3]])
-}
-
-fn empty<'py, T: Element>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-    // SAFETY: the kernels write every element before Python can read it.
-    unsafe { super::common::empty_array(py, shape) }
 }
 
 fn err(op: &'static str) -> impl Fn(numpy::AsSliceError) -> PyErr {
@@ -84,9 +80,9 @@ fn extremum_forward_typed<'py, T: Real + Element>(
     let py = x.py();
     require_contiguous(op, "input", x)?;
     let p = win.params(op, shape4(op, "input", x.shape())?)?;
-    let out = empty::<T>(py, &p.output_shape())?;
+    let out = cached_array::<T>(py, &p.output_shape())?;
     let idx = with_indices
-        .then(|| empty::<i32>(py, &p.output_shape()))
+        .then(|| cached_array::<i32>(py, &p.output_shape()))
         .transpose()?;
     {
         let xg = read(op, "input", x)?;
@@ -125,7 +121,7 @@ fn extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
             shape_str(g.shape())
         )));
     }
-    let dx = empty::<T>(py, &p.input_shape())?;
+    let dx = cached_array::<T>(py, &p.input_shape())?;
     {
         let (gg, ig) = (read(op, "grad_output", g)?, read(op, "indices", &idx)?);
         let mut dg = dx.try_readwrite().map_err(borrow_err(op))?;
@@ -239,7 +235,7 @@ fn avg_forward_typed<'py, T: Real + Element>(
     const OP: &str = "avg_pool2d";
     require_contiguous(OP, "input", x)?;
     let p = win.params(OP, shape4(OP, "input", x.shape())?)?;
-    let out = empty::<T>(x.py(), &p.output_shape())?;
+    let out = cached_array::<T>(x.py(), &p.output_shape())?;
     {
         let xg = read(OP, "input", x)?;
         let mut og = out.try_readwrite().map_err(borrow_err(OP))?;
@@ -263,7 +259,7 @@ fn avg_backward_typed<'py, T: Real + Element>(
     const OP: &str = "avg_pool2d";
     let p = win.params(OP, input_shape)?;
     check_grad(OP, g, &p.output_shape())?;
-    let dx = empty::<T>(g.py(), &p.input_shape())?;
+    let dx = cached_array::<T>(g.py(), &p.input_shape())?;
     {
         let gg = read(OP, "grad_output", g)?;
         let mut dg = dx.try_readwrite().map_err(borrow_err(OP))?;
@@ -341,7 +337,7 @@ fn adaptive_forward_typed<'py, T: Real + Element>(
         shape4(OP, "input", x.shape())?,
         [output_size.0, output_size.1],
     ))?;
-    let out = empty::<T>(x.py(), &p.output_shape())?;
+    let out = cached_array::<T>(x.py(), &p.output_shape())?;
     {
         let xg = read(OP, "input", x)?;
         let mut og = out.try_readwrite().map_err(borrow_err(OP))?;
@@ -363,7 +359,7 @@ fn adaptive_backward_typed<'py, T: Real + Element>(
         [gs[2] as i64, gs[3] as i64],
     ))?;
     check_grad(OP, g, &p.output_shape())?;
-    let dx = empty::<T>(g.py(), &p.input_shape())?;
+    let dx = cached_array::<T>(g.py(), &p.input_shape())?;
     {
         let gg = read(OP, "grad_output", g)?;
         let mut dg = dx.try_readwrite().map_err(borrow_err(OP))?;

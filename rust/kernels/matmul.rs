@@ -101,6 +101,10 @@ pub(crate) enum Backend {
 
 /// `C = A @ B`, or `C += A @ B` when `accumulate` is true.
 ///
+/// Large products are split across dlcore's threads. Called from inside dlcore's pool (say,
+/// per sample in a parallel loop) it runs on the calling thread: the work is already
+/// spread, and splitting it again only adds overhead.
+///
 /// Errors (never panics) when the shapes disagree, a slice is shorter than its view, or C's
 /// strides make two of its elements share memory.
 pub fn matmul<T: Real>(
@@ -109,7 +113,13 @@ pub fn matmul<T: Real>(
     c: MatMut<T>,
     accumulate: bool,
 ) -> Result<(), String> {
-    matmul_with(Backend::Auto, threading::num_threads(), a, b, c, accumulate)
+    let inside_pool = rayon::current_thread_index().is_some();
+    let threads = if inside_pool {
+        1
+    } else {
+        threading::num_threads()
+    };
+    matmul_with(Backend::Auto, threads, a, b, c, accumulate)
 }
 
 /// [`matmul`] on a chosen backend with up to `threads` threads (tests run every choice).
@@ -197,7 +207,8 @@ fn check<T>(a: &MatRef<T>, b: &MatRef<T>, c: &MatMut<T>) -> Result<(), String> {
 /// must step over a whole line of the other).
 fn distinct_elements(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> bool {
     if rows == 0 || cols == 0 {
-        return true; // no elements, nothing to share
+        // An empty view has no elements to share; NumPy gives such arrays zero strides.
+        return true;
     }
     let rows_ok = rows <= 1 || row_stride >= 1;
     let cols_ok = cols <= 1 || col_stride >= 1;
@@ -418,8 +429,9 @@ mod tests {
 
     /// Shapes around every blocking boundary: single elements, k = 1, partial register tiles
     /// (MR = 12 rows, NR = 32 f32 / 16 f64 columns), several KC / MC / NC blocks, and
-    /// products large enough to be split between threads.
-    const SHAPES: [(usize, usize, usize); 16] = [
+    /// products above the threading threshold (128^3 multiply-adds) split by columns
+    /// (n >= m) or by rows.
+    const SHAPES: [(usize, usize, usize); 18] = [
         (1, 1, 1),
         (1, 4, 8),
         (2, 3, 1),
@@ -436,6 +448,8 @@ mod tests {
         (400, 20, 50),
         (2, 9, 4200),
         (200, 150, 180),
+        (70, 190, 330),
+        (530, 90, 70),
     ];
 
     #[test]
@@ -515,6 +529,27 @@ mod tests {
     }
 
     #[test]
+    fn calls_from_inside_the_pool_run_serially_and_correctly() {
+        let (m, k, n) = (150, 130, 170);
+        let av: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+        let bv: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 - 2.0).collect();
+        let mut want = vec![0.0f32; m * n];
+        let a = MatRef::row_major(&av, m, k);
+        let b = MatRef::row_major(&bv, k, n);
+        matmul(a, b, MatMut::row_major(&mut want, m, n), false).unwrap();
+        let mut outputs = vec![vec![0.0f32; m * n]; 4];
+        threading::install(|| {
+            use rayon::prelude::*;
+            outputs.par_iter_mut().for_each(|out| {
+                matmul(a, b, MatMut::row_major(out, m, n), false).unwrap();
+            });
+        });
+        for out in &outputs {
+            assert_eq!(out, &want);
+        }
+    }
+
+    #[test]
     fn empty_inner_dimension_gives_zeros() {
         let mut c = vec![5.0f32; 6];
         matmul(
@@ -560,6 +595,26 @@ mod tests {
             false,
         );
         assert!(err.unwrap_err().contains("2x3"));
+    }
+
+    #[test]
+    fn empty_output_with_zero_strides_is_fine() {
+        let mut c: [f32; 0] = [];
+        let out = MatMut {
+            data: &mut c,
+            rows: 2,
+            cols: 0,
+            row_stride: 0,
+            col_stride: 1,
+        };
+        let a = [1.0f32; 6];
+        assert!(matmul(
+            MatRef::row_major(&a, 2, 3),
+            MatRef::row_major(&[], 3, 0),
+            out,
+            false
+        )
+        .is_ok());
     }
 
     #[test]

@@ -1,15 +1,11 @@
-//! Direct convolution loops, for groups whose GEMM would be too thin to pay for lowering
-//! (depthwise convolutions, a single input channel): every kernel tap is a row-wise axpy or
-//! dot product over a plane that stays in L1.
+//! Direct convolution loops, for depthwise convolutions, whose per-group GEMM would have a
+//! single row: every kernel tap is a row-wise axpy or dot product over a plane that stays in
+//! L1. They are correct for any geometry (the tests run them on all).
 
 use super::im2col::{input_row, spans};
 use super::{par_chunks, Conv2dGrads, Conv2dParams};
 use crate::kernels::real::Real;
 use crate::kernels::simd;
-
-/// Use direct loops when a group's `C_out/groups * C_in/groups` is at most this (measured:
-/// below it the per-group GEMM is too thin to pay for lowering; see benches/bench_conv.py).
-pub const MAX_CHANNEL_PAIRS: usize = 8;
 
 /// Multiply-adds per parallel task below which a task is not split further.
 const GRAIN_MACS: usize = 1 << 16;

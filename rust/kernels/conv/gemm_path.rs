@@ -36,7 +36,7 @@ fn tiles(p: &Conv2dParams, rows: usize) -> impl Iterator<Item = Range<usize>> {
 }
 
 /// Split the batch into contiguous runs of images, one per task.
-fn image_runs(p: &Conv2dParams) -> Vec<Range<usize>> {
+pub(super) fn image_runs(p: &Conv2dParams) -> Vec<Range<usize>> {
     let threads = threading::num_threads();
     let tasks = if threads > 1 && p.macs() >= PARALLEL_MACS {
         p.batch.min(threads)
@@ -51,7 +51,7 @@ fn image_runs(p: &Conv2dParams) -> Vec<Range<usize>> {
 }
 
 /// `W_g`, the weight of group `g` as a `C_out/g x (C_in/g*KH*KW)` matrix.
-fn weight_group<'a, T>(p: &Conv2dParams, w: &'a [T], g: usize) -> MatRef<'a, T> {
+pub(super) fn weight_group<'a, T>(p: &Conv2dParams, w: &'a [T], g: usize) -> MatRef<'a, T> {
     let k = p.col_rows();
     MatRef::row_major(&w[g * p.cout_g() * k..][..p.cout_g() * k], p.cout_g(), k)
 }
@@ -170,10 +170,21 @@ fn forward_image<T: Real>(
 }
 
 /// One task's share of the weight and bias gradients, summed after all tasks finish.
-struct Partial<T: Real> {
-    weight: Option<Workspace<T>>,
-    bias: Option<Workspace<T>>,
+pub(super) struct Partial<T: Real> {
+    pub weight: Option<Workspace<T>>,
+    pub bias: Option<Workspace<T>>,
 }
+
+/// Computes one task's gradients for a run of images (see [`backward_with`]).
+pub(super) type RunBackward<T> = fn(
+    &Conv2dParams,
+    &[T],
+    &[T],
+    &[T],
+    Range<usize>,
+    Option<&mut [T]>,
+    &mut Partial<T>,
+) -> Result<(), String>;
 
 pub fn backward<T: Real>(
     p: &Conv2dParams,
@@ -181,6 +192,19 @@ pub fn backward<T: Real>(
     w: &[T],
     grad_out: &[T],
     grads: Conv2dGrads<T>,
+) -> Result<(), String> {
+    backward_with(p, x, w, grad_out, grads, backward_images)
+}
+
+/// Split the batch into runs of images, one task each; each task writes its images' input
+/// gradients and sums its own weight and bias gradients, which are added up at the end.
+pub(super) fn backward_with<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    grad_out: &[T],
+    grads: Conv2dGrads<T>,
+    run_backward: RunBackward<T>,
 ) -> Result<(), String> {
     let img_in = p.in_channels * p.in_h * p.in_w;
     let want_weight = grads.weight.is_some();
@@ -197,7 +221,7 @@ pub fn backward<T: Real>(
             weight: want_weight.then(|| Workspace::take_zeroed(w.len())),
             bias: want_bias.then(|| Workspace::take_zeroed(p.out_channels)),
         };
-        backward_images(p, x, w, grad_out, run, dx, &mut partial)?;
+        run_backward(p, x, w, grad_out, run, dx, &mut partial)?;
         Ok(partial)
     };
     let partials: Vec<Partial<T>> = if runs.len() == 1 {

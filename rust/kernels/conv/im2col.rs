@@ -8,6 +8,7 @@
 
 use super::Conv2dParams;
 use crate::kernels::real::Real;
+use crate::kernels::simd;
 
 /// For kernel column `kw`: the output columns `lo..hi` whose input column is inside the image,
 /// and the input column of output column `lo`.
@@ -53,83 +54,126 @@ pub(super) fn input_row(p: &Conv2dParams, oh: usize, kh: usize) -> Option<usize>
     ih.checked_sub(p.padding[0]).filter(|&ih| ih < p.in_h)
 }
 
-/// Fill `col` (`C_g*KH*KW` rows of `(oh1 - oh0) * W_out`) from `x` (`C_g` planes of `H x W`).
-pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &mut [T]) {
-    let kh_n = p.kernel.0;
-    let (_, out_w) = p.out_dims();
-    let nt = (oh1 - oh0) * out_w;
-    let plane = p.in_h * p.in_w;
-    let sw = p.stride.1;
-    let spans = spans(p);
-    let mut rows = col.chunks_exact_mut(nt);
-    for c in 0..p.cin_g() {
-        let xc = &x[c * plane..(c + 1) * plane];
-        for kh in 0..kh_n {
-            for s in &spans {
-                let row = rows.next().expect("col has C_g*KH*KW rows");
-                for (t, oh) in (oh0..oh1).enumerate() {
-                    let dst = &mut row[t * out_w..(t + 1) * out_w];
-                    let Some(ih) = input_row(p, oh, kh) else {
-                        dst.fill(T::ZERO);
-                        continue;
-                    };
-                    let src = &xc[ih * p.in_w..(ih + 1) * p.in_w];
-                    dst[..s.lo].fill(T::ZERO);
-                    dst[s.hi..].fill(T::ZERO);
-                    let n = s.hi - s.lo;
-                    if n == 0 {
-                        continue;
-                    }
-                    if sw == 1 {
-                        dst[s.lo..s.hi].copy_from_slice(&src[s.first_iw..s.first_iw + n]);
-                    } else {
-                        for (d, &v) in dst[s.lo..s.hi]
-                            .iter_mut()
-                            .zip(src[s.first_iw..].iter().step_by(sw))
-                        {
-                            *d = v;
-                        }
-                    }
-                }
+/// `dst = src` for short rows without a `memcpy` call per row: fixed-size blocks (which
+/// compile to plain vector moves), the tail as one more block overlapping the last.
+#[inline(always)]
+fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    let src = &src[..n];
+    macro_rules! blocks {
+        ($b:expr) => {{
+            let mut i = 0;
+            while i + $b <= n {
+                dst[i..i + $b].copy_from_slice(&src[i..i + $b]);
+                i += $b;
             }
+            if i < n {
+                dst[n - $b..].copy_from_slice(&src[n - $b..]);
+            }
+        }};
+    }
+    if n >= 16 {
+        blocks!(16)
+    } else if n >= 4 {
+        blocks!(4)
+    } else {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
         }
     }
 }
 
-/// The adjoint of [`im2col`]: `x += col2im(col)` for the same tile of output rows.
-pub fn col2im_add<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, x: &mut [T]) {
-    let kh_n = p.kernel.0;
+/// `dst = 0`, skipping the call when there is nothing to clear.
+#[inline(always)]
+fn zero<T: Real>(dst: &mut [T]) {
+    if !dst.is_empty() {
+        dst.fill(T::ZERO);
+    }
+}
+
+/// Fill `col` (`C_g*KH*KW` rows of `(oh1 - oh0) * W_out`) from `x` (`C_g` planes of `H x W`).
+pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &mut [T]) {
     let (_, out_w) = p.out_dims();
     let nt = (oh1 - oh0) * out_w;
-    let plane = p.in_h * p.in_w;
+    let (plane, w) = (p.in_h * p.in_w, p.in_w);
     let sw = p.stride.1;
     let spans = spans(p);
-    let mut rows = col.chunks_exact(nt);
-    for c in 0..p.cin_g() {
-        let xc = &mut x[c * plane..(c + 1) * plane];
-        for kh in 0..kh_n {
-            for s in &spans {
-                let row = rows.next().expect("col has C_g*KH*KW rows");
-                for (t, oh) in (oh0..oh1).enumerate() {
-                    let Some(ih) = input_row(p, oh, kh) else {
-                        continue;
-                    };
-                    if s.hi == s.lo {
-                        continue;
-                    }
-                    let src = &row[t * out_w + s.lo..t * out_w + s.hi];
-                    let dst = &mut xc[ih * p.in_w..(ih + 1) * p.in_w];
-                    if sw == 1 {
-                        for (d, &v) in dst[s.first_iw..s.first_iw + src.len()].iter_mut().zip(src) {
-                            *d += v;
-                        }
-                    } else {
-                        for (d, &v) in dst[s.first_iw..].iter_mut().step_by(sw).zip(src) {
-                            *d += v;
+    // The input row of each (kernel row, output row) pair, once per tile.
+    let ihs: Vec<Option<usize>> = (0..p.kernel.0)
+        .flat_map(|kh| (oh0..oh1).map(move |oh| input_row(p, oh, kh)))
+        .collect();
+    simd::dispatch(
+        #[inline(always)]
+        || {
+            let mut rows = col.chunks_exact_mut(nt);
+            for c in 0..p.cin_g() {
+                let xc = &x[c * plane..(c + 1) * plane];
+                for ih_of_t in ihs.chunks_exact(oh1 - oh0) {
+                    for s in &spans {
+                        let row = rows.next().expect("col has C_g*KH*KW rows");
+                        for (dst, &ih) in row.chunks_exact_mut(out_w).zip(ih_of_t) {
+                            let Some(ih) = ih else {
+                                dst.fill(T::ZERO);
+                                continue;
+                            };
+                            let src = &xc[ih * w + s.first_iw..(ih + 1) * w];
+                            zero(&mut dst[..s.lo]);
+                            zero(&mut dst[s.hi..]);
+                            let inside = &mut dst[s.lo..s.hi];
+                            if sw == 1 {
+                                copy_row(inside, src);
+                            } else {
+                                for (d, &v) in inside.iter_mut().zip(src.iter().step_by(sw)) {
+                                    *d = v;
+                                }
+                            }
                         }
                     }
                 }
             }
-        }
-    }
+        },
+    )
+}
+
+/// The adjoint of [`im2col`]: `x += col2im(col)` for the same tile of output rows.
+pub fn col2im_add<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, x: &mut [T]) {
+    let (_, out_w) = p.out_dims();
+    let nt = (oh1 - oh0) * out_w;
+    let (plane, w) = (p.in_h * p.in_w, p.in_w);
+    let sw = p.stride.1;
+    let spans = spans(p);
+    let ihs: Vec<Option<usize>> = (0..p.kernel.0)
+        .flat_map(|kh| (oh0..oh1).map(move |oh| input_row(p, oh, kh)))
+        .collect();
+    simd::dispatch(
+        #[inline(always)]
+        || {
+            let mut rows = col.chunks_exact(nt);
+            for c in 0..p.cin_g() {
+                let xc = &mut x[c * plane..(c + 1) * plane];
+                for ih_of_t in ihs.chunks_exact(oh1 - oh0) {
+                    for s in &spans {
+                        let row = rows.next().expect("col has C_g*KH*KW rows");
+                        if s.hi == s.lo {
+                            continue;
+                        }
+                        for (src, &ih) in row.chunks_exact(out_w).zip(ih_of_t) {
+                            let Some(ih) = ih else { continue };
+                            let src = &src[s.lo..s.hi];
+                            let dst = &mut xc[ih * w + s.first_iw..(ih + 1) * w];
+                            if sw == 1 {
+                                for (d, &v) in dst.iter_mut().zip(src) {
+                                    *d += v;
+                                }
+                            } else {
+                                for (d, &v) in dst.iter_mut().step_by(sw).zip(src) {
+                                    *d += v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
 }

@@ -82,6 +82,7 @@ fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 enum Which {
     Chosen,
     Gemm,
+    Shifted,
     Direct,
 }
 
@@ -108,6 +109,10 @@ fn run_case(p: &Conv2dParams, which: Which, rng: &mut impl Rng) {
         Which::Gemm => {
             gemm_path::forward(p, &x, &w, Some(&b), &mut out).unwrap();
             gemm_path::backward(p, &x, &w, &g, grads).unwrap();
+        }
+        Which::Shifted => {
+            shifted::forward(p, &x, &w, Some(&b), &mut out).unwrap();
+            shifted::backward(p, &x, &w, &g, grads).unwrap();
         }
         Which::Direct => {
             direct::forward(p, &x, &w, Some(&b), &mut out);
@@ -155,8 +160,10 @@ fn fixed_cases_both_algorithms() {
         params([1, 2, 4, 4], [3, 2, 1, 1], 2, 1, 1, 1),
     ];
     for p in &cases {
-        for which in [Which::Chosen, Which::Gemm, Which::Direct] {
-            run_case(p, which, &mut rng);
+        for which in [Which::Chosen, Which::Gemm, Which::Shifted, Which::Direct] {
+            if which != Which::Shifted || shifted::applies(p) {
+                run_case(p, which, &mut rng);
+            }
         }
     }
 }
@@ -186,8 +193,10 @@ fn random_geometries_both_algorithms() {
         ) else {
             continue;
         };
-        for which in [Which::Gemm, Which::Direct] {
-            run_case(&p, which, &mut rng);
+        for which in [Which::Gemm, Which::Shifted, Which::Direct] {
+            if which != Which::Shifted || shifted::applies(&p) {
+                run_case(&p, which, &mut rng);
+            }
         }
         done += 1;
     }
@@ -200,6 +209,7 @@ fn big_enough_to_tile_and_thread() {
     let p = params([3, 24, 40, 33], [10, 24, 3, 3], 1, 1, 1, 1);
     assert!(gemm_path_tile_rows_f64(&p) < 40);
     run_case(&p, Which::Gemm, &mut rng);
+    run_case(&p, Which::Shifted, &mut rng);
     let p = params([3, 64, 20, 20], [16, 64, 1, 1], 1, 0, 1, 1);
     run_case(&p, Which::Gemm, &mut rng);
 }

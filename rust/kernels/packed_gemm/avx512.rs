@@ -3,8 +3,8 @@
 //!
 //! Packed layouts (see `mod.rs` for who packs what). An A panel of `h <= MR` rows is packed
 //! in whichever layout its source can be copied to without transposing:
-//! - row layout (from a row-major A): element `(i, p)` at `i * KC + p`, one row per `KC`
-//!   elements, so the kernel's broadcasts use constant offsets from one pointer;
+//! - row layout (from a row-major A): element `(i, p)` at `i * A_ROW_STRIDE + p`, a constant
+//!   row stride, so the kernel's broadcasts use constant offsets from one pointer;
 //! - depth layout (from a column-major A, i.e. a transposed view): element `(i, p)` at
 //!   `p * h + i`.
 //!
@@ -26,7 +26,8 @@ macro_rules! avx512_family {
     (
         mod $name:ident, elem $t:ty, mask $m:ty, lanes $lanes:expr, kc $kc:expr,
         setzero $setzero:ident, set1 $set1:ident, fmadd $fmadd:ident,
-        add $add:ident, maskz_loadu $maskz_loadu:ident, mask_storeu $mask_storeu:ident,
+        add $add:ident, loadu $loadu:ident, storeu $storeu:ident,
+        maskz_loadu $maskz_loadu:ident, mask_storeu $mask_storeu:ident,
         transpose $transpose:ident
     ) => {
         pub mod $name {
@@ -39,9 +40,11 @@ macro_rules! avx512_family {
             pub const NR: usize = 2 * LANES;
             /// Most rows of a C tile (2 * MR accumulators + 2 B vectors + 1 broadcast <= 32).
             pub const MR: usize = 12;
-            /// Most columns of a packed A panel (the depth of a block), and the row stride of
-            /// the row layout.
+            /// Most columns of a packed A panel (the depth of a block).
             pub const KC: usize = $kc;
+            /// Row stride of the row layout: one cache line more than `KC`, so consecutive
+            /// rows fall in different L1 sets instead of all aliasing on a power-of-two stride.
+            pub const A_ROW_STRIDE: usize = KC + LANES;
 
             #[inline(always)]
             fn lane_mask(lanes: usize) -> $m {
@@ -52,8 +55,26 @@ macro_rules! avx512_family {
                 }
             }
 
+            /// Copy `len` contiguous elements: whole vectors, then one masked vector.
+            ///
+            /// # Safety
+            /// AVX-512F; `len` elements readable at `src` and writable at `dst`.
+            #[inline(always)]
+            unsafe fn copy_contiguous(src: *const $t, dst: *mut $t, len: usize) {
+                let mut p = 0;
+                while p + LANES <= len {
+                    $storeu(dst.add(p), $loadu(src.add(p)));
+                    p += LANES;
+                }
+                if p < len {
+                    let mask = lane_mask(len - p);
+                    $mask_storeu(dst.add(p), mask, $maskz_loadu(mask, src.add(p)));
+                }
+            }
+
             /// `C (+)= A_panel @ B` for an `R x (NV vectors)` tile; see [`KernelFn`]. The A
-            /// panel is in row layout when `A_ROWS` (row stride [`KC`]), else depth layout.
+            /// panel is in row layout when `A_ROWS` (row stride [`A_ROW_STRIDE`]), else depth
+            /// layout.
             ///
             /// # Safety
             /// AVX-512F must be available; the A panel holds `k` columns of `R` rows in its
@@ -73,25 +94,34 @@ macro_rules! avx512_family {
                 last_lanes: usize,
                 load_c: bool,
             ) {
-                // Start fetching the C tile now: it is needed only after the k loop.
-                for i in 0..R {
-                    for v in 0..NV {
-                        let line = c.wrapping_add(i * ldc + v * LANES);
-                        _mm_prefetch::<_MM_HINT_T0>(line as *const i8);
+                // Start fetching the C tile now if it will be read after the k loop. (A tile
+                // that is only written is not prefetched: the read would cost a second trip
+                // for ownership and was measured slower.)
+                if load_c {
+                    for i in 0..R {
+                        for v in 0..NV {
+                            let line = c.wrapping_add(i * ldc + v * LANES);
+                            _mm_prefetch::<_MM_HINT_T0>(line as *const i8);
+                        }
                     }
                 }
                 let last = lane_mask(last_lanes);
                 let mut acc = [[$setzero(); NV]; R];
                 let (mut a, mut b) = (a, b);
-                // One step of the inner product: C_tile += A[:, p] (x) B[p, :].
-                let mut step = |a: &mut *const $t, b: &mut *const $t| {
+                // One step of the inner product: C_tile += A[:, p] (x) B[p, :]. `masked` is
+                // only for a ragged right edge: a zero-masking load costs an extra uop on the
+                // FMA ports, so full-width tiles use plain loads.
+                let mut step = |a: &mut *const $t, b: &mut *const $t, masked: bool| {
                     let mut bv = [$setzero(); NV];
                     for (v, slot) in bv.iter_mut().enumerate() {
-                        let mask = if v + 1 == NV { last } else { !0 };
-                        *slot = $maskz_loadu(mask, b.add(v * LANES));
+                        *slot = if masked && v + 1 == NV {
+                            $maskz_loadu(last, b.add(v * LANES))
+                        } else {
+                            $loadu(b.add(v * LANES))
+                        };
                     }
                     for (i, row) in acc.iter_mut().enumerate() {
-                        let av = $set1(*a.add(if A_ROWS { i * KC } else { i }));
+                        let av = $set1(*a.add(if A_ROWS { i * A_ROW_STRIDE } else { i }));
                         for v in 0..NV {
                             row[v] = $fmadd(av, bv[v], row[v]);
                         }
@@ -100,14 +130,26 @@ macro_rules! avx512_family {
                     *b = b.wrapping_add(ldb);
                 };
                 // Unrolled by four so loop bookkeeping stays off the FMA ports.
-                for _ in 0..k / 4 {
-                    step(&mut a, &mut b);
-                    step(&mut a, &mut b);
-                    step(&mut a, &mut b);
-                    step(&mut a, &mut b);
-                }
-                for _ in 0..k % 4 {
-                    step(&mut a, &mut b);
+                if last_lanes >= LANES {
+                    for _ in 0..k / 4 {
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                    }
+                    for _ in 0..k % 4 {
+                        step(&mut a, &mut b, false);
+                    }
+                } else {
+                    for _ in 0..k / 4 {
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                    }
+                    for _ in 0..k % 4 {
+                        step(&mut a, &mut b, true);
+                    }
                 }
                 for (i, row) in acc.iter().enumerate() {
                     for (v, &value) in row.iter().enumerate() {
@@ -196,14 +238,9 @@ macro_rules! avx512_family {
                 dst: *mut $t,
             ) {
                 for i in 0..h {
-                    let (s, d) = (src.add(i * rs), dst.add(i * KC));
+                    let (s, d) = (src.add(i * rs), dst.add(i * A_ROW_STRIDE));
                     if cs == 1 {
-                        let mut p = 0;
-                        while p < kc {
-                            let mask = lane_mask(kc - p);
-                            $mask_storeu(d.add(p), mask, $maskz_loadu(mask, s.add(p)));
-                            p += LANES;
-                        }
+                        copy_contiguous(s, d, kc);
                     } else {
                         for p in 0..kc {
                             *d.add(p) = *s.add(p * cs);
@@ -229,13 +266,7 @@ macro_rules! avx512_family {
                 if rs == 1 {
                     // Column-major source (a transposed view): each step is a short copy.
                     for p in 0..kc {
-                        let (s, d) = (src.add(p * cs), dst.add(p * h));
-                        let mut i = 0;
-                        while i < h {
-                            let mask = lane_mask(h - i);
-                            $mask_storeu(d.add(i), mask, $maskz_loadu(mask, s.add(i)));
-                            i += LANES;
-                        }
+                        copy_contiguous(src.add(p * cs), dst.add(p * h), h);
                     }
                 } else {
                     for p in 0..kc {
@@ -266,19 +297,25 @@ macro_rules! avx512_family {
                 if cs == 1 {
                     // Row-major source: walk each row left to right, so the reads stream
                     // through memory (a panel at a time would touch a new page every row).
+                    let full = nc / NR;
                     for p in 0..kc {
                         let s = src.add(p * rs);
-                        for panel in 0..panels {
-                            let j0 = panel * NR;
+                        for panel in 0..full {
                             let d = dst.add(panel * kc * NR + p * NR);
+                            $storeu(d, $loadu(s.add(panel * NR)));
+                            $storeu(d.add(LANES), $loadu(s.add(panel * NR + LANES)));
+                        }
+                        if full < panels {
+                            // The ragged last panel: copy what exists, zero the rest.
+                            let (j0, d) = (full * NR, dst.add(full * kc * NR + p * NR));
                             let (lo, hi) = (lane_mask(nc - j0), lane_mask((nc - j0).saturating_sub(LANES)));
-                            $mask_storeu(d, !0, $maskz_loadu(lo, s.add(j0)));
+                            $storeu(d, $maskz_loadu(lo, s.add(j0)));
                             let upper = if nc - j0 > LANES {
                                 $maskz_loadu(hi, s.add(j0 + LANES))
                             } else {
                                 $setzero()
                             };
-                            $mask_storeu(d.add(LANES), !0, upper);
+                            $storeu(d.add(LANES), upper);
                         }
                     }
                     return;
@@ -377,13 +414,15 @@ unsafe fn transpose_f64(r: &mut [std::arch::x86_64::__m512d; 8]) {
 avx512_family!(
     mod f32x16, elem f32, mask u16, lanes 16, kc 512,
     setzero _mm512_setzero_ps, set1 _mm512_set1_ps,
-    fmadd _mm512_fmadd_ps, add _mm512_add_ps, maskz_loadu _mm512_maskz_loadu_ps,
+    fmadd _mm512_fmadd_ps, add _mm512_add_ps, loadu _mm512_loadu_ps, storeu _mm512_storeu_ps,
+    maskz_loadu _mm512_maskz_loadu_ps,
     mask_storeu _mm512_mask_storeu_ps, transpose transpose_f32
 );
 
 avx512_family!(
     mod f64x8, elem f64, mask u8, lanes 8, kc 256,
     setzero _mm512_setzero_pd, set1 _mm512_set1_pd,
-    fmadd _mm512_fmadd_pd, add _mm512_add_pd, maskz_loadu _mm512_maskz_loadu_pd,
+    fmadd _mm512_fmadd_pd, add _mm512_add_pd, loadu _mm512_loadu_pd, storeu _mm512_storeu_pd,
+    maskz_loadu _mm512_maskz_loadu_pd,
     mask_storeu _mm512_mask_storeu_pd, transpose transpose_f64
 );

@@ -117,8 +117,10 @@ trait Element: Real {
     const NR: usize;
     /// Most rows of an A panel.
     const MR: usize;
-    /// Most depth of a packed block (and the row stride of A's row layout).
+    /// Most depth of a packed block.
     const KC: usize;
+    /// Row stride of A's row layout (a little more than `KC`).
+    const A_ROW_STRIDE: usize;
     /// Most rows of a packed A block (`MC x KC` should sit in L2).
     const MC: usize;
     /// Most columns of a packed B block.
@@ -141,6 +143,7 @@ macro_rules! impl_element {
             const NR: usize = avx512::$family::NR;
             const MR: usize = avx512::$family::MR;
             const KC: usize = avx512::$family::KC;
+            const A_ROW_STRIDE: usize = avx512::$family::A_ROW_STRIDE;
             const MC: usize = $mc;
             const NC: usize = $nc;
             fn kernel_for(rows: usize, cols: usize, a_rows: bool) -> KernelFn<Self> {
@@ -282,7 +285,7 @@ unsafe fn serial<E: Element>(
             .b
             .get::<E>(kc_step * nc_step.next_multiple_of(E::NR))
     };
-    let a_depth = if a_rows { E::KC } else { kc_step };
+    let a_depth = if a_rows { E::A_ROW_STRIDE } else { kc_step };
     let packed_a = scratch.a.get::<E>(mc_step * a_depth);
     for jc in (0..n).step_by(nc_step) {
         let nc = nc_step.min(n - jc);
@@ -301,7 +304,7 @@ unsafe fn serial<E: Element>(
                     let (src, dst) = (a.offset(ic + i0, pc), packed_a.add(offset));
                     if a_rows {
                         E::pack_a_rows(src, h, kc, dst);
-                        offset += h * E::KC;
+                        offset += h * E::A_ROW_STRIDE;
                     } else {
                         E::pack_a_depth(src, h, kc, dst);
                         offset += h * kc;
@@ -356,7 +359,7 @@ impl<E: Element> Block<E> {
     /// The packed blocks hold what `serial` packed; C covers `mc x nc` elements.
     unsafe fn multiply(&self) {
         let Block { mc, nc, kc, .. } = *self;
-        let a_stride = if self.a_rows { E::KC } else { kc };
+        let a_stride = if self.a_rows { E::A_ROW_STRIDE } else { kc };
         for (panel, j0) in (0..nc).step_by(E::NR).enumerate() {
             let mut a_panel = self.packed_a;
             for (i0, h) in row_panels(mc, E::MR) {

@@ -38,6 +38,34 @@ impl Divisors {
     }
 }
 
+/// `sums[j] += src[j * stride]`; `SW` is the stride when known at compile time, else 0.
+#[inline(always)]
+fn add_strided<T: Real, const SW: usize>(sums: &mut [T], src: &[T], stride: usize) {
+    let sw = if SW == 0 { stride } else { SW };
+    let n = sums.len();
+    if n == 0 {
+        return;
+    }
+    let src = &src[..(n - 1) * sw + 1];
+    for j in 0..n {
+        sums[j] += src[j * sw];
+    }
+}
+
+/// `dst[j * stride] += src[j]`; `SW` as in [`add_strided`].
+#[inline(always)]
+fn scatter_add<T: Real, const SW: usize>(dst: &mut [T], src: &[T], stride: usize) {
+    let sw = if SW == 0 { stride } else { SW };
+    let n = src.len();
+    if n == 0 {
+        return;
+    }
+    let dst = &mut dst[..(n - 1) * sw + 1];
+    for j in 0..n {
+        dst[j * sw] += src[j];
+    }
+}
+
 /// Forward of average pooling. `divisor_override`, when given, replaces the window size.
 pub fn avg_pool2d_forward<T: Real>(
     p: &Pool2dParams,
@@ -72,9 +100,12 @@ pub fn avg_pool2d_forward<T: Real>(
                         for ih in ih0..ih0 + nh {
                             let row = &xp[ih * w..][..w];
                             for t in &taps {
-                                let src = row[t.first_iw..].iter().step_by(p.stride.1);
-                                for (sv, &v) in s[t.lo..t.hi].iter_mut().zip(src) {
-                                    *sv += v;
+                                let (sums, src) = (&mut s[t.lo..t.hi], &row[t.first_iw..]);
+                                // Constant strides let LLVM vectorise the (interleaved) loads.
+                                match p.stride.1 {
+                                    1 => add_strided::<T, 1>(sums, src, 1),
+                                    2 => add_strided::<T, 2>(sums, src, 2),
+                                    sw => add_strided::<T, 0>(sums, src, sw),
                                 }
                             }
                         }
@@ -134,9 +165,11 @@ pub fn avg_pool2d_backward<T: Real>(
                         for ih in ih0..ih0 + nh {
                             let row = &mut d[ih * w..][..w];
                             for t in &taps {
-                                let dst = row[t.first_iw..].iter_mut().step_by(p.stride.1);
-                                for (dv, &sv) in dst.zip(&share[t.lo..t.hi]) {
-                                    *dv += sv;
+                                let (dst, src) = (&mut row[t.first_iw..], &share[t.lo..t.hi]);
+                                match p.stride.1 {
+                                    1 => scatter_add::<T, 1>(dst, src, 1),
+                                    2 => scatter_add::<T, 2>(dst, src, 2),
+                                    sw => scatter_add::<T, 0>(dst, src, sw),
                                 }
                             }
                         }

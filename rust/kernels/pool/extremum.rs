@@ -53,13 +53,7 @@ fn forward<T: Real, I: PoolIndex, const MAX: bool>(
     }
     let per_task = p.planes_per_task();
     let chunk = per_task * plane_out;
-    // 2x2 windows with stride 2 that all lie inside the input (not so in ceil mode on odd sizes).
-    let fast = p.kernel == (2, 2)
-        && p.stride == (2, 2)
-        && p.padding == (0, 0)
-        && p.dilation == (1, 1)
-        && 2 * oh <= p.in_h
-        && 2 * ow <= p.in_w;
+    let fast = is_2x2(p);
     let run = |task: usize, o: &mut [T], ix: Option<&mut [I]>| {
         let xs = &x[task * per_task * plane_in..][..o.len() / plane_out * plane_in];
         simd::dispatch(
@@ -87,6 +81,17 @@ fn forward<T: Real, I: PoolIndex, const MAX: bool>(
     }
 }
 
+/// 2x2 windows with stride 2 that all lie inside the input (not so in ceil mode on odd sizes).
+fn is_2x2(p: &Pool2dParams) -> bool {
+    let (oh, ow) = p.out_dims();
+    p.kernel == (2, 2)
+        && p.stride == (2, 2)
+        && p.padding == (0, 0)
+        && p.dilation == (1, 1)
+        && 2 * oh <= p.in_h
+        && 2 * ow <= p.in_w
+}
+
 /// Any geometry, one output row at a time: each kernel tap is swept across the row, visiting
 /// every window's taps in PyTorch's order (row by row, left to right).
 #[inline(always)]
@@ -96,7 +101,9 @@ fn forward_sweep<T: Real, I: PoolIndex, const MAX: bool>(
     out: &mut [T],
     mut ix: Option<&mut [I]>,
 ) {
-    const NONE: usize = usize::MAX;
+    // u32 indices (planes are validated to hold < 2^31 elements) keep the index lanes as wide
+    // as f32's, so the selects vectorise at full width.
+    const NONE: u32 = u32::MAX;
     let (oh, ow) = p.out_dims();
     let (w, plane_in, plane_out) = (p.in_w, p.in_h * p.in_w, oh * ow);
     let init = if MAX { T::NEG_INFINITY } else { T::INFINITY };
@@ -111,7 +118,11 @@ fn forward_sweep<T: Real, I: PoolIndex, const MAX: bool>(
             m.fill(init);
             // Before any update, a window points at its first element, as in PyTorch.
             for (a, &(iw, nw)) in at.iter_mut().zip(&windows) {
-                *a = if nh > 0 && nw > 0 { ih0 * w + iw } else { NONE };
+                *a = if nh > 0 && nw > 0 {
+                    (ih0 * w + iw) as u32
+                } else {
+                    NONE
+                };
             }
             for step in 0..nh {
                 let ih = ih0 + step * p.dilation.0;
@@ -122,7 +133,7 @@ fn forward_sweep<T: Real, I: PoolIndex, const MAX: bool>(
                         continue;
                     }
                     let (ms, ats) = (&mut m[t.lo..t.hi], &mut at[t.lo..t.hi]);
-                    let base = ih * w + t.first_iw;
+                    let base = (ih * w + t.first_iw) as u32;
                     let src = &row[t.first_iw..];
                     // Constant strides let LLVM vectorise the (interleaved) loads.
                     match p.stride.1 {
@@ -134,7 +145,11 @@ fn forward_sweep<T: Real, I: PoolIndex, const MAX: bool>(
             }
             if let Some(ix) = ix.as_deref_mut() {
                 for (i, &a) in ix[pi * plane_out + r * ow..][..ow].iter_mut().zip(&at) {
-                    *i = if a == NONE { I::NONE } else { I::from_usize(a) };
+                    *i = if a == NONE {
+                        I::NONE
+                    } else {
+                        I::from_usize(a as usize)
+                    };
                 }
             }
         }
@@ -146,9 +161,9 @@ fn forward_sweep<T: Real, I: PoolIndex, const MAX: bool>(
 #[inline(always)]
 fn sweep_tap<T: Real, const MAX: bool, const SW: usize>(
     m: &mut [T],
-    at: &mut [usize],
+    at: &mut [u32],
     src: &[T],
-    base: usize,
+    base: u32,
     stride: usize,
 ) {
     let sw = if SW == 0 { stride } else { SW };
@@ -159,7 +174,8 @@ fn sweep_tap<T: Real, const MAX: bool, const SW: usize>(
     // Exactly the span read, so the indexing below needs no bounds checks.
     let src = &src[..(n - 1) * sw + 1];
     for j in 0..n {
-        (m[j], at[j]) = pick::<T, usize, MAX>(m[j], at[j], src[j * sw], base + j * sw);
+        let k = base + (j * sw) as u32;
+        (m[j], at[j]) = pick::<T, u32, MAX>(m[j], at[j], src[j * sw], k);
     }
 }
 
@@ -201,6 +217,39 @@ fn forward_2x2<T: Real, I: PoolIndex, const MAX: bool>(
     }
 }
 
+/// Backward of 2x2 stride-2 windows that tile the plane: every input element belongs to at
+/// most one window, so the plane is written once, each element getting its window's gradient
+/// or zero, with no separate clearing pass and no scatter. Returns false (having written
+/// garbage) if an index lies outside its window; the caller then takes the general path.
+#[inline(always)]
+fn backward_2x2<T: Real, I: PoolIndex>(p: &Pool2dParams, g: &[T], ix: &[I], d: &mut [T]) -> bool {
+    let (oh, ow) = p.out_dims();
+    let w = p.in_w;
+    let mut ok = true;
+    for r in 0..oh {
+        let (top, bottom) = d[2 * r * w..(2 * r + 2) * w].split_at_mut(w);
+        let base = (2 * r * w) as i64;
+        let cells = top[..2 * ow]
+            .chunks_exact_mut(2)
+            .zip(bottom[..2 * ow].chunks_exact_mut(2))
+            .zip(&g[r * ow..][..ow])
+            .zip(&ix[r * ow..][..ow]);
+        for (c, (((t, b), &gv), &i)) in cells.enumerate() {
+            let k = i.to_i64() - base - 2 * c as i64;
+            let wi = w as i64;
+            t[0] = if k == 0 { gv } else { T::ZERO };
+            t[1] = if k == 1 { gv } else { T::ZERO };
+            b[0] = if k == wi { gv } else { T::ZERO };
+            b[1] = if k == wi + 1 { gv } else { T::ZERO };
+            ok &= k == 0 || k == 1 || k == wi || k == wi + 1;
+        }
+        top[2 * ow..].fill(T::ZERO);
+        bottom[2 * ow..].fill(T::ZERO);
+    }
+    d[2 * oh * w..].fill(T::ZERO);
+    ok
+}
+
 /// Backward of max or min pooling: `grad_input[indices[o]] += grad_output[o]` per plane.
 pub fn extremum_pool2d_backward<T: Real, I: PoolIndex>(
     p: &Pool2dParams,
@@ -217,14 +266,24 @@ pub fn extremum_pool2d_backward<T: Real, I: PoolIndex>(
         return Ok(());
     }
     let per_task = p.planes_per_task();
+    let fast = is_2x2(p);
     let bad = std::sync::atomic::AtomicBool::new(false);
     par_chunks(grad_input, per_task * plane_in, |task, dx| {
-        // Zeroing a plane just before scattering into it keeps it in L1 for the scatter.
         for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
-            d.fill(T::ZERO);
             let o = (task * per_task + pi) * plane_out;
             let g = &grad_output[o..][..plane_out];
-            for (&gv, &i) in g.iter().zip(&indices[o..][..plane_out]) {
+            let ix = &indices[o..][..plane_out];
+            let done = fast
+                && simd::dispatch(
+                    #[inline(always)]
+                    || backward_2x2(p, g, ix, d),
+                );
+            if done {
+                continue;
+            }
+            // Zeroing a plane just before scattering into it keeps it in L1 for the scatter.
+            d.fill(T::ZERO);
+            for (&gv, &i) in g.iter().zip(ix) {
                 match i.to_usize() {
                     Some(i) if i < plane_in => d[i] += gv,
                     Some(_) => bad.store(true, std::sync::atomic::Ordering::Relaxed),

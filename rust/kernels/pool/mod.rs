@@ -35,6 +35,7 @@ pub trait PoolIndex: Copy + Send + Sync + 'static {
     fn from_usize(v: usize) -> Self;
     /// `None` for a negative index (an empty window).
     fn to_usize(self) -> Option<usize>;
+    fn to_i64(self) -> i64;
     const NONE: Self;
 }
 
@@ -45,6 +46,10 @@ impl PoolIndex for i32 {
     fn to_usize(self) -> Option<usize> {
         usize::try_from(self).ok()
     }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
     const NONE: Self = -1;
 }
 
@@ -54,6 +59,10 @@ impl PoolIndex for i64 {
     }
     fn to_usize(self) -> Option<usize> {
         usize::try_from(self).ok()
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self
     }
     const NONE: Self = -1;
 }
@@ -129,6 +138,12 @@ impl Pool2dParams {
                 "{op}: padding {} must be at most half the kernel size {}",
                 pair(padding),
                 pair(kernel)
+            ));
+        }
+        if input[2].saturating_mul(input[3]) > i32::MAX as usize {
+            return Err(format!(
+                "{op}: input {} has planes of more than 2^31 elements, beyond int32 indices",
+                shape_str(&input)
             ));
         }
         let p = Self {

@@ -376,3 +376,24 @@ fn huge_dilation_is_an_error_not_wrapped() {
     );
     assert!(p.unwrap_err().contains("does not fit"));
 }
+
+#[test]
+fn backward_accepts_indices_outside_their_2x2_window() {
+    // Indices that are not the forward's own (here swapped between the two windows) still
+    // route each gradient where they point.
+    let p = Pool2dParams::new(
+        "max_pool2d",
+        [1, 1, 2, 4],
+        [2, 2],
+        [2, 2],
+        [0, 0],
+        [1, 1],
+        false,
+    )
+    .unwrap();
+    let mut dx = [f32::NAN; 8];
+    extremum_pool2d_backward(&p, &[1.0, 2.0], &[6i64, 0], &mut dx).unwrap();
+    assert_eq!(dx, [2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    extremum_pool2d_backward(&p, &[1.0, 2.0], &[4i32, 7], &mut dx).unwrap();
+    assert_eq!(dx, [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 2.0]);
+}
