@@ -9,8 +9,10 @@ use std::any::Any;
 
 use numpy::ndarray::{ArrayViewMut, IxDyn};
 use numpy::{Element, PyArrayDyn};
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 
+use super::common::fmt_shape;
 use crate::kernels::workspace::Workspace;
 
 /// The base object of a cached array: dropping it returns the buffer to the cache.
@@ -25,8 +27,24 @@ pub fn cached_array<'py, T: Element + Copy + Default + Send + Sync + 'static>(
     py: Python<'py>,
     shape: &[usize],
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-    let len: usize = shape.iter().product();
-    let mut buffer = Workspace::<T>::take(len);
+    // Checked: a shape whose size overflows, or memory that cannot be had, is a Python
+    // error; `vec!` would abort the interpreter on a failed allocation.
+    let len = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| {
+            n.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(|| {
+            PyMemoryError::new_err(format!(
+                "cannot allocate an array of shape {}",
+                fmt_shape(shape)
+            ))
+        })?;
+    let mut buffer = Workspace::<T>::try_take(len).map_err(|e| {
+        PyMemoryError::new_err(format!("{e} for an array of shape {}", fmt_shape(shape)))
+    })?;
     // An empty Vec's pointer is dangling but aligned, which is all NumPy needs for no elements.
     let ptr = buffer.as_mut_ptr();
     // SAFETY: `ptr` addresses `len` initialised elements laid out in C order for `shape`.
