@@ -225,6 +225,17 @@ def fuzz_batch_norm(data):
          data.draw(st.booleans()))
 
 
+def fuzz_dropout(data):
+    x = data.draw(arrays())
+    p = data.draw(st.floats() | st.floats(0, 1))
+    seed = data.draw(st.integers(0, 2**64 - 1))
+    group = data.draw(st.integers(0, 4) | st.sampled_from([2**63]))
+    out, err = call(C.dropout, x, p, seed, group, maybe(data, arrays()))
+    if err is None and plain_float(x) and 0 <= p < 1:
+        kept = out != 0
+        np.testing.assert_allclose(out[kept], (x / (1 - p))[kept].astype(x.dtype), rtol=1e-6)
+
+
 FAMILIES = {name[len("fuzz_"):]: fn for name, fn in dict(globals()).items()
             if name.startswith("fuzz_")}
 

@@ -107,7 +107,8 @@ def test_array_written_by_another_thread_gives_an_error_not_a_panic():
                          lambda: _core.extremum_pool2d(out[None, None], "max", (2, 2), (2, 2)),
                          lambda: _core.avg_pool2d(out[None, None, :8], (2, 2), (2, 2)),
                          lambda: _core.pad2d(out[:8], (1, 1, 1, 1)),
-                         lambda: _core.batch_norm_stats(out)):
+                         lambda: _core.batch_norm_stats(out),
+                         lambda: _core.dropout(out, 0.5, 7)):
                 try:
                     call()
                 except ValueError as err:
