@@ -4,6 +4,8 @@ Cases that belong to one module live in that module's test file; these cut acros
 (the extension's borrow checks, unaligned arrays, ...).
 """
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -159,6 +161,29 @@ def test_an_output_too_large_to_allocate_is_a_memory_error(call):
     # raise MemoryError instead (or refuse the shape earlier with a ValueError).
     with pytest.raises((MemoryError, ValueError)):
         call()
+
+
+EMPTY_BATCH_HUGE_PLANE = [
+    "_core.pad2d(np.zeros((0, 5, 2, 4), np.float32), (2**40, 2**63 - 1, 0, 1))",
+    "_core.pad2d(np.zeros((0, 1, 2, 4), np.float32), (2**62, 2**62, 0, 0))",
+    "_core.conv2d_forward(np.zeros((0, 1, 4, 4), np.float32), np.ones((1, 1, 3, 3), "
+    "np.float32), padding=(2**62, 2**62, 0, 0))",
+    "_core.adaptive_avg_pool2d(np.zeros((0, 1, 4, 4), np.float32), (2**63 - 1, 1))",
+]
+
+
+@pytest.mark.parametrize("expression", EMPTY_BATCH_HUGE_PLANE)
+def test_an_empty_output_with_an_impossible_dimension_is_refused(expression):
+    # With a batch of 0 the output holds no elements, so no allocation fails, but a dimension
+    # beyond isize::MAX made an invalid array view: a segfault (found by extension_fuzz.py).
+    # Run in a subprocess so a crash fails this test instead of ending the session.
+    code = ("import numpy as np\nfrom dlcore import _core\n"
+            f"try:\n    {expression}\nexcept (ValueError, MemoryError) as err:\n"
+            "    print('refused:', err)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused:" in result.stdout
 
 
 @pytest.mark.parametrize("call", [

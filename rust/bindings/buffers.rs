@@ -9,7 +9,7 @@ use std::any::Any;
 
 use numpy::ndarray::{ArrayViewMut, IxDyn};
 use numpy::{Element, PyArrayDyn};
-use pyo3::exceptions::PyMemoryError;
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 
 use super::common::fmt_shape;
@@ -27,21 +27,22 @@ pub fn cached_array<'py, T: Element + Copy + Default + Send + Sync + 'static>(
     py: Python<'py>,
     shape: &[usize],
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-    // Checked: a shape whose size overflows, or memory that cannot be had, is a Python
-    // error; `vec!` would abort the interpreter on a failed allocation.
-    let len = shape
+    // An array NumPy (and ndarray's view) can describe: every dimension and the bytes of
+    // the non-empty ones within isize::MAX. A batch of 0 does not make a dimension of 2^63
+    // valid: such a view crashed the interpreter. `vec!` would also abort it on a failed
+    // allocation, hence the checks and the fallible reservation below.
+    let bytes = shape
         .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .filter(|&n| {
-            n.checked_mul(std::mem::size_of::<T>())
-                .is_some_and(|b| b <= isize::MAX as usize)
-        })
-        .ok_or_else(|| {
-            PyMemoryError::new_err(format!(
-                "cannot allocate an array of shape {}",
-                fmt_shape(shape)
-            ))
-        })?;
+        .filter(|&&d| d != 0)
+        .try_fold(std::mem::size_of::<T>(), |n, &d| n.checked_mul(d))
+        .filter(|&b| b <= isize::MAX as usize);
+    if bytes.is_none() || shape.iter().any(|&d| d > isize::MAX as usize) {
+        return Err(PyValueError::new_err(format!(
+            "array of shape {} is too big",
+            fmt_shape(shape)
+        )));
+    }
+    let len: usize = shape.iter().product();
     let mut buffer = Workspace::<T>::try_take(len).map_err(|e| {
         PyMemoryError::new_err(format!("{e} for an array of shape {}", fmt_shape(shape)))
     })?;
