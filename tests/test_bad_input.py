@@ -4,6 +4,8 @@ Cases that belong to one module live in that module's test file; these cut acros
 (the extension's borrow checks, unaligned arrays, ...).
 """
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -94,6 +96,7 @@ def test_array_written_by_another_thread_gives_an_error_not_a_panic():
             _core.matmul(a, a, out)
 
     failures = []
+    kernel = np.ones((1, 1, 3, 3), np.float32)
     thread = threading.Thread(target=writer)
     thread.start()
     try:
@@ -101,7 +104,13 @@ def test_array_written_by_another_thread_gives_an_error_not_a_panic():
             for call in (lambda: _core.matmul(out[:2, :2], np.ones((2, 2), np.float32)),
                          lambda: _core.activation_forward("relu", out),
                          lambda: _core.softmax_rows(out),
-                         lambda: _core.cross_entropy_forward(out, np.zeros(600, np.int64))):
+                         lambda: _core.cross_entropy_forward(out, np.zeros(600, np.int64)),
+                         lambda: _core.conv2d_forward(out[None, None, :8], kernel),
+                         lambda: _core.extremum_pool2d(out[None, None], "max", (2, 2), (2, 2)),
+                         lambda: _core.avg_pool2d(out[None, None, :8], (2, 2), (2, 2)),
+                         lambda: _core.pad2d(out[:8], (1, 1, 1, 1)),
+                         lambda: _core.batch_norm_stats(out),
+                         lambda: _core.dropout(out, 0.5, 7)):
                 try:
                     call()
                 except ValueError as err:
@@ -129,3 +138,70 @@ def test_out_errors_say_what_is_wrong():
     with pytest.raises(ValueError, match="softmax: out shares memory"):
         _core.softmax_rows(a, a)
 
+
+
+# --------------------------------------------------------------------- impossible sizes
+F32 = np.float32
+HUGE = 2**48  # elements: 2^50 bytes and more, beyond any address space, so no allocation
+
+
+@pytest.mark.parametrize("call", [
+    lambda: _core.matmul(np.zeros((2**24, 0), F32), np.zeros((0, 2**24), F32)),
+    lambda: _core.conv2d_forward(np.ones((1, 1, 4, 4), F32), np.ones((1, 1, 3, 3), F32),
+                                 padding=(HUGE, 0, 0, 0)),
+    lambda: _core.pad2d(np.ones((1, 1, 4, 4), F32), (HUGE, 0, 0, 0), "replicate"),
+    lambda: _core.adaptive_avg_pool2d(np.ones((1, 1, 4, 4), F32), (HUGE, 1)),
+    lambda: _core.adaptive_avg_pool2d_backward(np.ones((1, 1, 1, 1), F32), (1, 1, HUGE, 2)),
+    lambda: _core.avg_pool2d_backward(np.ones((1, 1, 1, 1), F32), (1, 1, HUGE, 1),
+                                      (HUGE, 1), (HUGE, 1)),
+], ids=["matmul", "conv2d", "pad2d", "adaptive", "adaptive_backward", "avg_backward"])
+def test_an_output_too_large_to_allocate_is_a_memory_error(call):
+    # rust-numpy's array constructor panics when NumPy cannot allocate (pyo3 PanicException,
+    # 'PyObject pointer is null') and Rust's vec! aborts the interpreter: the extension must
+    # raise MemoryError instead (or refuse the shape earlier with a ValueError).
+    with pytest.raises((MemoryError, ValueError)):
+        call()
+
+
+EMPTY_BATCH_HUGE_PLANE = [
+    "_core.pad2d(np.zeros((0, 5, 2, 4), np.float32), (2**40, 2**63 - 1, 0, 1))",
+    "_core.pad2d(np.zeros((0, 1, 2, 4), np.float32), (2**62, 2**62, 0, 0))",
+    "_core.conv2d_forward(np.zeros((0, 1, 4, 4), np.float32), np.ones((1, 1, 3, 3), "
+    "np.float32), padding=(2**62, 2**62, 0, 0))",
+    "_core.adaptive_avg_pool2d(np.zeros((0, 1, 4, 4), np.float32), (2**63 - 1, 1))",
+]
+
+
+@pytest.mark.parametrize("expression", EMPTY_BATCH_HUGE_PLANE)
+def test_an_empty_output_with_an_impossible_dimension_is_refused(expression):
+    # With a batch of 0 the output holds no elements, so no allocation fails, but a dimension
+    # beyond isize::MAX made an invalid array view: a segfault (found by extension_fuzz.py).
+    # Run in a subprocess so a crash fails this test instead of ending the session.
+    code = ("import numpy as np\nfrom dlcore import _core\n"
+            f"try:\n    {expression}\nexcept (ValueError, MemoryError) as err:\n"
+            "    print('refused:', err)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused:" in result.stdout
+
+
+@pytest.mark.parametrize("call", [
+    # dilation * (kernel - 1) wrapped around to 0, so the window 'fitted'
+    lambda: _core.conv2d_forward(np.ones((1, 1, 8, 8), F32), np.ones((1, 1, 5, 5), F32),
+                                 dilation=(2**62, 1)),
+    lambda: _core.extremum_pool2d(np.ones((1, 1, 8, 8), F32), "max", (5, 1), (1, 1),
+                                  dilation=(2**62, 1)),
+    # H + top + bottom wrapped around: a (4, 6) output from an 8x8 input
+    lambda: _core.conv2d_forward(np.ones((1, 1, 8, 8), F32), np.ones((1, 1, 3, 3), F32),
+                                 padding=(2**63 - 1, 2**63 - 1, 0, 0)),
+    lambda: _core.conv2d_backward(np.ones((1, 1, 8, 8), F32), np.ones((1, 1, 3, 3), F32),
+                                  np.ones((1, 1, 4, 6), F32), padding=(2**63 - 1, 2**63 - 1, 0, 0)),
+    lambda: _core.pad2d(np.ones((1, 1, 8, 8), F32), (2**63 - 1, 2**63 - 1, 0, 0)),
+    lambda: _core.pad2d(np.ones((1, 1, 8, 8), F32), (2**63 - 1, 2**63 - 1, 0, 0), "replicate"),
+    lambda: _core.pad2d_backward(np.ones((1, 1, 10, 10), F32), (2**63 - 1, 2**63 - 1, 0, 0)),
+], ids=["conv_dilation", "pool_dilation", "conv_padding", "conv_backward_padding", "pad",
+        "pad_replicate", "pad_backward"])
+def test_geometry_that_overflows_is_a_value_error(call):
+    with pytest.raises(ValueError, match="too large|does not fit|spans|smaller than"):
+        call()

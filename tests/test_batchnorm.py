@@ -185,6 +185,23 @@ def test_state_dict_round_trip_restores_running_statistics():
     assert fresh.num_batches_tracked.item() == 1
 
 
+@pytest.mark.parametrize("layer", [nn.BatchNorm1d(3), nn.BatchNorm2d(3)])
+def test_input_is_cast_to_the_layer_dtype_like_other_layers(layer):
+    # The README promises that layers cast their input to their own dtype (uint8 images and
+    # float64 arrays work directly); batch norm returned float64 for float64 input and
+    # refused integers.
+    shape = (4, 3) if isinstance(layer, nn.BatchNorm1d) else (4, 3, 2, 2)
+    data = np.arange(np.prod(shape)).reshape(shape) % 7
+    want = layer(data.astype(np.float32)).data
+    for dtype in (np.float64, np.uint8, np.int64):
+        got = layer(data.astype(dtype))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.data, want, rtol=1e-6, atol=1e-6)
+    x = dlcore.tensor(data.astype(np.float64), requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad.dtype == np.float64 and x.grad.shape == shape
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     shape=st.tuples(st.integers(2, 5), st.integers(1, 6)).flatmap(

@@ -93,6 +93,17 @@ def test_non_float_dtypes_are_refused_for_parameters():
     assert layer.weight.to("cpu") is layer.weight
 
 
+def test_reassigning_a_parameter_or_child_keeps_its_place():
+    # It was deleted and re-added, moving to the end of parameters() and of the state dict
+    # (so the order an optimizer and a saved state dict saw changed).
+    model = nn.Linear(2, 3)
+    model.weight = nn.Parameter(np.zeros((3, 2), np.float32))
+    assert list(model.state_dict()) == ["weight", "bias"]
+    seq = nn.Sequential(nn.ReLU(), nn.Tanh())
+    seq.add_module("0", nn.Sigmoid())
+    assert [type(m).__name__ for m in seq.children()] == ["Sigmoid", "Tanh"]
+
+
 def test_train_eval_and_zero_grad():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
     assert model.training and model[0].training

@@ -105,3 +105,10 @@ def test_errors_name_the_problem():
         p.train_step(XOR_X, 1)
     with pytest.raises(ValueError, match="in_features"):
         nn.Perceptron(0)
+    # A NaN step filled the weights with NaN; a zero or negative one never (or wrongly) learns.
+    for lr in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="lr must be positive"):
+            p.fit_rosenblatt(XOR_X, [0, 1, 1, 0], lr=lr)
+        with pytest.raises(ValueError, match="lr must be positive"):
+            p.train_step(XOR_X[0], 1, lr=lr)
+    assert np.all(np.isfinite(p.weight.data))

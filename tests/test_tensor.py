@@ -110,6 +110,20 @@ def test_softmax_is_stable_for_huge_logits():
     assert np.isfinite(lp.data).all()
 
 
+@pytest.mark.parametrize("shift", [4096.0, 1e6, -1e6])
+def test_softmax_is_exact_for_logits_far_from_zero(shift):
+    # log_softmax = x - (max + log(sum)) rounds max + log(sum) to the spacing of max (0.06
+    # at 1e6 in float32): [1e6, 1e6 + 5] gave probabilities (0.0067, 1.0), summing to 1.007.
+    # (x - max) - log(sum) is exact to float32 round-off whatever the offset.
+    x = np.array([[0.0, 5.0, 2.5], [-3.0, 1.0, 0.5]], np.float32)
+    want = dlcore.tensor(x).log_softmax(-1).data
+    got = dlcore.tensor(x + np.float32(shift)).log_softmax(-1).data
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    probs = dlcore.tensor(x + np.float32(shift)).softmax(-1).data
+    np.testing.assert_allclose(probs, np.exp(want), rtol=1e-6)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1, (0, 2), -1])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_reductions(axis, keepdims):
@@ -236,12 +250,19 @@ def test_integer_tensors_cannot_require_grad():
 def test_broadcast_error_names_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4,\)"):
         dlcore.ones(2, 3) + dlcore.ones(4)
+    # Other ValueErrors keep their own message (this one said 'shapes (1,) and () cannot
+    # be broadcast together').
+    with pytest.raises(ValueError, match="pow: Integers to negative integer powers"):
+        dlcore.tensor([2]) ** -1
 
 
 def test_stack_cat_where():
     a, b = arr(2, 3), arr(2, 3)
     check_op(lambda x, y: dlcore.stack([x, y], 1), lambda x, y: np.stack([x, y], 1), [a, b])
     check_op(lambda x, y: dlcore.cat([x, y], 0), lambda x, y: np.concatenate([x, y], 0), [a, b])
+    # PyTorch's keyword is dim, as the reductions accept.
+    assert dlcore.cat([dlcore.ones(2, 2), dlcore.ones(2, 3)], dim=1).shape == (2, 5)
+    assert dlcore.stack([dlcore.ones(2), dlcore.ones(2)], dim=1).shape == (2, 2)
     cond = a > 0
     check_op(lambda x, y: dlcore.where(cond, x, y), lambda x, y: np.where(cond, x, y), [a, b])
 
@@ -291,3 +312,34 @@ def test_empty_tensors():
     assert x.grad.shape == (0, 3) and y.item() == 0
     with pytest.raises(ValueError, match="empty"):
         dlcore.zeros(0).max()
+
+
+def test_in_place_update_under_no_grad_changes_the_tensor_itself():
+    # The manual gradient-descent step of every course, PyTorch-style. Without in-place
+    # operators `p -= ...` rebound the loop variable to a new tensor and the model never
+    # changed; `model.weight -= ...` replaced the Parameter by a plain, unregistered Tensor.
+    model = dlcore.nn.Linear(2, 1)
+    weight, before = model.weight, model.weight.data.copy()
+    (model(np.ones((4, 2), np.float32)) ** 2).mean().backward()
+    with dlcore.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+        model.bias *= 2.0
+        model.weight += np.float32(0.0)
+        model.weight /= 1.0
+    assert model.weight is weight
+    assert [name for name, _ in model.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_allclose(weight.data, before - 0.1 * weight.grad.data, rtol=1e-6)
+    with dlcore.no_grad(), pytest.raises(ValueError, match=r"\(1, 2\).*\(3,\)"):
+        model.weight -= np.ones(3)
+
+
+def test_in_place_update_of_a_leaf_that_requires_grad_is_refused_with_grad_on():
+    w = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w -= 1.0
+    # Intermediate results stay differentiable: `h += x` builds a new node, as before.
+    h = w * 3
+    h += w
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [4.0, 4.0])

@@ -271,7 +271,18 @@ def load(path: Any) -> Any:
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file {path!r}")
     try:
-        archive = np.load(path, allow_pickle=False)
+        # Our own handle: np.load(path) leaves its file open when the zip cannot be read.
+        handle = open(path, "rb")
+    except OSError as err:
+        raise CheckpointError(f"load: {path!r} is not a readable dlcore checkpoint: "
+                              f"{err}") from None
+    with handle:
+        return _load_from(path, handle)
+
+
+def _load_from(path: str, handle: Any) -> Any:
+    try:
+        archive = np.load(handle, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
         raise CheckpointError(f"load: {path!r} is not a readable dlcore checkpoint "
                               f"(truncated or corrupted?): {err}") from None

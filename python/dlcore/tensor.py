@@ -326,6 +326,19 @@ class Tensor:
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
         return matmul(other, self)
 
+    # In place: ``p -= lr * p.grad`` under ``no_grad`` updates ``p`` itself, as in PyTorch.
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "+=", np.add, add, other)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "-=", np.subtract, sub, other)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "*=", np.multiply, mul, other)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return _in_place(self, "/=", np.true_divide, div, other)
+
     def __neg__(self) -> Tensor:
         return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
 
@@ -621,6 +634,29 @@ def _extremum(x: Tensor, fn: Callable[..., Any], axis: Any, keepdims: bool, dim:
     return Tensor._from_op(result, (x,), backward)
 
 
+def _in_place(x: Tensor, symbol: str, ufunc: Any, op: Callable[[Any, Any], Tensor],
+              other: ArrayLike) -> Tensor:
+    """``x <symbol> other``: in place on ``x.data`` when no graph is being recorded (under
+    ``no_grad``); with grad mode on, a new node as ``x = x <op> other`` would give (an
+    in-place change would corrupt values saved for backward), and an error for a leaf that
+    requires grad, whose update belongs under ``no_grad``."""
+    if is_grad_enabled():
+        if x.requires_grad and x._backward is None:
+            raise RuntimeError(
+                f"{symbol}: in-place update of a leaf tensor that requires grad; do it under "
+                f"`with dlcore.no_grad():` (a manual optimizer step) or write x = x "
+                f"{symbol[0]} ... for a new tensor"
+            )
+        return op(x, other)
+    value = _raw(other)
+    try:
+        ufunc(x.data, value, out=x.data, casting="same_kind")
+    except ValueError as err:
+        raise ValueError(f"{symbol}: cannot update a tensor of shape {x.shape} in place with "
+                         f"an operand of shape {np.shape(value)} ({err})") from None
+    return x
+
+
 def _binary(a: ArrayLike, b: ArrayLike) -> Tuple[Any, Any, Tuple[Tensor, ...]]:
     """Raw operands and the Tensor parents among them."""
     parents = tuple(t for t in (a, b) if isinstance(t, Tensor))
@@ -652,8 +688,12 @@ def _elementwise(op: str, fn: Callable[[Any, Any], np.ndarray], a: Any, b: Any) 
     _check_numeric(b, op)
     try:
         return np.asarray(fn(a, b))
-    except ValueError:
-        raise _broadcast_error(op, a, b) from None
+    except ValueError as err:
+        try:
+            np.broadcast_shapes(np.shape(a), np.shape(b))
+        except ValueError:
+            raise _broadcast_error(op, a, b) from None
+        raise ValueError(f"{op}: {err}") from None
 
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -918,14 +958,18 @@ def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: A
     return Tensor(data, requires_grad=requires_grad)
 
 
-def stack(tensors: Iterable[ArrayLike], axis: int = 0) -> Tensor:
+def stack(tensors: Iterable[ArrayLike], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+    """Join tensors along a new axis (``dim`` is accepted as a PyTorch-style alias)."""
+    axis = axis if dim is None else dim
     ts = [as_tensor(t) for t in tensors]
     out = np.stack([t.data for t in ts], axis=axis)
     return Tensor._from_op(out, tuple(ts),
                            lambda g: tuple(np.take(g, i, axis=axis) for i in range(len(ts))))
 
 
-def cat(tensors: Iterable[ArrayLike], axis: int = 0) -> Tensor:
+def cat(tensors: Iterable[ArrayLike], axis: int = 0, *, dim: Optional[int] = None) -> Tensor:
+    """Join tensors along an existing axis (``dim`` is accepted as a PyTorch-style alias)."""
+    axis = axis if dim is None else dim
     ts = [as_tensor(t) for t in tensors]
     out = np.concatenate([t.data for t in ts], axis=axis)
     bounds = np.cumsum([t.shape[axis] for t in ts])[:-1]

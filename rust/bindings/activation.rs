@@ -4,7 +4,7 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::common::{
-    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    aligned_input, borrow_error, empty_array, float_array, kernel_result, read, require_contiguous,
     require_shape, same_dtype, FloatArray,
 };
 use crate::kernels::elementwise::{self, Activation};
@@ -24,7 +24,7 @@ pub fn output_like<'py, T: Element>(
             Ok(o)
         }
         // SAFETY: the kernels write every element before Python can read it.
-        None => Ok(unsafe { PyArrayDyn::<T>::new(like.py(), like.shape(), false) }),
+        None => unsafe { empty_array::<T>(like.py(), like.shape()) },
     }
 }
 

@@ -3,13 +3,13 @@
 //! Inputs are C-contiguous `(N, C, *)` arrays; per-channel vectors are `(C,)` of the same
 //! dtype.
 
-use numpy::{Element, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::activation::output_like;
 use super::common::{
-    float_array, fmt_shape, kernel_result, require_contiguous, require_shape, same_dtype,
-    value_error, FloatArray,
+    aligned_input, empty_array, float_array, fmt_shape, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::batchnorm::{self, BatchNormShape};
 use crate::kernels::real::Real;
@@ -37,7 +37,7 @@ fn channel_vector<'py, T: Element>(
     obj: &Bound<'py, PyAny>,
     channels: usize,
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-    let a = same_dtype::<T>(op, name, obj)?;
+    let a = aligned_input(same_dtype::<T>(op, name, obj)?)?;
     require_shape(op, name, &a, &[channels])?;
     require_contiguous(op, name, &a)?;
     Ok(a)
@@ -54,10 +54,10 @@ fn stats_typed<'py, T: Real + Element>(
     let shape = shape_of(OP, x)?;
     let py = x.py();
     // SAFETY: the kernel writes every element before Python can read them.
-    let mean = unsafe { PyArray1::<T>::new(py, [shape.channels], false) };
-    let var = unsafe { PyArray1::<T>::new(py, [shape.channels], false) };
+    let mean = unsafe { empty_array::<T>(py, &[shape.channels])? };
+    let var = unsafe { empty_array::<T>(py, &[shape.channels])? };
     {
-        let xg = x.readonly();
+        let xg = read(OP, "x", x)?;
         let (mut mg, mut vg) = (mean.readwrite(), var.readwrite());
         let xs = xg.as_slice().map_err(slice_err(OP))?;
         let ms = mg.as_slice_mut().map_err(slice_err(OP))?;
@@ -98,9 +98,13 @@ fn forward_typed<'py, T: Real + Element>(
         .transpose()?;
     let out = output_like(OP, x, None)?;
     {
-        let (xg, mg, ig) = (x.readonly(), mean.readonly(), inv_std.readonly());
-        let wg = weight.as_ref().map(|w| w.readonly());
-        let bg = bias.as_ref().map(|b| b.readonly());
+        let (xg, mg, ig) = (
+            read(OP, "x", x)?,
+            read(OP, "mean", &mean)?,
+            read(OP, "inv_std", &inv_std)?,
+        );
+        let wg = weight.as_ref().map(|w| read(OP, "weight", w)).transpose()?;
+        let bg = bias.as_ref().map(|b| read(OP, "bias", b)).transpose()?;
         let mut og = out.readwrite();
         let err = slice_err(OP);
         let (xs, ms, is) = (
@@ -156,7 +160,7 @@ fn backward_typed<'py, T: Real + Element>(
     const OP: &str = "batch_norm_backward";
     let shape = shape_of(OP, x)?;
     let c = shape.channels;
-    let grad = same_dtype::<T>(OP, "grad", grad)?;
+    let grad = aligned_input(same_dtype::<T>(OP, "grad", grad)?)?;
     require_shape(OP, "grad", &grad, x.shape())?;
     require_contiguous(OP, "grad", &grad)?;
     let mean = channel_vector::<T>(OP, "mean", mean, c)?;
@@ -167,16 +171,16 @@ fn backward_typed<'py, T: Real + Element>(
     let py = x.py();
     let dx = output_like(OP, x, None)?;
     // SAFETY: the kernel writes every element before Python can read them.
-    let dweight = unsafe { PyArray1::<T>::new(py, [c], false) };
-    let dbias = unsafe { PyArray1::<T>::new(py, [c], false) };
+    let dweight = unsafe { empty_array::<T>(py, &[c])? };
+    let dbias = unsafe { empty_array::<T>(py, &[c])? };
     {
         let (xg, gg, mg, ig) = (
-            x.readonly(),
-            grad.readonly(),
-            mean.readonly(),
-            inv_std.readonly(),
+            read(OP, "x", x)?,
+            read(OP, "grad", &grad)?,
+            read(OP, "mean", &mean)?,
+            read(OP, "inv_std", &inv_std)?,
         );
-        let wg = weight.as_ref().map(|w| w.readonly());
+        let wg = weight.as_ref().map(|w| read(OP, "weight", w)).transpose()?;
         let (mut dxg, mut dwg, mut dbg) = (dx.readwrite(), dweight.readwrite(), dbias.readwrite());
         let err = slice_err(OP);
         let (xs, gs, ms, is) = (

@@ -9,8 +9,10 @@ use std::any::Any;
 
 use numpy::ndarray::{ArrayViewMut, IxDyn};
 use numpy::{Element, PyArrayDyn};
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 
+use super::common::fmt_shape;
 use crate::kernels::workspace::Workspace;
 
 /// The base object of a cached array: dropping it returns the buffer to the cache.
@@ -25,8 +27,25 @@ pub fn cached_array<'py, T: Element + Copy + Default + Send + Sync + 'static>(
     py: Python<'py>,
     shape: &[usize],
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    // An array NumPy (and ndarray's view) can describe: every dimension and the bytes of
+    // the non-empty ones within isize::MAX. A batch of 0 does not make a dimension of 2^63
+    // valid: such a view crashed the interpreter. `vec!` would also abort it on a failed
+    // allocation, hence the checks and the fallible reservation below.
+    let bytes = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(std::mem::size_of::<T>(), |n, &d| n.checked_mul(d))
+        .filter(|&b| b <= isize::MAX as usize);
+    if bytes.is_none() || shape.iter().any(|&d| d > isize::MAX as usize) {
+        return Err(PyValueError::new_err(format!(
+            "array of shape {} is too big",
+            fmt_shape(shape)
+        )));
+    }
     let len: usize = shape.iter().product();
-    let mut buffer = Workspace::<T>::take(len);
+    let mut buffer = Workspace::<T>::try_take(len).map_err(|e| {
+        PyMemoryError::new_err(format!("{e} for an array of shape {}", fmt_shape(shape)))
+    })?;
     // An empty Vec's pointer is dangling but aligned, which is all NumPy needs for no elements.
     let ptr = buffer.as_mut_ptr();
     // SAFETY: `ptr` addresses `len` initialised elements laid out in C order for `shape`.

@@ -1,10 +1,46 @@
 //! Shared checks and conversions between NumPy arrays and kernel slices.
 
+use std::os::raw::c_int;
+
+use numpy::npyffi::{self, npy_intp};
 use numpy::{
-    BorrowError, Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+    BorrowError, Element, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods, PY_ARRAY_API,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+/// A new uninitialised C-contiguous array of `shape`, or NumPy's own exception when it cannot
+/// be made (MemoryError for an allocation that fails, ValueError for a shape too large to
+/// describe): rust-numpy's `PyArray::new` panics ('PyObject pointer is null') instead.
+///
+/// # Safety
+/// The caller's kernel must write every element before Python can read the array.
+pub unsafe fn empty_array<'py, T: Element>(
+    py: Python<'py>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    let mut dims: Vec<npy_intp> = shape
+        .iter()
+        .map(|&d| npy_intp::try_from(d).unwrap_or(npy_intp::MAX))
+        .collect();
+    // SAFETY: the arguments follow NumPy's C API for a new, uninitialised C-order array; the
+    // descriptor reference is stolen by the call, as `into_dtype_ptr` provides.
+    unsafe {
+        let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
+            T::get_dtype(py).into_dtype_ptr(),
+            dims.len() as c_int,
+            dims.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
+    }
+}
 
 /// A kernel's error message becomes a `ValueError`: kernels only fail on shapes and values.
 pub fn kernel_result<T>(r: Result<T, String>) -> PyResult<T> {
@@ -87,7 +123,8 @@ pub fn same_dtype<'py, T: Element>(
 }
 
 fn is_aligned<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
-    (a.data() as usize).is_multiple_of(std::mem::align_of::<T>())
+    // Alignments are powers of two (`is_multiple_of` needs a newer Rust than rust-version).
+    (a.data() as usize) & (std::mem::align_of::<T>() - 1) == 0
 }
 
 /// An input array as kernels can read it: `a` itself when its data is aligned for `T`, else

@@ -9,7 +9,8 @@ use pyo3::types::PyTuple;
 
 use super::buffers::cached_array;
 use super::common::{
-    float_array, kernel_result, require_contiguous, same_dtype, value_error, FloatArray,
+    aligned_input, float_array, kernel_result, read, require_contiguous, same_dtype, value_error,
+    FloatArray,
 };
 use crate::kernels::conv::pad::{
     pad2d as pad2d_kernel, pad2d_backward as pad2d_bwd, Pad2dParams, PadMode,
@@ -64,9 +65,11 @@ fn forward_typed<'py, T: Real + Element>(
     g: &Geometry,
 ) -> PyResult<Bound<'py, PyAny>> {
     const OP: &str = "conv2d";
-    let w = same_dtype::<T>(OP, "weight", w)?;
+    let w = aligned_input(same_dtype::<T>(OP, "weight", w)?)?;
     let p = params(OP, x, &w, g)?;
-    let bias = bias.map(|b| same_dtype::<T>(OP, "bias", b)).transpose()?;
+    let bias = bias
+        .map(|b| aligned_input(same_dtype::<T>(OP, "bias", b)?))
+        .transpose()?;
     if let Some(b) = &bias {
         require_contiguous(OP, "bias", b)?;
         if b.shape() != [p.out_channels] {
@@ -80,8 +83,8 @@ fn forward_typed<'py, T: Real + Element>(
     }
     let out = cached_array::<T>(x.py(), &p.output_shape())?;
     {
-        let (xg, wg) = (x.readonly(), w.readonly());
-        let bg = bias.as_ref().map(|b| b.readonly());
+        let (xg, wg) = (read(OP, "input", x)?, read(OP, "weight", &w)?);
+        let bg = bias.as_ref().map(|b| read(OP, "bias", b)).transpose()?;
         let mut og = out
             .try_readwrite()
             .map_err(|e| value_error(format!("{OP}: {e}")))?;
@@ -108,8 +111,8 @@ fn backward_typed<'py, T: Real + Element>(
 ) -> PyResult<Bound<'py, PyTuple>> {
     const OP: &str = "conv2d_backward";
     let py = x.py();
-    let w = same_dtype::<T>(OP, "weight", w)?;
-    let go = same_dtype::<T>(OP, "grad_output", grad_output)?;
+    let w = aligned_input(same_dtype::<T>(OP, "weight", w)?)?;
+    let go = aligned_input(same_dtype::<T>(OP, "grad_output", grad_output)?)?;
     let p = params(OP, x, &w, g)?;
     require_contiguous(OP, "grad_output", &go)?;
     if go.shape() != p.output_shape() {
@@ -131,7 +134,11 @@ fn backward_typed<'py, T: Real + Element>(
         .then(|| cached_array::<T>(py, &[p.out_channels]))
         .transpose()?;
     {
-        let (xg, wg, gg) = (x.readonly(), w.readonly(), go.readonly());
+        let (xg, wg, gg) = (
+            read(OP, "input", x)?,
+            read(OP, "weight", &w)?,
+            read(OP, "grad_output", &go)?,
+        );
         let err = |e| value_error(format!("{OP}: {e}"));
         let mut dxg = dx
             .as_ref()
@@ -257,7 +264,7 @@ fn pad_typed<'py, T: Real + Element>(
     shape[n - 1] = ow;
     let out = cached_array::<T>(x.py(), &shape)?;
     {
-        let xg = x.readonly();
+        let xg = read(OP, "input", x)?;
         let mut og = out
             .try_readwrite()
             .map_err(|e| value_error(format!("{OP}: {e}")))?;
@@ -297,7 +304,7 @@ fn pad_backward_typed<'py, T: Real + Element>(
     let p = pad_params(&shape, pad, mode, 0.0)?;
     let dx = cached_array::<T>(g.py(), &shape)?;
     {
-        let gg = g.readonly();
+        let gg = read(OP, "grad_output", g)?;
         let mut dg = dx
             .try_readwrite()
             .map_err(|e| value_error(format!("{OP}: {e}")))?;

@@ -4,7 +4,9 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods};
 use pyo3::prelude::*;
 
 use super::activation::output_like;
-use super::common::{float_array, kernel_result, require_contiguous, value_error, FloatArray};
+use super::common::{
+    borrow_error, float_array, kernel_result, read, require_contiguous, value_error, FloatArray,
+};
 use crate::kernels::dropout::{apply, Dropout};
 use crate::kernels::real::Real;
 
@@ -17,10 +19,10 @@ fn dropout_typed<'py, T: Real + Element>(
     require_contiguous(OP, "x", x)?;
     let out = output_like(OP, x, out)?;
     {
-        let xg = x.readonly();
+        let xg = read(OP, "x", x)?;
         let mut og = out
             .try_readwrite()
-            .map_err(|e| value_error(format!("{OP}: out {e}")))?;
+            .map_err(|e| borrow_error(OP, "out", e))?;
         let err = |e: numpy::AsSliceError| value_error(format!("{OP}: {e}"));
         let xs = xg.as_slice().map_err(err)?;
         let os = og.as_slice_mut().map_err(err)?;

@@ -4,7 +4,7 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::common::{
-    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    aligned_input, borrow_error, empty_array, float_array, kernel_result, read, require_contiguous,
     require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::matmul::{extent, matmul as matmul_kernel, MatMut, MatRef};
@@ -64,7 +64,7 @@ fn matmul_typed<'py, T: Real + Element>(
                 return Err(value_error("matmul: accumulate=True needs an out array"));
             }
             // SAFETY: every element is written by the kernel before Python can read it.
-            unsafe { PyArrayDyn::<T>::new(py, &[m, n][..], false) }
+            unsafe { empty_array::<T>(py, &[m, n])? }
         }
     };
     {

@@ -7,7 +7,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::buffers::cached_array;
-use super::common::{float_array, kernel_result, require_contiguous, value_error, FloatArray};
+use super::common::{
+    aligned_input, float_array, kernel_result, read, require_contiguous, value_error, FloatArray,
+};
 use crate::kernels::conv::shape_str;
 use crate::kernels::pool::{
     adaptive_avg_pool2d_backward as adaptive_bwd, adaptive_avg_pool2d_forward as adaptive_fwd,
@@ -83,7 +85,7 @@ fn extremum_forward_typed<'py, T: Real + Element>(
         .then(|| cached_array::<i32>(py, &p.output_shape()))
         .transpose()?;
     {
-        let xg = x.readonly();
+        let xg = read(op, "input", x)?;
         let mut og = out.try_readwrite().map_err(borrow_err(op))?;
         let mut ig = idx
             .as_ref()
@@ -110,7 +112,8 @@ fn extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
     p: &Pool2dParams,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = g.py();
-    require_contiguous(op, "indices", idx)?;
+    let idx = aligned_input(idx.clone())?;
+    require_contiguous(op, "indices", &idx)?;
     if idx.shape() != g.shape() {
         return Err(value_error(format!(
             "{op}: indices has shape {} but grad_output has shape {}",
@@ -120,7 +123,7 @@ fn extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
     }
     let dx = cached_array::<T>(py, &p.input_shape())?;
     {
-        let (gg, ig) = (g.readonly(), idx.readonly());
+        let (gg, ig) = (read(op, "grad_output", g)?, read(op, "indices", &idx)?);
         let mut dg = dx.try_readwrite().map_err(borrow_err(op))?;
         let gs = gg.as_slice().map_err(err(op))?;
         let is = ig.as_slice().map_err(err(op))?;
@@ -234,7 +237,7 @@ fn avg_forward_typed<'py, T: Real + Element>(
     let p = win.params(OP, shape4(OP, "input", x.shape())?)?;
     let out = cached_array::<T>(x.py(), &p.output_shape())?;
     {
-        let xg = x.readonly();
+        let xg = read(OP, "input", x)?;
         let mut og = out.try_readwrite().map_err(borrow_err(OP))?;
         let xs = xg.as_slice().map_err(err(OP))?;
         let os = og.as_slice_mut().map_err(err(OP))?;
@@ -258,7 +261,7 @@ fn avg_backward_typed<'py, T: Real + Element>(
     check_grad(OP, g, &p.output_shape())?;
     let dx = cached_array::<T>(g.py(), &p.input_shape())?;
     {
-        let gg = g.readonly();
+        let gg = read(OP, "grad_output", g)?;
         let mut dg = dx.try_readwrite().map_err(borrow_err(OP))?;
         let gs = gg.as_slice().map_err(err(OP))?;
         let ds = dg.as_slice_mut().map_err(err(OP))?;
@@ -336,7 +339,7 @@ fn adaptive_forward_typed<'py, T: Real + Element>(
     ))?;
     let out = cached_array::<T>(x.py(), &p.output_shape())?;
     {
-        let xg = x.readonly();
+        let xg = read(OP, "input", x)?;
         let mut og = out.try_readwrite().map_err(borrow_err(OP))?;
         let xs = xg.as_slice().map_err(err(OP))?;
         let os = og.as_slice_mut().map_err(err(OP))?;
@@ -358,7 +361,7 @@ fn adaptive_backward_typed<'py, T: Real + Element>(
     check_grad(OP, g, &p.output_shape())?;
     let dx = cached_array::<T>(g.py(), &p.input_shape())?;
     {
-        let gg = g.readonly();
+        let gg = read(OP, "grad_output", g)?;
         let mut dg = dx.try_readwrite().map_err(borrow_err(OP))?;
         let gsl = gg.as_slice().map_err(err(OP))?;
         let ds = dg.as_slice_mut().map_err(err(OP))?;

@@ -1,11 +1,11 @@
 //! Row-wise softmax / log-softmax and the fused softmax cross-entropy.
 
-use numpy::{Element, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::activation::output_like;
 use super::common::{
-    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    aligned_input, borrow_error, empty_array, float_array, kernel_result, read, require_contiguous,
     require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::real::Real;
@@ -106,7 +106,7 @@ fn xent_forward_typed<'py, T: Real + Element>(
     let labels = labels_of(OP, labels, shape.rows)?;
     let py = logits.py();
     let log_probs = output_like(OP, logits, None)?;
-    let losses = unsafe { PyArray1::<T>::new(py, [shape.rows], false) };
+    let losses = unsafe { empty_array::<T>(py, &[shape.rows])? };
     {
         let (lg, lab) = (read(OP, "logits", logits)?, read(OP, "labels", &labels)?);
         let mut lpg = log_probs.readwrite();

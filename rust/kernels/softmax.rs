@@ -45,9 +45,11 @@ fn log_softmax_row<T: Real>(x: &[T], out: &mut [T]) {
     for &v in x {
         sum += (v - max).exp();
     }
-    let log_sum = max + sum.ln();
+    // (v - max) - ln(sum), not v - (max + ln(sum)): the latter rounds ln(sum) to the spacing
+    // of max, losing every digit of a log-probability below it when logits are far from 0.
+    let log_sum = sum.ln();
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = v - log_sum;
+        *o = (v - max) - log_sum;
     }
 }
 
@@ -195,6 +197,19 @@ mod tests {
         )
         .unwrap();
         losses.iter().sum()
+    }
+
+    #[test]
+    fn logits_far_from_zero_keep_their_precision() {
+        let near = [0.0f32, 5.0, 2.5];
+        let far: Vec<f32> = near.iter().map(|v| v + 1e6).collect();
+        let (mut a, mut b) = ([0.0f32; 3], [0.0f32; 3]);
+        let shape = Rows { rows: 1, cols: 3 };
+        log_softmax(shape, &near, &mut a).unwrap();
+        log_softmax(shape, &far, &mut b).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-6, "{a:?} vs {b:?}");
+        }
     }
 
     #[test]

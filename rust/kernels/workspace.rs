@@ -42,6 +42,23 @@ impl<T: Copy + Default + Send + Sync + 'static> Workspace<T> {
         Self { buf, len }
     }
 
+    /// Like [`Workspace::take`], but an allocation that fails (a size no memory can hold)
+    /// is an `Err` naming the size instead of aborting the process, as `vec!` does.
+    pub fn try_take(len: usize) -> Result<Self, String> {
+        if let Some(buf) = Self::cached(len) {
+            return Ok(Self { buf, len });
+        }
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(len).map_err(|_| {
+            format!(
+                "cannot allocate {len} elements of {} bytes",
+                std::mem::size_of::<T>()
+            )
+        })?;
+        buf.resize(len, T::default());
+        Ok(Self { buf, len })
+    }
+
     /// Like [`Workspace::take`], with every element set to zero (`T::default()`).
     pub fn take_zeroed(len: usize) -> Self {
         let mut w = Self::take(len);
@@ -118,6 +135,13 @@ mod tests {
         let two = (Workspace::<f32>::take(10), Workspace::<f32>::take(10));
         assert_ne!(two.0.as_ptr(), two.1.as_ptr());
         assert!(Workspace::<f32>::take(0).is_empty());
+    }
+
+    #[test]
+    fn an_impossible_size_is_an_error_not_an_abort() {
+        let err = Workspace::<f32>::try_take(1 << 60).err().unwrap();
+        assert!(err.contains("cannot allocate"), "{err}");
+        assert_eq!(Workspace::<f32>::try_take(5).unwrap().len(), 5);
     }
 
     #[test]

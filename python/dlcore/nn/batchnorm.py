@@ -71,6 +71,10 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{name}: input {x.shape} has {x.shape[1]} channels in dim 1 but "
                              f"the layer was built for num_features={self.num_features}")
+        # As Linear and Conv2d do: uint8 images and float64 arrays run in the layer's dtype.
+        own = self.weight if self.weight is not None else self.running_mean
+        if own is not None and x.dtype != own.dtype:
+            x = x.astype(own.dtype)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1

@@ -70,6 +70,11 @@ class Module(KerasMixin):
         for registry in (params, buffers, modules):
             if name in registry and not (registry is buffers and not isinstance(
                     value, (Parameter, Module))):
+                # Re-assigning a parameter or sub-module keeps its place (and the state
+                # dict's order), as PyTorch does.
+                if (registry is params and isinstance(value, Parameter)) or (
+                        registry is modules and isinstance(value, Module)):
+                    continue
                 del registry[name]
         if isinstance(value, Parameter):
             params[name] = value

@@ -60,6 +60,7 @@ class Perceptron(Module):
 
         Returns 1 if the sample was misclassified (and the weights were updated), else 0.
         """
+        self._check_lr(lr, "train_step")
         sample = self._inputs(x, "train_step")
         if sample.shape[0] != 1:
             raise ValueError(f"train_step: expected one sample of shape ({self.in_features},), "
@@ -88,6 +89,7 @@ class Perceptron(Module):
         """
         if not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"fit_rosenblatt: epochs must be a positive int, got {epochs!r}")
+        self._check_lr(lr, "fit_rosenblatt")
         inputs = self._inputs(x, "fit_rosenblatt")
         labels = self._labels(y, inputs.shape[0], "fit_rosenblatt")
         history: List[int] = []
@@ -103,6 +105,11 @@ class Perceptron(Module):
     # ----------------------------------------------------------------- internals
     def _scores(self, inputs: np.ndarray) -> np.ndarray:
         return inputs @ self.weight.data[0] + self.bias.data[0]
+
+    @staticmethod
+    def _check_lr(lr: float, op: str) -> None:
+        if not lr > 0:
+            raise ValueError(f"{op}: lr must be positive, got {lr}")
 
     def _update(self, sample: np.ndarray, label: int, lr: float) -> int:
         predicted = 1 if float(sample @ self.weight.data[0] + self.bias.data[0]) > 0 else 0

@@ -168,8 +168,33 @@ impl Conv2dParams {
             });
         }
         let padding = padding.map(|p| p as usize);
-        let padded = (h + padding[0] + padding[1], w + padding[2] + padding[3]);
-        let span = (dilation.0 * (kh - 1) + 1, dilation.1 * (kw - 1) + 1);
+        // Checked: huge paddings or dilations from Python must not wrap around to a small,
+        // wrong geometry.
+        let add3 = |a: usize, b: usize, c: usize| a.checked_add(b)?.checked_add(c);
+        let padded = match (
+            add3(h, padding[0], padding[1]),
+            add3(w, padding[2], padding[3]),
+        ) {
+            (Some(ph), Some(pw)) => (ph, pw),
+            _ => {
+                return Err(format!(
+                    "{OP}: padding (top, bottom, left, right) = ({}, {}, {}, {}) is too large \
+                     for input {xs}",
+                    padding[0], padding[1], padding[2], padding[3]
+                ))
+            }
+        };
+        let extent = |d: usize, k: usize| d.checked_mul(k - 1)?.checked_add(1);
+        let span = match (extent(dilation.0, kh), extent(dilation.1, kw)) {
+            (Some(sh), Some(sw)) => (sh, sw),
+            _ => {
+                return Err(format!(
+                    "{OP}: dilation {} is too large for kernel {}",
+                    pair_str(dilation),
+                    pair_str((kh, kw))
+                ))
+            }
+        };
         if span.0 > padded.0 || span.1 > padded.1 {
             return Err(format!(
                 "{OP}: kernel {} with dilation {} spans {} but the padded input {} is only {}",

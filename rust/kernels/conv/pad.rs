@@ -79,6 +79,16 @@ impl Pad2dParams {
             if before == 0 && after == 0 {
                 continue;
             }
+            if size
+                .checked_add(before)
+                .and_then(|v| v.checked_add(after))
+                .is_none()
+            {
+                return Err(format!(
+                    "pad: padding ({before}, {after}) of dimension {axis} is too large for input {}",
+                    shape_str(shape)
+                ));
+            }
             let ok = match mode {
                 PadMode::Constant(_) => true,
                 PadMode::Reflect => before < size && after < size,

@@ -434,3 +434,24 @@ fn padding_modes_and_their_adjoint() {
         "{e}"
     );
 }
+
+#[test]
+fn huge_padding_and_dilation_are_errors_not_wrapped() {
+    let max = i64::MAX;
+    let err = Conv2dParams::new(
+        [1, 1, 8, 8],
+        [1, 1, 3, 3],
+        [1, 1],
+        [max, max, 0, 0],
+        [1, 1],
+        1,
+    )
+    .unwrap_err();
+    assert!(err.contains("too large"), "{err}");
+    let err =
+        Conv2dParams::new([1, 1, 8, 8], [1, 1, 5, 5], [1, 1], [0; 4], [1 << 62, 1], 1).unwrap_err();
+    assert!(err.contains("too large"), "{err}");
+    let err =
+        Pad2dParams::new(&[1, 1, 8, 8], [max, max, 0, 0], PadMode::Constant(0.0)).unwrap_err();
+    assert!(err.contains("too large"), "{err}");
+}

@@ -95,8 +95,10 @@ fn positive(op: &str, name: &str, v: [i64; 2]) -> Result<(usize, usize), String>
 
 /// PyTorch's `pooling_output_shape`: `None` when no window fits.
 fn out_size(size: usize, k: usize, pad: usize, s: usize, d: usize, ceil: bool) -> Option<usize> {
-    let num =
-        (size + 2 * pad) as i64 - (d * (k - 1)) as i64 - 1 + if ceil { s as i64 - 1 } else { 0 };
+    // Checked: a huge dilation must not wrap `d * (k - 1)` around to a window that fits.
+    let padded = i64::try_from(size.checked_add(pad.checked_mul(2)?)?).ok()?;
+    let span = i64::try_from(d.checked_mul(k - 1)?).ok()?;
+    let num = padded - span - 1 + if ceil { s as i64 - 1 } else { 0 };
     if num < 0 {
         return None;
     }

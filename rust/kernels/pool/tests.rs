@@ -363,6 +363,21 @@ fn errors_name_the_problem() {
 }
 
 #[test]
+fn huge_dilation_is_an_error_not_wrapped() {
+    // 2^62 * (5 - 1) wraps to 0 in usize: the window would 'fit' an 8-pixel input.
+    let p = Pool2dParams::new(
+        "max_pool2d",
+        [1, 1, 8, 8],
+        [5, 1],
+        [1, 1],
+        [0, 0],
+        [1 << 62, 1],
+        false,
+    );
+    assert!(p.unwrap_err().contains("does not fit"));
+}
+
+#[test]
 fn backward_accepts_indices_outside_their_2x2_window() {
     // Indices that are not the forward's own (here swapped between the two windows) still
     // route each gradient where they point.
