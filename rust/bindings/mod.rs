@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod activation;
 mod common;
+mod linear;
 mod matmul;
 mod optim;
 mod softmax;
@@ -14,6 +15,7 @@ mod threads;
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     threads::register(m)?;
     matmul::register(m)?;
+    linear::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
     optim::register(m)?;

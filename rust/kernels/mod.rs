@@ -2,6 +2,7 @@
 //! knows nothing of Python, and is unit-tested against a naive loop in its own file.
 
 pub mod elementwise;
+pub mod linear;
 pub mod matmul;
 pub mod optim;
 pub mod real;
