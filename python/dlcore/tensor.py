@@ -548,12 +548,13 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
         _accumulate_leaf(root, seed)
         return
     grads = {id(root): seed}
+    pending, received = grads.pop, grads.get
     heap = [(-root._seq, root)]
     leaves = []
     owned = set()  # leaves whose pending gradient no one else references
     while heap:
         node = heappop(heap)[1]
-        grad = grads.pop(id(node))
+        grad = pending(id(node))
         if node._retains_grad:
             _accumulate_leaf(node, grad)
         parents = node._parents
@@ -563,8 +564,16 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             # Free the saved arrays now; a second backward through this graph is an error.
             node._backward = _graph_freed
             node._parents = ()
-        for parent, pgrad in zip(parents, parent_grads):
-            if pgrad is None or not parent.requires_grad:
+        i = -1
+        for pgrad in parent_grads:  # (indexing beats zip for the usual one to three parents)
+            i += 1
+            if pgrad is None:
+                continue
+            try:
+                parent = parents[i]
+            except IndexError:  # more gradients than parents: ignored, as zip would
+                break
+            if not parent.requires_grad:
                 continue
             data = parent.data
             if type(pgrad) is not _ndarray:
@@ -574,7 +583,7 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             if pgrad.dtype != data.dtype:
                 pgrad = pgrad.astype(data.dtype)
             key = id(parent)
-            previous = grads.get(key)
+            previous = received(key)
             if previous is not None:
                 grads[key] = previous + pgrad
                 owned.add(key)
