@@ -103,6 +103,17 @@ def test_softmax_dim_out_of_range_is_an_error():
         F.log_softmax(np.zeros((2, 3)), -3)
 
 
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+def test_softmax_over_an_empty_dim_is_empty(fn):
+    # reshape(-1, 0) cannot infer the row count: this raised NumPy's 'cannot reshape array
+    # of size 0 into shape (0)'. PyTorch returns an empty result.
+    x = dlcore.tensor(np.zeros((2, 0, 3), np.float32), requires_grad=True)
+    out = fn(x, dim=1)
+    assert out.shape == (2, 0, 3)
+    out.sum().backward()
+    assert x.grad.shape == (2, 0, 3)
+
+
 def test_gelu_rejects_unknown_approximation():
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(np.zeros(2), approximate="fast")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import check_op as _check_op
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dlcore
 import dlcore.nn.functional as F
@@ -181,3 +183,46 @@ def test_state_dict_round_trip_restores_running_statistics():
     fresh.load_state_dict(bn.state_dict())
     np.testing.assert_array_equal(fresh.running_mean.numpy(), bn.running_mean.numpy())
     assert fresh.num_batches_tracked.item() == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.tuples(st.integers(2, 5), st.integers(1, 6)).flatmap(
+        lambda nc: st.lists(st.integers(1, 9), max_size=2).map(lambda rest: nc + tuple(rest))),
+    training=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_random_shapes_against_reference(shape, training, seed):
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = rng.normal(3.0, 2.0, size=shape)
+    w, b = rng.normal(size=c), rng.normal(size=c)
+    rm, rv = rng.normal(size=c), rng.uniform(0.5, 2.0, size=c)
+    rm_ref, rv_ref = rm.copy(), rv.copy()
+    grad = rng.normal(size=shape)
+    xt, wt, bt = (dlcore.tensor(v, requires_grad=True) for v in (x, w, b))
+    out = F.batch_norm(xt, rm, rv, wt, bt, training=training, momentum=0.2)
+    expected = ref.batch_norm(x, rm_ref, rv_ref, w, b, training, 0.2)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(rm, rm_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rv, rv_ref, rtol=1e-12, atol=1e-12)
+    out.backward(grad)
+    if training:
+        want = ref.batch_norm_backward(x, grad, w)
+        np.testing.assert_allclose(xt.grad.numpy(), want["input"], rtol=1e-8, atol=1e-9)
+    else:
+        axes, bshape = (0,) + tuple(range(2, x.ndim)), (1, c) + (1,) * (x.ndim - 2)
+        scale = (w / np.sqrt(rv + 1e-5)).reshape(bshape)
+        np.testing.assert_allclose(xt.grad.numpy(), grad * scale, rtol=1e-12)
+        x_hat = (x - rm.reshape(bshape)) / np.sqrt(rv.reshape(bshape) + 1e-5)
+        np.testing.assert_allclose(wt.grad.numpy(), np.sum(grad * x_hat, axis=axes),
+                                   rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(bt.grad.numpy(), grad.sum(axis=(0,) + tuple(range(2, x.ndim))),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_float32_large_offset_keeps_precision():
+    x = (1000.0 + np.random.default_rng(9).normal(size=(64, 2, 32))).astype(np.float32)
+    out = F.batch_norm(x, None, None, training=True).numpy().astype(np.float64)
+    np.testing.assert_allclose(out.mean(axis=(0, 2)), 0.0, atol=2e-4)
+    np.testing.assert_allclose(out.std(axis=(0, 2)), 1.0, rtol=1e-4)

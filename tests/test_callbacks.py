@@ -163,6 +163,15 @@ def test_model_checkpoint_every_epoch_with_formatted_names(tmp_path):
     assert set(dlcore.load(tmp_path / names[-1])) == {"model"}
 
 
+def test_model_checkpoint_filepath_naming_a_missing_value(tmp_path):
+    x, y = _regression()
+    model = _linear_model()
+    pattern = str(tmp_path / "w-{val_loss:.3f}.npz")
+    with pytest.raises(ValueError, match=r"ModelCheckpoint: filepath .*'val_loss'.*"
+                                         r"epoch, loss, mae"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(pattern)])
+
+
 def test_terminate_on_nan_stops_at_the_bad_batch(capsys):
     x, y = _regression(n=64)
     x[40] = np.nan  # batch 5 of 8

@@ -82,6 +82,25 @@ def test_nonfinite_norm():
     assert math.isnan(clip_grad_norm_(params, 1.0).item())
 
 
+def test_negative_max_norm_is_refused():
+    # max_norm / total would be negative: every gradient flipped, gradient *ascent*.
+    params = params_with_grads([3.0, 4.0])
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="max_norm"):
+            clip_grad_norm_(params, bad)
+    np.testing.assert_array_equal(params[0].grad.numpy(), [3.0, 4.0])
+
+
+def test_float32_norm_does_not_overflow():
+    # sum(g^2) of these finite float32 gradients overflows float32; the norm itself does not,
+    # and an inf norm would scale every gradient to 0.
+    p = nn.Parameter(np.zeros(4, np.float32))
+    p.grad = dlcore.tensor(np.full(4, 1e20, np.float32))
+    total = clip_grad_norm_([p], 1.0)
+    np.testing.assert_allclose(total.item(), 2e20, rtol=1e-6)
+    np.testing.assert_allclose(p.grad.numpy(), np.full(4, 0.5), rtol=1e-5)
+
+
 def test_clip_grad_value():
     params = params_with_grads([-3.0, -0.5, 0.2, 7.0], [[1.5]])
     assert clip_grad_value_(params, 1.0) is None

@@ -124,6 +124,8 @@ def test_thread_count_is_settable():
         np.testing.assert_allclose(_core.matmul(a, a), a @ a, rtol=1e-4, atol=1e-3)
         with pytest.raises(ValueError, match="at least 1"):
             dlcore.set_num_threads(0)
+        with pytest.raises(ValueError, match="at least 1, got -2"):
+            dlcore.set_num_threads(-2)
     finally:
         dlcore.set_num_threads(before)
 

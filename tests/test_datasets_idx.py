@@ -97,6 +97,14 @@ def test_truncated_and_overlong_files(tmp_path):
         read_idx(path)
 
 
+def test_huge_declared_sizes_are_reported_exactly(tmp_path):
+    # 2^31 cubed overflowed NumPy's int64 product to 0: 'needs 16 bytes' for a file of 34.
+    header = bytes([0, 0, 8, 3]) + (2**31).to_bytes(4, "big") * 3
+    path = _write(str(tmp_path), "huge", header + bytes(18))
+    with pytest.raises(ValueError, match=f"truncated.*needs {16 + 2**93} bytes, found 34"):
+        read_idx(path)
+
+
 def test_corrupted_gzip_and_garbage(tmp_path):
     images, _ = _dataset(str(tmp_path), gz=True)
     path = os.path.join(str(tmp_path), "train-images-idx3-ubyte.gz")

@@ -70,6 +70,19 @@ def test_logits_with_sparse_categorical_crossentropy():
         1).tolist()
 
 
+def test_sparse_labels_as_a_column_work_as_in_keras():
+    # Keras' sparse losses take labels shaped (N, 1) (as many datasets ship them, e.g.
+    # CIFAR-10); they were taken for one-hot rows of the wrong width.
+    x, labels = _blobs(n=64)
+    results = []
+    for y in (labels, labels.reshape(-1, 1)):
+        model = _mlp(4, 3)
+        model.compile("adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        results.append((history.history, model.evaluate(x, y)))
+    assert results[0] == results[1]
+
+
 def test_logits_with_categorical_crossentropy_on_one_hot_labels():
     x, labels = _blobs(seed=2)
     one_hot = np.eye(3, dtype=np.float32)[labels]
@@ -289,6 +302,8 @@ def test_fit_argument_errors():
         model.fit(x, labels, validation_data=(x, labels, labels), verbose=0)
     with pytest.raises(TypeError, match="Callback"):
         model.fit(x, labels, callbacks=[print], verbose=0)
+    with pytest.raises(TypeError, match=r"list of callbacks.*\[EarlyStopping"):
+        model.fit(x, labels, callbacks=dlcore.callbacks.EarlyStopping(), verbose=0)
 
 
 def test_custom_loss_function_is_called_predictions_first():

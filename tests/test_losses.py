@@ -277,6 +277,20 @@ def test_cross_entropy_is_stable_for_huge_logits(dtype):
     assert np.all(np.isfinite(x.grad.numpy()))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, ">f4"])
+def test_cross_entropy_of_other_float_dtypes_runs_in_float32(dtype):
+    # The fused kernel reads float32/float64 only; float16 logits (which every other loss
+    # accepts) and big-endian ones used to reach it and fail with the kernel's TypeError.
+    logits = RNG.normal(size=(4, 3))
+    labels = np.array([0, 2, 1, 2])
+    x = dlcore.tensor(logits.astype(dtype), requires_grad=True)
+    loss = F.cross_entropy(x, labels)
+    loss.backward()
+    want = F.cross_entropy(logits.astype(dtype).astype(np.float32), labels)
+    np.testing.assert_allclose(loss.item(), want.item(), rtol=1e-6)
+    assert x.grad.dtype == x.dtype and np.all(np.isfinite(x.grad.numpy()))
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"weight": np.ones(3)}, {"label_smoothing": 0.1}])
 def test_cross_entropy_label_out_of_range(kwargs):
     with pytest.raises(ValueError, match="label 3 at position 1 is out of range for 3 classes"):

@@ -59,6 +59,8 @@ def test_empty_inner_dimension_gives_zeros():
     got = _core.matmul(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32))
     assert got.shape == (3, 4) and not got.any()
     assert _core.matmul(np.zeros((0, 2)), np.zeros((2, 5))).shape == (0, 5)
+    # No columns: the (3, 0) output's row stride is 0, which is not aliasing.
+    assert _core.matmul(np.ones((3, 2)), np.ones((2, 0))).shape == (3, 0)
 
 
 def test_nan_propagates():
@@ -90,3 +92,22 @@ def test_out_may_not_alias_an_input():
     a = np.ones((3, 3), np.float32)
     with pytest.raises(ValueError, match="out"):
         _core.matmul(a, a, a)
+
+
+@pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shapes_crossing_every_block_with_transposed_views(layout, dtype):
+    # 200 x 530 x 1100 crosses the packed GEMM's row (96), depth (512 f32 / 256 f64) and
+    # column (1024) blocks and is large enough to be split across threads.
+    m, k, n = 200, 530, 1100
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((k, m) if layout[0] == "T" else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if layout[1] == "T" else (k, n)).astype(dtype)
+    a = a.T if layout[0] == "T" else a
+    b = b.T if layout[1] == "T" else b
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(_core.matmul(a, b), want, rtol=tol, atol=tol * np.sqrt(k))
+    out = np.ones((m, n), dtype=dtype)
+    _core.matmul(a, b, out, True)
+    np.testing.assert_allclose(out, want + 1, rtol=tol, atol=tol * np.sqrt(k))

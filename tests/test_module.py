@@ -64,6 +64,35 @@ def test_load_state_dict_errors_name_keys_and_shapes():
     assert missing == ["bias"] and unexpected == []
 
 
+def test_load_state_dict_checks_everything_before_copying():
+    # A value that cannot be cast used to fail half way, leaving the first layers loaded.
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    before = model.state_dict()
+    state = {**{k: np.zeros_like(v) for k, v in before.items()},
+             "1.weight": np.array([["a", "b", "c"]])}
+    with pytest.raises(TypeError, match=r"1\.weight: dtype <U1 .* float32"):
+        model.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    with pytest.raises(TypeError, match="mapping"):
+        model.load_state_dict([("0.weight", np.zeros((3, 2)))])
+
+
+def test_non_float_dtypes_are_refused_for_parameters():
+    with pytest.raises(TypeError, match="float"):
+        nn.Linear(2, 2).to(np.int64)
+    with pytest.raises(TypeError, match="numeric"):
+        nn.Parameter([1.0, None])
+    with pytest.raises(TypeError, match="float"):
+        nn.Linear(3, 2, dtype=np.int64)
+    with pytest.raises(TypeError, match="weight must be a float"):
+        nn.functional.linear(np.full((1, 2), 0.5), np.ones((1, 2), np.int64))
+    # .to("cpu") is what ported PyTorch code writes: there is only the CPU, so it is a no-op.
+    layer = nn.Linear(2, 2)
+    assert layer.to("cpu") is layer and layer.weight.dtype == np.float32
+    assert layer.weight.to("cpu") is layer.weight
+
+
 def test_train_eval_and_zero_grad():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
     assert model.training and model[0].training
@@ -128,6 +157,24 @@ def test_linear_shape_errors_name_shapes():
         layer(np.zeros((64, 785), dtype=np.float32))
     with pytest.raises(ValueError, match="non-negative int"):
         nn.Linear(-1, 3)
+
+
+def test_linear_with_zero_features():
+    # reshape(-1, 0) cannot infer the batch size: Linear(0, n) raised NumPy's 'cannot reshape
+    # array of size 0'. With no input features the output is the bias, as in PyTorch.
+    layer = nn.Linear(0, 3)
+    x = dlcore.tensor(np.zeros((2, 0), np.float32), requires_grad=True)
+    y = layer(x)
+    np.testing.assert_array_equal(y.data, np.broadcast_to(layer.bias.data, (2, 3)))
+    y.sum().backward()
+    assert x.grad.shape == (2, 0) and layer.weight.grad.shape == (3, 0)
+    np.testing.assert_array_equal(layer.bias.grad.data, [2, 2, 2])
+    empty_out = nn.Linear(3, 0)
+    x = dlcore.tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    y = empty_out(x)
+    assert y.shape == (4, 0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros((4, 3)))
 
 
 def test_module_to_double_for_gradcheck():

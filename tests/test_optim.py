@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import collections
+import copy
 import pickle
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -260,7 +262,7 @@ def test_replacing_the_whole_state_resets_the_optimizer():
     for _ in range(3):
         p.grad = dlcore.Tensor(np.ones(5, np.float32))
         opt.step()
-    opt.state = type(opt.state)(dict)
+    opt.state = collections.defaultdict(dict)
     start = p.data.copy()
     opt.step()  # the first step after a reset: the buffer restarts as the gradient
     np.testing.assert_allclose(p.data, start - 0.1, rtol=1e-6)
@@ -380,6 +382,14 @@ def test_load_state_dict_refuses_mismatches():
         optim.Adam([c, d]).load_state_dict(saved)
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         optim.Adam([a]).load_state_dict({"param_groups": []})
+    # Another optimizer's state dict: its groups lack this one's hyperparameters (a bare
+    # KeyError: 'momentum' before).
+    with pytest.raises(ValueError, match=r"group 0 lacks SGD's hyperparameters: momentum, "
+                                         r"dampening.*another optimizer"):
+        optim.SGD([a, b], lr=0.1).load_state_dict(saved)
+    saved["state"][0]["step"] = -3
+    with pytest.raises(ValueError, match="step count of parameter 0 is -3"):
+        optim.Adam([a, b]).load_state_dict(saved)
 
 
 BAD_HYPERPARAMETERS = [
@@ -535,6 +545,9 @@ def test_binding_increments_steps_and_updates_in_place():
      r"steps has shape \(3,\) but there are 2 params"),
     (lambda a: a.__setitem__("steps", np.array([0, -1])), ValueError,
      r"steps\[1\] is -1"),
+    # The count is incremented in place: at i64::MAX it would wrap to a negative count.
+    (lambda a: a.__setitem__("steps", np.array([0, 2**63 - 1])), ValueError,
+     r"steps\[1\] is 9223372036854775807"),
     (lambda a: a["grads"].pop(), ValueError, "got 1 grads for 2 params"),
 ])
 def test_binding_checks_every_array(change, error, message):
@@ -562,3 +575,74 @@ def test_binding_needs_the_buffers_its_options_use():
 
 def test_binding_accepts_an_empty_group():
     _core.adam_step([], [], [], [], None, np.zeros(0, np.int64), 0.1)
+
+
+def test_state_reset_by_hand_restarts_the_optimizer():
+    (p,) = make_params([(4,)], np.float32)
+    opt = optim.Adam([p], lr=0.1)
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(4).astype(np.float32) for _ in range(6)]
+    for g in grads[:3]:
+        p.grad = dlcore.Tensor(g)
+        opt.step()
+    for reset in (opt.state.clear, lambda: opt.state.pop(p),
+                  lambda: opt.state.__setitem__(p, {})):
+        reset()
+        want, state = p.data.copy(), {}
+        for g in grads[3:]:
+            p.grad = dlcore.Tensor(g)
+            opt.step()
+            ref.adam(want, g, state, lr=0.1)
+        np.testing.assert_allclose(p.data, want, rtol=1e-6)
+        assert int(opt.state[p]["step"]) == 3
+
+
+def test_state_entry_deleted_by_hand_is_recreated():
+    (p,) = make_params([(4,)], np.float32)
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = dlcore.Tensor(np.ones(4, np.float32))
+    opt.step()
+    del opt.state[p]["exp_avg_sq"]
+    state = {k: np.array(v, copy=True) for k, v in opt.state[p].items()}
+    state["step"] = int(state["step"])
+    state["exp_avg_sq"] = np.zeros(4, np.float32)
+    want = p.data.copy()
+    opt.step()
+    ref.adam(want, np.ones(4, np.float32), state, lr=0.1)
+    np.testing.assert_allclose(p.data, want, rtol=1e-6)
+    np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], state["exp_avg_sq"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("clone", [lambda o: pickle.loads(pickle.dumps(o)), copy.deepcopy])
+def test_copied_optimizer_continues_identically(clone):
+    params = make_params([(3, 2), (4,)], np.float32)
+    opt = optim.Adam(params, lr=0.1, amsgrad=True)
+    rng = np.random.default_rng(0)
+    for p, g in zip(params, gradients([(3, 2), (4,)], np.float32, rng)):
+        p.grad = dlcore.Tensor(g)
+    opt.step()
+    twin = clone(opt)
+    twin_params = twin.param_groups[0]["params"]
+    assert all(t is not p for t, p in zip(twin_params, params))
+    for _ in range(3):
+        for p, t, g in zip(params, twin_params, gradients([(3, 2), (4,)], np.float32, rng)):
+            p.grad, t.grad = dlcore.Tensor(g), dlcore.Tensor(g.copy())
+        opt.step()
+        twin.step()
+    for p, t in zip(params, twin_params):
+        np.testing.assert_array_equal(p.data, t.data)
+        assert int(twin.state[t]["step"]) == 4
+
+
+def test_state_assigned_as_plain_dicts_is_used():
+    (p,) = make_params([(3,)], np.float32)
+    opt = optim.SGD([p], lr=0.1, momentum=0.5)
+    opt.state[p] = {"momentum_buffer": np.full(3, 2.0, np.float32)}
+    start = p.data.copy()
+    p.grad = dlcore.Tensor(np.ones(3, np.float32))
+    opt.step()
+    np.testing.assert_allclose(p.data, start - 0.1 * (0.5 * 2.0 + 1.0), rtol=1e-6)
+    opt.state[p]["momentum_buffer"][:] = 0  # in place: the step uses the same array
+    start = p.data.copy()
+    opt.step()
+    np.testing.assert_allclose(p.data, start - 0.1, rtol=1e-6)

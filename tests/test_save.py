@@ -130,6 +130,16 @@ def _manifest_edit(edit):
     return mutate
 
 
+def test_a_container_holding_itself_is_refused(tmp_path):
+    # It recursed until RecursionError.
+    obj = {"epoch": 1, "history": []}
+    obj["history"].append(obj)
+    with pytest.raises(ValueError, match=r"save: obj\['history'\]\[0\] contains itself"):
+        dlcore.save(obj, tmp_path / "ckpt.npz")
+    shared = np.ones(2)
+    dlcore.save({"a": [shared], "b": [shared]}, tmp_path / "ckpt.npz")  # sharing is fine
+
+
 def test_truncated_file_raises_clearly(tmp_path):
     path = tmp_path / "ckpt.npz"
     dlcore.save(_example(), path)
@@ -258,3 +268,27 @@ def test_save_is_a_rename_of_a_complete_file(tmp_path, monkeypatch):
     directory, name, size = seen[0]
     assert directory == str(tmp_path) and name.startswith(".ckpt.npz.")
     assert size == os.path.getsize(tmp_path / "ckpt.npz")
+
+
+def test_saved_file_gets_the_usual_permissions(tmp_path):
+    # The temporary file comes from mkstemp, which creates it 0600: the checkpoint was
+    # unreadable to the group and others, unlike a file NumPy or PyTorch writes.
+    old = os.umask(0o022)
+    try:
+        dlcore.save({"w": np.ones(2)}, tmp_path / "new.npz")
+        np.save(tmp_path / "plain.npy", np.ones(2))
+    finally:
+        os.umask(old)
+    mode = os.stat(tmp_path / "new.npz").st_mode & 0o777
+    assert mode == os.stat(tmp_path / "plain.npy").st_mode & 0o777  # 0o644 on POSIX
+    # Overwriting keeps the mode the existing file was given.
+    os.chmod(tmp_path / "new.npz", 0o640)
+    given = os.stat(tmp_path / "new.npz").st_mode & 0o777
+    dlcore.save({"w": np.zeros(2)}, tmp_path / "new.npz")
+    assert os.stat(tmp_path / "new.npz").st_mode & 0o777 == given
+
+
+def test_missing_directory_is_named(tmp_path):
+    target = tmp_path / "runs" / "ckpt.npz"
+    with pytest.raises(FileNotFoundError, match=r"save: directory .*runs'? does not exist"):
+        dlcore.save({"w": np.ones(2)}, target)

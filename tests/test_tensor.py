@@ -143,6 +143,24 @@ def test_shape_ops():
     check_op(lambda a: a.unsqueeze(1).squeeze(1), lambda a: a, [x])
 
 
+def test_dims_out_of_range_are_errors_not_wrapped():
+    # transpose(0, 2) of a matrix used to take 2 % 2 = 0 and quietly return the matrix itself.
+    x = dlcore.ones(2, 3)
+    with pytest.raises(ValueError, match=r"transpose: dim 2 is out of range .* 2 dim"):
+        x.transpose(0, 2)
+    with pytest.raises(ValueError, match=r"dim -3 is out of range"):
+        x.transpose(-3, 1)
+    with pytest.raises(ValueError, match=r"flatten: dim 5 is out of range .* 3 dim"):
+        dlcore.ones(2, 3, 4).flatten(5)
+    with pytest.raises(ValueError, match=r"flatten: dim 3 is out of range"):
+        dlcore.ones(2, 3, 4).flatten(0, 3)
+    with pytest.raises(ValueError, match="flatten: start_dim 2 comes after end_dim 0"):
+        dlcore.ones(2, 3, 4).flatten(2, 0)
+    assert x.transpose(-1, -2).shape == (3, 2)
+    assert dlcore.ones(2, 3, 4).flatten(-2).shape == (2, 12)
+    assert dlcore.tensor(5.0).flatten().shape == (1,)
+
+
 def test_reshape_error_names_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 2\)"):
         dlcore.ones(2, 3).reshape(4, 2)
@@ -201,6 +219,13 @@ def test_non_numeric_data_is_a_type_error():
         dlcore.tensor(["a", "b"])
     with pytest.raises(TypeError, match="numeric"):
         dlcore.ones(2) + np.array(["a", "b"])
+    # An object ndarray is refused like a list that NumPy turns into one.
+    with pytest.raises(TypeError, match="numeric"):
+        dlcore.tensor(np.array([1.0, "a"], dtype=object))
+    with pytest.raises(TypeError, match="numeric"):
+        dlcore.from_numpy(np.array([1.0, 2.0], dtype=object))
+    with pytest.raises(TypeError, match="numeric"):
+        dlcore.ones(2, 2) @ np.ones((2, 2), dtype=object)
 
 
 def test_integer_tensors_cannot_require_grad():

@@ -45,6 +45,85 @@ def cross_entropy_backward(
     log_probs: FloatArray, labels: IntArray, grad: FloatArray, ignore_index: Optional[int] = None
 ) -> FloatArray: ...
 
+# conv2d (C-contiguous NCHW; padding is zeros, (top, bottom, left, right), default none;
+# stride and dilation default to (1, 1))
+def conv2d_forward(
+    input: FloatArray,
+    weight: FloatArray,
+    bias: Optional[FloatArray] = None,
+    stride: Tuple[int, int] = ...,
+    padding: Tuple[int, int, int, int] = ...,
+    dilation: Tuple[int, int] = ...,
+    groups: int = 1,
+) -> FloatArray: ...
+def conv2d_backward(
+    input: FloatArray,
+    weight: FloatArray,
+    grad_output: FloatArray,
+    stride: Tuple[int, int] = ...,
+    padding: Tuple[int, int, int, int] = ...,
+    dilation: Tuple[int, int] = ...,
+    groups: int = 1,
+    input_grad: bool = True,
+    weight_grad: bool = True,
+    bias_grad: bool = True,
+) -> Tuple[Optional[FloatArray], Optional[FloatArray], Optional[FloatArray]]: ...
+
+# padding of the last two axes; mode: "constant", "reflect", "replicate", "circular"
+def pad2d(
+    input: FloatArray, pad: Tuple[int, int, int, int], mode: str = "constant", value: float = 0.0
+) -> FloatArray: ...
+def pad2d_backward(
+    grad_output: FloatArray, pad: Tuple[int, int, int, int], mode: str = "constant"
+) -> FloatArray: ...
+
+# pooling (C-contiguous NCHW); kind is "max" or "min"; indices are int32 flat h * W + w;
+# padding defaults to (0, 0), dilation to (1, 1)
+def extremum_pool2d(
+    input: FloatArray,
+    kind: str,
+    kernel_size: Tuple[int, int],
+    stride: Tuple[int, int],
+    padding: Tuple[int, int] = ...,
+    dilation: Tuple[int, int] = ...,
+    ceil_mode: bool = False,
+    with_indices: bool = True,
+) -> Tuple[FloatArray, Optional[npt.NDArray[np.int32]]]: ...
+def extremum_pool2d_backward(
+    grad_output: FloatArray,
+    indices: npt.NDArray[np.integer],
+    input_shape: Tuple[int, int, int, int],
+    kind: str,
+    kernel_size: Tuple[int, int],
+    stride: Tuple[int, int],
+    padding: Tuple[int, int] = ...,
+    dilation: Tuple[int, int] = ...,
+    ceil_mode: bool = False,
+) -> FloatArray: ...
+def avg_pool2d(
+    input: FloatArray,
+    kernel_size: Tuple[int, int],
+    stride: Tuple[int, int],
+    padding: Tuple[int, int] = ...,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
+) -> FloatArray: ...
+def avg_pool2d_backward(
+    grad_output: FloatArray,
+    input_shape: Tuple[int, int, int, int],
+    kernel_size: Tuple[int, int],
+    stride: Tuple[int, int],
+    padding: Tuple[int, int] = ...,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
+) -> FloatArray: ...
+def adaptive_avg_pool2d(input: FloatArray, output_size: Tuple[int, int]) -> FloatArray: ...
+def adaptive_avg_pool2d_backward(
+    grad_output: FloatArray, input_shape: Tuple[int, int, int, int]
+) -> FloatArray: ...
+
 # fused optimizer steps over a parameter group, in place: list index i of params, grads and
 # every state list belongs to parameter i; ``steps`` (int64, one count per parameter) is
 # incremented by the call, and the update uses the new count. Momentum / amsgrad / centered
@@ -115,3 +194,21 @@ def adam_step(
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
 ) -> None: ...
+
+# batch normalisation: x (N, C, *) C-contiguous; per-channel vectors (C,) of x's dtype
+def batch_norm_stats(x: FloatArray) -> Tuple[FloatArray, FloatArray]: ...
+def batch_norm_forward(
+    x: FloatArray,
+    mean: FloatArray,
+    inv_std: FloatArray,
+    weight: Optional[FloatArray] = None,
+    bias: Optional[FloatArray] = None,
+) -> FloatArray: ...
+def batch_norm_backward(
+    x: FloatArray,
+    grad: FloatArray,
+    mean: FloatArray,
+    inv_std: FloatArray,
+    weight: Optional[FloatArray] = None,
+    batch_stats: bool = True,
+) -> Tuple[FloatArray, FloatArray, FloatArray]: ...

@@ -17,15 +17,16 @@ truncated or corrupted file (zip CRCs catch flipped bytes) or an unknown version
 :class:`CheckpointError` naming the file.
 
 Writing is atomic: the archive goes to a temporary file in the target's directory, is
-flushed and fsynced, then renamed over the target (``os.replace``), and the directory is
-fsynced. If anything fails the temporary file is removed and an existing file at ``path``
-is untouched.
+flushed and fsynced, given the permissions a new file (or the file it replaces) would have,
+then renamed over the target (``os.replace``), and the directory is fsynced. If anything
+fails the temporary file is removed and an existing file at ``path`` is untouched.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import zipfile
 from typing import Any, Dict, List
@@ -48,6 +49,16 @@ class CheckpointError(ValueError):
 class _Encoder:
     def __init__(self) -> None:
         self.arrays: Dict[str, np.ndarray] = {}
+        self.open: set = set()  # ids of the containers being encoded (the current path)
+
+    def _container(self, obj: Any, where: str) -> Dict[str, Any]:
+        if id(obj) in self.open:
+            raise ValueError(f"save: {where} contains itself (a reference cycle)")
+        self.open.add(id(obj))
+        try:
+            return self._encode_container(obj, where)
+        finally:
+            self.open.discard(id(obj))
 
     def _add_array(self, array: np.ndarray, where: str) -> Dict[str, Any]:
         if array.dtype.kind not in _ALLOWED_KINDS or array.dtype.fields is not None:
@@ -81,6 +92,12 @@ class _Encoder:
             return {"type": "float", "value": repr(float(obj))}
         if isinstance(obj, str):
             return {"type": "str", "value": obj}
+        if isinstance(obj, (dict, list, tuple)):
+            return self._container(obj, where)
+        raise TypeError(f"save: {where} is a {type(obj).__name__}; dlcore.save stores nested "
+                        "dicts, lists and tuples of arrays, tensors, numbers, strings and None")
+
+    def _encode_container(self, obj: Any, where: str) -> Dict[str, Any]:
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -92,12 +109,9 @@ class _Encoder:
                               "key_type": key_type,
                               "value": self.encode(value, f"{where}[{key!r}]")})
             return {"type": "dict", "items": items}
-        if isinstance(obj, (list, tuple)):
-            kind = "tuple" if isinstance(obj, tuple) else "list"
-            values = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-            return {"type": kind, "items": values}
-        raise TypeError(f"save: {where} is a {type(obj).__name__}; dlcore.save stores nested "
-                        "dicts, lists and tuples of arrays, tensors, numbers, strings and None")
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        values = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return {"type": kind, "items": values}
 
 
 def save(obj: Any, path: Any) -> None:
@@ -122,6 +136,10 @@ def save(obj: Any, path: Any) -> None:
 
 def _atomic_write(path: str, write: Any) -> None:
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save: directory {directory!r} does not exist (create it "
+                                f"first, e.g. os.makedirs)")
+    mode = _mode_for(path)
     fd, tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                     dir=directory)
     try:
@@ -129,6 +147,7 @@ def _atomic_write(path: str, write: Any) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_path, mode)  # mkstemp creates files 0600
         os.replace(tmp_path, path)
     except BaseException:
         try:
@@ -137,6 +156,25 @@ def _atomic_write(path: str, write: Any) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _mode_for(path: str) -> int:
+    """The permissions the checkpoint gets: those of the file it replaces, else what
+    ``open()`` would give a new file (0o666 minus the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
+    try:  # Linux reports the umask without changing it
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_directory(directory: str) -> None:

@@ -9,6 +9,7 @@ input's gradient into ``.grad`` of the leaves.
 
 from __future__ import annotations
 
+import math
 from heapq import heappop, heappush
 from itertools import count
 from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
@@ -39,6 +40,8 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray):
+        if data.dtype.kind in "OUSV":
+            raise TypeError(f"tensor: data must be numeric, got an array of dtype {data.dtype}")
         arr = data.astype(dtype) if dtype is not None and data.dtype != dtype else data
         return arr.copy() if copy and arr is data else arr
     arr = np.asarray(data)
@@ -242,7 +245,10 @@ class Tensor:
         return Tensor._from_op(self.data.copy(), (self,), lambda g: (g,))
 
     def astype(self, dtype: Any) -> Tensor:
-        """Convert to ``dtype``; differentiable between float dtypes."""
+        """Convert to ``dtype``; differentiable between float dtypes. ``to("cpu")`` (what
+        ported PyTorch code writes) returns the tensor itself: dlcore runs on the CPU."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
         dtype = np.dtype(dtype)
         if dtype == self.data.dtype:
             return self
@@ -420,8 +426,11 @@ class Tensor:
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
-        start = start_dim % self.ndim
-        end = end_dim % self.ndim
+        start = _dim_index(start_dim, self.ndim, "flatten")
+        end = _dim_index(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for shape {self.shape}")
         shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
         return self.reshape(shape)
 
@@ -441,7 +450,7 @@ class Tensor:
         if len(dims) != 2:
             return self.permute(*dims)
         order = list(range(self.ndim))
-        a, b = (int(d) % self.ndim for d in dims)
+        a, b = (_dim_index(d, self.ndim, "transpose") for d in dims)
         order[a], order[b] = order[b], order[a]
         return self.permute(order)
 
@@ -623,6 +632,13 @@ def as_tensor(x: ArrayLike, dtype: Any = None) -> Tensor:
     return Tensor(x, dtype=dtype)
 
 
+def _dim_index(dim: Any, ndim: int, op: str) -> int:
+    """``dim`` as an index in ``[0, ndim)``; negative dims count from the end."""
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return int(dim) % ndim
+
+
 def _axis_args(axis: Any, keepdims: bool, dim: Any, keepdim: Optional[bool]) -> Tuple[Any, bool]:
     if dim is not None:
         axis = dim
@@ -751,6 +767,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
     ta, tb = as_tensor(a), as_tensor(b)
     x, y = ta.data, tb.data
     _check_numeric(x, "matmul")
+    _check_numeric(y, "matmul")
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
                          f"{x.shape} and {y.shape}")
@@ -845,7 +862,7 @@ def _rows_view(x: np.ndarray, dim: int) -> Tuple[np.ndarray, Callable[[np.ndarra
         raise ValueError("softmax: input must have at least one dimension")
     dim = dim % x.ndim
     moved = np.moveaxis(x, dim, -1)
-    rows = np.ascontiguousarray(moved).reshape(-1, x.shape[dim])
+    rows = np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), x.shape[dim])
     moved_shape = moved.shape
 
     def restore(r: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::common::{
-    float_array, kernel_result, require_contiguous, require_shape, same_dtype, FloatArray,
+    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, FloatArray,
 };
 use crate::kernels::elementwise::{self, Activation};
 use crate::kernels::real::Real;
@@ -36,10 +37,10 @@ fn forward_typed<'py, T: Real + Element>(
     require_contiguous(OP, "x", x)?;
     let out = output_like(OP, x, out)?;
     {
-        let xg = x.readonly();
+        let xg = read(OP, "x", x)?;
         let mut og = out
             .try_readwrite()
-            .map_err(|e| super::common::value_error(format!("{OP}: out {e}")))?;
+            .map_err(|e| borrow_error(OP, "out", e))?;
         let xs = xg
             .as_slice()
             .map_err(|e| super::common::value_error(format!("{OP}: x {e}")))?;
@@ -59,18 +60,22 @@ fn backward_typed<'py, T: Real + Element>(
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     const OP: &str = "activation_backward";
-    let y = same_dtype::<T>(OP, "y", y)?;
-    let grad = same_dtype::<T>(OP, "grad", grad)?;
+    let y = aligned_input(same_dtype::<T>(OP, "y", y)?)?;
+    let grad = aligned_input(same_dtype::<T>(OP, "grad", grad)?)?;
     for (name, a) in [("x", x), ("y", &y), ("grad", &grad)] {
         require_contiguous(OP, name, a)?;
         require_shape(OP, name, a, x.shape())?;
     }
     let out = output_like(OP, x, out)?;
     {
-        let (xg, yg, gg) = (x.readonly(), y.readonly(), grad.readonly());
+        let (xg, yg, gg) = (
+            read(OP, "x", x)?,
+            read(OP, "y", &y)?,
+            read(OP, "grad", &grad)?,
+        );
         let mut og = out
             .try_readwrite()
-            .map_err(|e| super::common::value_error(format!("{OP}: out {e}")))?;
+            .map_err(|e| borrow_error(OP, "out", e))?;
         let err = |e: numpy::AsSliceError| super::common::value_error(format!("{OP}: {e}"));
         let (xs, ys, gs) = (
             xg.as_slice().map_err(err)?,

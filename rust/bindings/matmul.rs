@@ -4,8 +4,8 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use super::common::{
-    float_array, kernel_result, require_contiguous, require_shape, same_dtype, value_error,
-    FloatArray,
+    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::matmul::{extent, matmul as matmul_kernel, MatMut, MatRef};
 use crate::kernels::real::Real;
@@ -44,7 +44,7 @@ fn matmul_typed<'py, T: Real + Element>(
     out: Option<&Bound<'py, PyAny>>,
     accumulate: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let b = same_dtype::<T>("matmul", "b", b_obj)?;
+    let b = aligned_input(same_dtype::<T>("matmul", "b", b_obj)?)?;
     let (m, k, ars, acs) = layout("a", a)?;
     let (k2, n, brs, bcs) = layout("b", &b)?;
     if k != k2 {
@@ -68,11 +68,11 @@ fn matmul_typed<'py, T: Real + Element>(
         }
     };
     {
-        let a_guard = a.readonly();
-        let b_guard = b.readonly();
+        let a_guard = read("matmul", "a", a)?;
+        let b_guard = read("matmul", "b", &b)?;
         let mut out_guard = out
             .try_readwrite()
-            .map_err(|e| value_error(format!("matmul: out {e}")))?;
+            .map_err(|e| borrow_error("matmul", "out", e))?;
         // SAFETY: the guards keep the arrays alive and unaliased-for-writing; the views cover
         // exactly the extents their shapes and strides reach.
         let a_data = unsafe { std::slice::from_raw_parts(a_guard.data(), extent(m, k, ars, acs)) };

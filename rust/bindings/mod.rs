@@ -4,10 +4,14 @@
 use pyo3::prelude::*;
 
 mod activation;
+mod batchnorm;
+mod buffers;
 mod common;
+mod conv;
 mod linear;
 mod matmul;
 mod optim;
+mod pool;
 mod softmax;
 mod threads;
 
@@ -18,6 +22,9 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     linear::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    conv::register(m)?;
+    pool::register(m)?;
+    batchnorm::register(m)?;
     optim::register(m)?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
-use super::common::{kernel_result, value_error};
+use super::common::{aligned_input, kernel_result, value_error};
 use crate::kernels::optim::{self, Adadelta, Adagrad, Adam, ParamState, Rmsprop, Sgd, UpdateRule};
 use crate::kernels::real::Real;
 
@@ -262,7 +262,9 @@ impl<'py> GroupArgs<'_, 'py> {
         let mut operands: Vec<Operand<'py, T>> = Vec::with_capacity(n * (2 + k));
         for i in 0..n {
             let p = typed_array::<T>(op, "params", i, &self.params[i])?;
-            let g = typed_array::<T>(op, "grads", i, &self.grads[i])?;
+            // Gradients are only read: a misaligned one is copied (params and state buffers
+            // are updated in place, so those must be aligned already).
+            let g = aligned_input(typed_array::<T>(op, "grads", i, &self.grads[i])?)?;
             same_shape(op, "grads", i, &g, p.shape())?;
             operands.push(Operand {
                 array: p,
@@ -314,10 +316,12 @@ impl<'py> GroupArgs<'_, 'py> {
         // not write these arrays meanwhile.
         let counts = unsafe { steps.as_slice_mut() }
             .map_err(|_| value_error(format!("{op}: steps is not aligned")))?;
-        if let Some(i) = counts.iter().position(|&c| c < 0) {
+        // The count is incremented below: i64::MAX would wrap to a negative count.
+        if let Some(i) = counts.iter().position(|&c| !(0..i64::MAX).contains(&c)) {
             return Err(value_error(format!(
-                "{op}: steps[{i}] is {}; step counts cannot be negative",
-                counts[i]
+                "{op}: steps[{i}] is {}; step counts must be in 0..{}",
+                counts[i],
+                i64::MAX
             )));
         }
         let slice_err = |o: &Operand<'py, T>| {

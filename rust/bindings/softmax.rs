@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 
 use super::activation::output_like;
 use super::common::{
-    float_array, kernel_result, require_contiguous, require_shape, same_dtype, value_error,
-    FloatArray,
+    aligned_input, borrow_error, float_array, kernel_result, read, require_contiguous,
+    require_shape, same_dtype, value_error, FloatArray,
 };
 use crate::kernels::real::Real;
 use crate::kernels::softmax::{self, CrossEntropy, Rows};
@@ -33,9 +33,10 @@ fn labels_of<'py>(
     let l = labels.cast::<PyArrayDyn<i64>>().map_err(|_| {
         pyo3::exceptions::PyTypeError::new_err(format!("{op}: labels must be an int64 numpy array"))
     })?;
-    require_contiguous(op, "labels", l)?;
-    require_shape(op, "labels", l, &[rows])?;
-    Ok(l.clone())
+    let l = aligned_input(l.clone())?;
+    require_contiguous(op, "labels", &l)?;
+    require_shape(op, "labels", &l, &[rows])?;
+    Ok(l)
 }
 
 fn rowwise_typed<'py, T: Real + Element>(
@@ -47,10 +48,10 @@ fn rowwise_typed<'py, T: Real + Element>(
     let shape = rows_of(op, x)?;
     let out = output_like(op, x, out)?;
     {
-        let xg = x.readonly();
+        let xg = read(op, "input", x)?;
         let mut og = out
             .try_readwrite()
-            .map_err(|e| value_error(format!("{op}: out {e}")))?;
+            .map_err(|e| borrow_error(op, "out", e))?;
         let xs = xg
             .as_slice()
             .map_err(|e| value_error(format!("{op}: {e}")))?;
@@ -107,7 +108,7 @@ fn xent_forward_typed<'py, T: Real + Element>(
     let log_probs = output_like(OP, logits, None)?;
     let losses = unsafe { PyArray1::<T>::new(py, [shape.rows], false) };
     {
-        let (lg, lab) = (logits.readonly(), labels.readonly());
+        let (lg, lab) = (read(OP, "logits", logits)?, read(OP, "labels", &labels)?);
         let mut lpg = log_probs.readwrite();
         let mut lsg = losses.readwrite();
         let err = |e: numpy::AsSliceError| value_error(format!("{OP}: {e}"));
@@ -147,12 +148,16 @@ fn xent_backward_typed<'py, T: Real + Element>(
     const OP: &str = "cross_entropy backward";
     let shape = rows_of(OP, log_probs)?;
     let labels = labels_of(OP, labels, shape.rows)?;
-    let grad = same_dtype::<T>(OP, "grad", grad)?;
+    let grad = aligned_input(same_dtype::<T>(OP, "grad", grad)?)?;
     require_contiguous(OP, "grad", &grad)?;
     require_shape(OP, "grad", &grad, &[shape.rows])?;
     let out = output_like(OP, log_probs, None)?;
     {
-        let (lpg, lab, gg) = (log_probs.readonly(), labels.readonly(), grad.readonly());
+        let (lpg, lab, gg) = (
+            read(OP, "log_probs", log_probs)?,
+            read(OP, "labels", &labels)?,
+            read(OP, "grad", &grad)?,
+        );
         let mut og = out.readwrite();
         let err = |e: numpy::AsSliceError| value_error(format!("{OP}: {e}"));
         let (lps, labs, gs) = (

@@ -6,13 +6,13 @@ use crate::threading;
 
 /// Set how many threads dlcore's kernels use (at least 1).
 #[pyfunction]
-fn set_num_threads(n: usize) -> PyResult<()> {
-    if n == 0 {
-        return Err(super::common::value_error(
-            "set_num_threads: n must be at least 1, got 0",
-        ));
+fn set_num_threads(n: i64) -> PyResult<()> {
+    if n < 1 {
+        return Err(super::common::value_error(format!(
+            "set_num_threads: n must be at least 1, got {n}"
+        )));
     }
-    threading::set_num_threads(n);
+    threading::set_num_threads(usize::try_from(n).unwrap_or(usize::MAX));
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 //! Strides are in elements and may be anything non-negative, so a transposed operand (the
 //! `A^T B` and `A B^T` of a linear layer's backward pass) is read in place, never copied.
 
+#[cfg(target_arch = "x86_64")]
+use super::packed_gemm;
 use super::real::Real;
 use crate::threading;
 
@@ -83,18 +85,94 @@ impl<'a, T> MatMut<'a, T> {
     }
 }
 
-/// Below this many multiply-adds one thread is faster than waking the pool.
+/// Below this many multiply-adds one thread is faster than waking the pool (portable path).
 const PARALLEL_FLOPS: usize = 96 * 96 * 96;
+
+/// Which implementation computes the product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// The fastest this CPU supports: the packed AVX-512 GEMM where available, else portable.
+    Auto,
+    /// The `gemm` crate, which runs on any CPU (AVX2/FMA or NEON where available).
+    // Only tests choose it on an AVX-512 machine; elsewhere `Auto` falls back to it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Portable,
+}
 
 /// `C = A @ B`, or `C += A @ B` when `accumulate` is true.
 ///
-/// Errors (never panics) when the shapes disagree or a slice is shorter than its view.
+/// Large products are split across dlcore's threads. Called from inside dlcore's pool (say,
+/// per sample in a parallel loop) it runs on the calling thread: the work is already
+/// spread, and splitting it again only adds overhead.
+///
+/// Errors (never panics) when the shapes disagree, a slice is shorter than its view, or C's
+/// strides make two of its elements share memory.
 pub fn matmul<T: Real>(
     a: MatRef<T>,
     b: MatRef<T>,
     c: MatMut<T>,
     accumulate: bool,
 ) -> Result<(), String> {
+    let inside_pool = rayon::current_thread_index().is_some();
+    let threads = if inside_pool {
+        1
+    } else {
+        threading::num_threads()
+    };
+    matmul_with(Backend::Auto, threads, a, b, c, accumulate)
+}
+
+/// [`matmul`] on a chosen backend with up to `threads` threads (tests run every choice).
+pub(crate) fn matmul_with<T: Real>(
+    backend: Backend,
+    threads: usize,
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: MatMut<T>,
+    accumulate: bool,
+) -> Result<(), String> {
+    check(&a, &b, &c)?;
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c.data[i * c.row_stride + j * c.col_stride] = T::ZERO;
+                }
+            }
+        }
+        return Ok(());
+    }
+    #[cfg(target_arch = "x86_64")]
+    if backend == Backend::Auto && packed_gemm::available() {
+        let view = |x: &MatRef<T>| packed_gemm::View {
+            ptr: x.data.as_ptr(),
+            rs: x.row_stride,
+            cs: x.col_stride,
+        };
+        let out = packed_gemm::ViewMut {
+            ptr: c.data.as_mut_ptr(),
+            rs: c.row_stride,
+            cs: c.col_stride,
+        };
+        // SAFETY: AVX-512F was detected; `check` verified every view lies inside its slice
+        // and that C's elements are distinct; C is borrowed mutably, so it cannot overlap A
+        // or B; k >= 1.
+        let done =
+            unsafe { packed_gemm::matmul((m, n, k), view(&a), view(&b), out, accumulate, threads) };
+        if done {
+            return Ok(());
+        }
+    }
+    portable((m, n, k), a, b, c, accumulate, threads);
+    Ok(())
+}
+
+/// Validate shapes and extents so the kernels may index without bounds checks.
+fn check<T>(a: &MatRef<T>, b: &MatRef<T>, c: &MatMut<T>) -> Result<(), String> {
     if a.cols != b.rows {
         return Err(format!(
             "matmul: A is {}x{} but B is {}x{}; A's columns must equal B's rows",
@@ -116,21 +194,40 @@ pub fn matmul<T: Real>(
             c.data.len()
         ));
     }
-    let (m, n, k) = (a.rows, b.cols, a.cols);
-    if m == 0 || n == 0 {
-        return Ok(());
+    if !distinct_elements(c.rows, c.cols, c.row_stride, c.col_stride) {
+        return Err(format!(
+            "matmul: C's strides ({}, {}) make elements of its {}x{} view share memory",
+            c.row_stride, c.col_stride, c.rows, c.cols
+        ));
     }
-    if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                for j in 0..n {
-                    c.data[i * c.row_stride + j * c.col_stride] = T::ZERO;
-                }
-            }
-        }
-        return Ok(());
+    Ok(())
+}
+
+/// Whether a strided view's elements are all distinct (checked conservatively: one stride
+/// must step over a whole line of the other).
+fn distinct_elements(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        // An empty view has no elements to share; NumPy gives such arrays zero strides.
+        return true;
     }
-    let threads = threading::num_threads();
+    let rows_ok = rows <= 1 || row_stride >= 1;
+    let cols_ok = cols <= 1 || col_stride >= 1;
+    if rows <= 1 || cols <= 1 {
+        return rows_ok && cols_ok;
+    }
+    (col_stride >= 1 && row_stride >= col_stride * cols)
+        || (row_stride >= 1 && col_stride >= row_stride * rows)
+}
+
+/// The portable path: the `gemm` crate, threaded through dlcore's pool.
+fn portable<T: Real>(
+    (m, n, k): (usize, usize, usize),
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: MatMut<T>,
+    accumulate: bool,
+    threads: usize,
+) {
     let parallel = threads > 1 && m * n * k >= PARALLEL_FLOPS;
     // Raw pointers are not Send; carry the addresses into the pool as integers.
     let (c_ptr, a_ptr, b_ptr) = (
@@ -139,8 +236,8 @@ pub fn matmul<T: Real>(
         b.data.as_ptr() as usize,
     );
     let run = move |par: gemm::Parallelism| {
-        // SAFETY: the extents were checked above, so every index gemm forms is in bounds; the
-        // output does not alias the inputs because it is borrowed mutably.
+        // SAFETY: the extents were checked by `check`, so every index gemm forms is in
+        // bounds; the output does not alias the inputs because it is borrowed mutably.
         // gemm computes dst = alpha * dst + beta * (lhs @ rhs): the reverse of BLAS's names.
         unsafe {
             gemm::gemm(
@@ -171,7 +268,6 @@ pub fn matmul<T: Real>(
     } else {
         run(gemm::Parallelism::None);
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -179,55 +275,231 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
-    fn naive(a: &MatRef<f64>, b: &MatRef<f64>) -> Vec<f64> {
+    /// How a test matrix sits in memory.
+    #[derive(Clone, Copy, Debug)]
+    enum Layout {
+        RowMajor,
+        ColMajor,
+        /// Row-major with 3 unused elements after each row.
+        PaddedRows,
+        /// Every other element of every other row: neither stride is 1.
+        Strided,
+    }
+
+    fn strides(layout: Layout, rows: usize, cols: usize) -> (usize, usize) {
+        match layout {
+            Layout::RowMajor => (cols, 1),
+            Layout::ColMajor => (1, rows),
+            Layout::PaddedRows => (cols + 3, 1),
+            Layout::Strided => (4 * cols + 1, 2),
+        }
+    }
+
+    /// A matrix's backing storage (gaps included) and strides.
+    struct Stored<T> {
+        data: Vec<T>,
+        rows: usize,
+        cols: usize,
+        rs: usize,
+        cs: usize,
+    }
+
+    impl<T: Real> Stored<T> {
+        fn random(layout: Layout, rows: usize, cols: usize, rng: &mut impl Rng) -> Self {
+            let (rs, cs) = strides(layout, rows, cols);
+            let len = extent(rows, cols, rs, cs);
+            let data = (0..len)
+                .map(|_| T::from_f64(rng.random::<f64>() - 0.5))
+                .collect();
+            Self {
+                data,
+                rows,
+                cols,
+                rs,
+                cs,
+            }
+        }
+
+        fn view(&self) -> MatRef<'_, T> {
+            MatRef {
+                data: &self.data,
+                rows: self.rows,
+                cols: self.cols,
+                row_stride: self.rs,
+                col_stride: self.cs,
+            }
+        }
+
+        fn view_mut(&mut self) -> MatMut<'_, T> {
+            MatMut {
+                data: &mut self.data,
+                rows: self.rows,
+                cols: self.cols,
+                row_stride: self.rs,
+                col_stride: self.cs,
+            }
+        }
+
+        fn get(&self, i: usize, j: usize) -> f64 {
+            self.data[i * self.rs + j * self.cs].to_f64()
+        }
+
+        /// Whether storage index `idx` is an element of the view (not a gap).
+        fn in_view(&self, idx: usize) -> bool {
+            (0..self.rows).any(|i| {
+                let rest = idx.wrapping_sub(i * self.rs);
+                rest <= (self.cols - 1) * self.cs && rest.is_multiple_of(self.cs.max(1))
+            })
+        }
+    }
+
+    fn naive<T: Real>(a: &Stored<T>, b: &Stored<T>) -> Vec<f64> {
         let mut c = vec![0.0; a.rows * b.cols];
         for i in 0..a.rows {
             for j in 0..b.cols {
-                let mut s = 0.0;
-                for p in 0..a.cols {
-                    s += a.data[i * a.row_stride + p * a.col_stride]
-                        * b.data[p * b.row_stride + j * b.col_stride];
-                }
-                c[i * b.cols + j] = s;
+                c[i * b.cols + j] = (0..a.cols).map(|p| a.get(i, p) * b.get(p, j)).sum();
             }
         }
         c
     }
 
-    #[test]
-    fn matches_naive_for_odd_and_transposed_shapes() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for &(m, k, n) in &[
-            (1, 1, 1),
-            (3, 5, 7),
-            (17, 33, 9),
-            (64, 1, 64),
-            (130, 70, 129),
+    /// Backends and thread counts every case runs under: the packed path (where the CPU has
+    /// AVX-512) and the portable one, each serial and split into three strips.
+    fn configurations() -> Vec<(Backend, usize)> {
+        let mut configs = vec![(Backend::Portable, 1), (Backend::Portable, 3)];
+        #[cfg(target_arch = "x86_64")]
+        if packed_gemm::available() {
+            configs.extend([(Backend::Auto, 1), (Backend::Auto, 3)]);
+        }
+        configs
+    }
+
+    /// Check every backend, thread count, operand layout and accumulate mode on one shape.
+    fn check_shape<T: Real>(m: usize, k: usize, n: usize, tolerance: f64, seed: u64) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for (la, lb, lc) in [
+            (Layout::RowMajor, Layout::RowMajor, Layout::RowMajor),
+            (Layout::ColMajor, Layout::RowMajor, Layout::RowMajor),
+            (Layout::RowMajor, Layout::ColMajor, Layout::RowMajor),
+            (Layout::ColMajor, Layout::ColMajor, Layout::ColMajor),
+            (Layout::Strided, Layout::PaddedRows, Layout::PaddedRows),
+            (Layout::PaddedRows, Layout::Strided, Layout::Strided),
+            (Layout::RowMajor, Layout::RowMajor, Layout::ColMajor),
         ] {
-            for transpose_a in [false, true] {
-                for transpose_b in [false, true] {
-                    let av: Vec<f64> = (0..m * k).map(|_| rng.random::<f64>() - 0.5).collect();
-                    let bv: Vec<f64> = (0..k * n).map(|_| rng.random::<f64>() - 0.5).collect();
-                    let a = if transpose_a {
-                        MatRef::row_major(&av, k, m).t()
-                    } else {
-                        MatRef::row_major(&av, m, k)
-                    };
-                    let b = if transpose_b {
-                        MatRef::row_major(&bv, n, k).t()
-                    } else {
-                        MatRef::row_major(&bv, k, n)
-                    };
-                    let want = naive(&a, &b);
-                    let mut got = vec![1.0; m * n];
-                    matmul(a, b, MatMut::row_major(&mut got, m, n), false).unwrap();
-                    for (g, w) in got.iter().zip(&want) {
-                        assert!((g - w).abs() < 1e-10, "{m}x{k}x{n}: {g} vs {w}");
+            let a = Stored::<T>::random(la, m, k, &mut rng);
+            let b = Stored::<T>::random(lb, k, n, &mut rng);
+            let want = naive(&a, &b);
+            for (backend, threads) in configurations() {
+                for accumulate in [false, true] {
+                    let mut c = Stored::<T>::random(lc, m, n, &mut rng);
+                    let before = c.data.clone();
+                    matmul_with(
+                        backend,
+                        threads,
+                        a.view(),
+                        b.view(),
+                        c.view_mut(),
+                        accumulate,
+                    )
+                    .unwrap();
+                    let case = format!(
+                        "{m}x{k} @ {k}x{n}, {la:?} {lb:?} -> {lc:?}, {backend:?} x{threads}, \
+                         accumulate={accumulate}"
+                    );
+                    for i in 0..m {
+                        for j in 0..n {
+                            let old = before[i * c.rs + j * c.cs].to_f64();
+                            let expect = want[i * n + j] + if accumulate { old } else { 0.0 };
+                            let got = c.get(i, j);
+                            assert!(
+                                (got - expect).abs() <= tolerance,
+                                "{case}: C[{i},{j}] = {got}, expected {expect}"
+                            );
+                        }
                     }
-                    matmul(a, b, MatMut::row_major(&mut got, m, n), true).unwrap();
-                    for (g, w) in got.iter().zip(&want) {
-                        assert!((g - 2.0 * w).abs() < 1e-10);
+                    for (idx, (&now, &old)) in c.data.iter().zip(&before).enumerate() {
+                        if !c.in_view(idx) {
+                            assert!(now.to_f64() == old.to_f64(), "{case}: gap {idx} written");
+                        }
                     }
+                }
+            }
+        }
+    }
+
+    /// Shapes around every blocking boundary: single elements, k = 1, partial register tiles
+    /// (MR = 12 rows, NR = 32 f32 / 16 f64 columns), several KC / MC / NC blocks, and
+    /// products above the threading threshold (128^3 multiply-adds) split by columns
+    /// (n >= m) or by rows.
+    const SHAPES: [(usize, usize, usize); 18] = [
+        (1, 1, 1),
+        (1, 4, 8),
+        (2, 3, 1),
+        (3, 5, 7),
+        (12, 1, 32),
+        (13, 17, 33),
+        (17, 33, 9),
+        (64, 1, 64),
+        (6, 25, 300),
+        (25, 6, 37),
+        (11, 520, 17),
+        (97, 300, 65),
+        (130, 70, 129),
+        (400, 20, 50),
+        (2, 9, 4200),
+        (200, 150, 180),
+        (70, 190, 330),
+        (530, 90, 70),
+    ];
+
+    #[test]
+    fn f64_matches_naive_on_every_backend_and_layout() {
+        for (seed, &(m, k, n)) in SHAPES.iter().enumerate() {
+            check_shape::<f64>(m, k, n, 1e-12 * k as f64, seed as u64);
+        }
+    }
+
+    #[test]
+    fn f32_matches_naive_on_every_backend_and_layout() {
+        for (seed, &(m, k, n)) in SHAPES.iter().enumerate() {
+            check_shape::<f32>(m, k, n, 2e-6 * k as f64, 100 + seed as u64);
+        }
+    }
+
+    #[test]
+    fn column_major_output_wider_than_a_block() {
+        // A column-major C is computed transposed, so its 2100 rows cross the f64 NC block.
+        check_shape::<f64>(2100, 5, 3, 1e-12 * 5.0, 7);
+    }
+
+    #[test]
+    fn broadcast_operands_with_zero_strides() {
+        // NumPy's broadcast views have stride 0: every row of A is the same vector.
+        let row = [1.0f32, 2.0, 3.0];
+        let a = MatRef {
+            data: &row,
+            rows: 20,
+            cols: 3,
+            row_stride: 0,
+            col_stride: 1,
+        };
+        let bv: Vec<f32> = (0..3 * 40).map(|i| i as f32).collect();
+        let b = MatRef::row_major(&bv, 3, 40);
+        for (backend, threads) in configurations() {
+            let mut c = vec![0.0f32; 20 * 40];
+            matmul_with(
+                backend,
+                threads,
+                a,
+                b,
+                MatMut::row_major(&mut c, 20, 40),
+                false,
+            )
+            .unwrap();
+            for i in 0..20 {
+                for j in 0..40 {
+                    let want: f32 = (0..3).map(|p| row[p] * bv[p * 40 + j]).sum();
+                    assert_eq!(c[i * 40 + j], want, "{backend:?}");
                 }
             }
         }
@@ -235,7 +507,7 @@ mod tests {
 
     #[test]
     fn f32_large_parallel() {
-        let (m, k, n) = (200, 150, 180);
+        let (m, k, n) = (300, 600, 700);
         let av: Vec<f32> = (0..m * k).map(|i| ((i % 13) as f32 - 6.0) / 7.0).collect();
         let bv: Vec<f32> = (0..k * n).map(|i| ((i % 11) as f32 - 5.0) / 5.0).collect();
         let mut got = vec![0.0f32; m * n];
@@ -257,6 +529,27 @@ mod tests {
     }
 
     #[test]
+    fn calls_from_inside_the_pool_run_serially_and_correctly() {
+        let (m, k, n) = (150, 130, 170);
+        let av: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+        let bv: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 - 2.0).collect();
+        let mut want = vec![0.0f32; m * n];
+        let a = MatRef::row_major(&av, m, k);
+        let b = MatRef::row_major(&bv, k, n);
+        matmul(a, b, MatMut::row_major(&mut want, m, n), false).unwrap();
+        let mut outputs = vec![vec![0.0f32; m * n]; 4];
+        threading::install(|| {
+            use rayon::prelude::*;
+            outputs.par_iter_mut().for_each(|out| {
+                matmul(a, b, MatMut::row_major(out, m, n), false).unwrap();
+            });
+        });
+        for out in &outputs {
+            assert_eq!(out, &want);
+        }
+    }
+
+    #[test]
     fn empty_inner_dimension_gives_zeros() {
         let mut c = vec![5.0f32; 6];
         matmul(
@@ -267,6 +560,28 @@ mod tests {
         )
         .unwrap();
         assert!(c.iter().all(|&x| x == 0.0));
+        matmul(
+            MatRef::row_major(&[1.0], 1, 1),
+            MatRef::row_major(&[], 1, 0),
+            MatMut::row_major(&mut c[..0], 1, 0),
+            false,
+        )
+        .unwrap();
+        // An empty output with several rows: its row stride is 0, yet no elements alias.
+        matmul(
+            MatRef::row_major(&[1.0; 6], 2, 3),
+            MatRef::row_major(&[], 3, 0),
+            MatMut::row_major(&mut c[..0], 2, 0),
+            false,
+        )
+        .unwrap();
+        matmul(
+            MatRef::row_major(&[], 0, 3),
+            MatRef::row_major(&[1.0; 6], 3, 2),
+            MatMut::row_major(&mut c[..0], 0, 2),
+            true,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -280,5 +595,52 @@ mod tests {
             false,
         );
         assert!(err.unwrap_err().contains("2x3"));
+    }
+
+    #[test]
+    fn empty_output_with_zero_strides_is_fine() {
+        let mut c: [f32; 0] = [];
+        let out = MatMut {
+            data: &mut c,
+            rows: 2,
+            cols: 0,
+            row_stride: 0,
+            col_stride: 1,
+        };
+        let a = [1.0f32; 6];
+        assert!(matmul(
+            MatRef::row_major(&a, 2, 3),
+            MatRef::row_major(&[], 3, 0),
+            out,
+            false
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn short_slices_and_overlapping_output_are_errors() {
+        let a = [0.0f32; 6];
+        let mut c = [0.0f32; 9];
+        let short = matmul(
+            MatRef::row_major(&a[..5], 2, 3),
+            MatRef::row_major(&a, 3, 2),
+            MatMut::row_major(&mut c[..4], 2, 2),
+            false,
+        );
+        assert!(short.unwrap_err().contains("needs 6 elements"));
+        let overlapping = MatMut {
+            data: &mut c,
+            rows: 2,
+            cols: 2,
+            row_stride: 1,
+            col_stride: 1,
+        };
+        let err = matmul(
+            MatRef::row_major(&a[..4], 2, 2),
+            MatRef::row_major(&a[..4], 2, 2),
+            overlapping,
+            false,
+        );
+        assert!(err.unwrap_err().contains("share memory"));
     }
 }

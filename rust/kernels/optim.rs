@@ -835,8 +835,13 @@ pub fn step<T: Real, R: UpdateRule>(rule: &R, group: Vec<ParamState<'_, T>>) -> 
         })
         .collect();
 
-    let threads = threading::num_threads();
-    if total <= GRAIN || threads == 1 {
+    // Small groups never ask for the pool (that costs a lock and an atomic each time).
+    let threads = if total <= GRAIN {
+        1
+    } else {
+        threading::num_threads()
+    };
+    if threads == 1 {
         for piece in &mut pieces {
             piece.run(rule);
         }

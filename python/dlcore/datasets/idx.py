@@ -9,6 +9,7 @@ then the data in C order. MNIST image files have the magic number 2051 (0x000008
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from typing import Optional, Tuple
@@ -68,7 +69,7 @@ def _read_idx_with_magic(path: str) -> Tuple[int, np.ndarray]:
                          f"after {len(raw)} bytes")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = _IDX_TYPES[type_code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "longer than its header says"
         raise ValueError(f"{path}: file is {problem}: shape {shape} of {dtype.name} needs "

@@ -16,6 +16,7 @@ from .activation import (
 )
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import Sequential
+from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten
 from .linear import Identity, Linear
@@ -32,12 +33,16 @@ from .loss import (
 )
 from .module import Module, Parameter
 from .perceptron import Perceptron
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MinPool2d
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Dropout2d",
@@ -51,6 +56,8 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
+    "MinPool2d",
     "Module",
     "NLLLoss",
     "PReLU",

@@ -18,6 +18,7 @@ from .ops.activation import (
     tanh,
 )
 from .ops.batchnorm import batch_norm
+from .ops.conv import conv2d, pad
 from .ops.dropout import dropout, dropout2d
 from .ops.flatten import flatten
 from .ops.linear import linear
@@ -31,11 +32,15 @@ from .ops.loss import (
     nll_loss,
     rmse_loss,
 )
+from .ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv2d",
     "cross_entropy",
     "dropout",
     "dropout2d",
@@ -47,8 +52,11 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "max_pool2d",
+    "min_pool2d",
     "mse_loss",
     "nll_loss",
+    "pad",
     "prelu",
     "relu",
     "rmse_loss",

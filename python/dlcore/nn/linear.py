@@ -45,6 +45,8 @@ class Linear(Module):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"Linear: dtype must be a float dtype, got {np.dtype(dtype)}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))

@@ -19,6 +19,9 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         array = data.data if isinstance(data, Tensor) else np.asarray(data)
+        if array.dtype.kind in "OUSV":
+            raise TypeError(f"Parameter: data must be numeric, got an array of dtype "
+                            f"{array.dtype}")
         if array.dtype.kind != "f":
             array = array.astype(np.float32)
         super().__init__(array, requires_grad=requires_grad)
@@ -196,8 +199,17 @@ class Module(KerasMixin):
         return self
 
     def to(self, dtype: Any) -> Module:
-        """Convert every floating-point parameter and buffer to ``dtype`` in place."""
+        """Convert every floating-point parameter and buffer to ``dtype`` in place.
+
+        ``to("cpu")`` is accepted and does nothing (dlcore runs on the CPU only), so ported
+        PyTorch code that moves models to a device keeps working.
+        """
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must have a float dtype, "
+                            f"got {dtype}")
         for param in self.parameters():
             param.data = param.data.astype(dtype)
             if param.grad is not None:
@@ -234,8 +246,12 @@ class Module(KerasMixin):
         """Copy values from ``state_dict`` into this module's parameters and buffers.
 
         Raises ValueError naming every missing or unexpected key (when ``strict``) and any
-        shape mismatch. Returns ``(missing_keys, unexpected_keys)``.
+        shape mismatch, TypeError for a value that cannot be cast to its parameter's dtype;
+        nothing is copied unless everything fits. Returns ``(missing_keys, unexpected_keys)``.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays (what "
+                            f"state_dict() returns), got {type(state_dict).__name__}")
         targets: Dict[str, Tensor] = {}
         for module_name, module in self.named_modules():
             for name, param in module._parameters.items():
@@ -246,7 +262,7 @@ class Module(KerasMixin):
                     targets[_join(module_name, name)] = buf
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        problems = []
+        problems, dtype_problems = [], []
         if strict and missing:
             problems.append(f"missing keys: {', '.join(missing)}")
         if strict and unexpected:
@@ -259,8 +275,14 @@ class Module(KerasMixin):
             if array.shape != target.data.shape:
                 problems.append(f"{key}: shape {array.shape} in the state dict but "
                                 f"{target.data.shape} in the model")
+            if not np.can_cast(array.dtype, target.data.dtype, casting="same_kind"):
+                dtype_problems.append(f"{key}: dtype {array.dtype} in the state dict cannot be "
+                                      f"cast to the model's {target.data.dtype}")
         if problems:
             raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
+        if dtype_problems:
+            raise TypeError(f"load_state_dict for {type(self).__name__}: "
+                            + "; ".join(dtype_problems))
         for key, target in targets.items():
             if key in state_dict:
                 value = state_dict[key]

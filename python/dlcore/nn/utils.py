@@ -29,7 +29,13 @@ def _norm(array: np.ndarray, norm_type: float) -> float:
         return float(np.max(np.abs(array))) if array.size else 0.0
     if norm_type == 2.0:
         flat = array.reshape(-1)
-        return math.sqrt(float(np.dot(flat, flat)))  # one BLAS pass, no temporary
+        with np.errstate(over="ignore"):
+            squares = float(np.dot(flat, flat))  # one BLAS pass, no temporary
+        if math.isinf(squares) and flat.dtype != np.float64:
+            # A float32 sum of squares overflows from entries near 2e19 on; the norm does not.
+            flat = flat.astype(np.float64)
+            squares = float(np.dot(flat, flat))
+        return math.sqrt(squares)
     if norm_type == 1.0:
         return float(np.sum(np.abs(array), dtype=np.float64))
     return float(np.sum(np.abs(array).astype(np.float64) ** norm_type)) ** (1.0 / norm_type)
@@ -61,6 +67,9 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
         >>> opt.step()
     """
     max_norm = float(max_norm)
+    if not max_norm >= 0:
+        # A negative factor would flip every gradient: the step would climb the loss.
+        raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm}")
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type}")

@@ -8,23 +8,25 @@ updates a whole group (``_update``). The base class does the bookkeeping PyTorch
 
 Speed: ``step`` makes one call into Rust per parameter group (one per dtype if a group mixes
 float32 and float64), and the call releases the GIL for the whole group. What that call
-needs is worked out once and kept in a plan, reused while the group's parameters, their
-arrays and which of them have gradients stay the same; a step then only collects the fresh
-gradient arrays and the step counts, a few microseconds of Python for a small model.
+needs (the lists of parameter arrays and state buffers, and an int64 array of step counts that
+the kernel increments) is worked out once and kept in a plan, reused while the group's
+parameters, their arrays, which of them have gradients, the state layout and the state itself
+(see ``_state``) stay the same. A step then only collects the fresh gradient arrays: a few
+microseconds of Python for a small model. ``state[p]["step"]`` is a 0-d view of those counts.
 """
 
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
 from itertools import repeat
-from operator import attrgetter, is_, is_not, itemgetter
+from operator import attrgetter, is_, is_not
 from typing import Any, Callable, DefaultDict, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
 from .._grad_mode import enable_grad
 from ..tensor import Tensor
+from ._state import State
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -51,35 +53,23 @@ def check_range(name: str, value: Any, low: float = 0.0, high: Optional[float] =
         raise ValueError(f"Invalid {name}: {value}")
 
 
-def _columns(keys: Sequence[str]) -> Callable[[List[Dict[str, Any]]], List[Sequence[Any]]]:
-    """A function mapping a list of state dicts to one sequence per key (C-level loops)."""
-    if not keys:
-        return lambda states: []
-    if len(keys) == 1:
-        get_one = itemgetter(keys[0])
-        return lambda states: [list(map(get_one, states))]
-    get_all = itemgetter(*keys)
-    return lambda states: list(zip(*map(get_all, states)))
-
-
 class _Call:
     """One Rust call of a group's step: the parameters of one dtype that have gradients."""
 
-    __slots__ = ("positions", "select", "arrays", "states", "copies", "steps", "step_views")
+    __slots__ = ("positions", "select", "arrays", "buffers", "copies", "steps")
 
     def __init__(self) -> None:
         self.positions: List[int] = []  # index of each parameter in the group
         self.select: Optional[List[int]] = []  # its index among the gradients; None = all
         self.arrays: List[np.ndarray] = []  # what Rust updates: p.data, or a contiguous copy
-        self.states: List[Dict[str, Any]] = []
+        self.buffers: List[List[np.ndarray]] = []  # one list per state buffer name
         self.copies: List[tuple] = []  # (p.data, contiguous copy) for non-contiguous params
         self.steps = np.zeros(0, dtype=np.int64)  # update counts; the kernel increments them
-        self.step_views: List[np.ndarray] = []  # state["step"] of each parameter: views
 
 
 class _Plan:
-    __slots__ = ("group", "names", "datas", "has_grad", "all_grads", "calls", "columns",
-                 "state")
+    __slots__ = ("group", "names", "datas", "has_grad", "all_grads", "calls", "state",
+                 "version")
 
 
 _get_data = attrgetter("data")
@@ -119,7 +109,7 @@ class Optimizer:
     def __init__(self, params: ParamsT, defaults: Dict[str, Any]) -> None:
         self._validate(defaults)
         self.defaults: Dict[str, Any] = dict(defaults)
-        self.state: DefaultDict[Tensor, Dict[str, Any]] = defaultdict(dict)
+        self.state = State()
         self.param_groups: List[Dict[str, Any]] = []
         self._plans: Dict[int, _Plan] = {}
         if isinstance(params, Tensor):
@@ -137,6 +127,15 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+
+    @property
+    def state(self) -> DefaultDict[Tensor, Dict[str, Any]]:
+        """Per-parameter state, ``{param: {"step": ..., "exp_avg": ..., ...}}``."""
+        return self._state
+
+    @state.setter
+    def state(self, value: Dict[Tensor, Dict[str, Any]]) -> None:
+        self._state = value if isinstance(value, State) else State(value)
 
     # ----------------------------------------------------------------- what subclasses give
     def _validate(self, hyper: Dict[str, Any]) -> None:
@@ -249,35 +248,25 @@ class Optimizer:
         plan = self._plans.get(id(group))
         grads = None
         if (plan is not None and plan.group is group and plan.names == names
-                and plan.state is self.state):
+                and plan.state is self._state and plan.version == self._state.version):
             grads = _grads_if_unchanged(plan, group["params"])
         if grads is None:
             plan = self._make_plan(group, names)
             grads = [p.grad.data for p, has in zip(group["params"], plan.has_grad) if has]
-        # The state is read afresh each step, so arrays put into it by hand are used.
-        columns = [plan.columns(call.states) for call in plan.calls]
-        if self._counts_steps:
-            for call, cols in zip(plan.calls, columns):
-                if not all(map(is_, cols[0], call.step_views)):
-                    # A "step" entry was replaced by hand: count from the new values.
-                    plan = self._make_plan(group, names)
-                    columns = [plan.columns(call.states) for call in plan.calls]
-                    break
-        for call, cols in zip(plan.calls, columns):
-            selected = grads if call.select is None else [grads[i] for i in call.select]
-            self._run(group, call, selected, cols[1:] if self._counts_steps else cols)
+        for call in plan.calls:
+            self._run(group, call, grads if call.select is None
+                      else [grads[i] for i in call.select])
 
-    def _run(self, group: Dict[str, Any], call: _Call, grads: List[np.ndarray],
-             buffers: List[Sequence[np.ndarray]]) -> None:
+    def _run(self, group: Dict[str, Any], call: _Call, grads: List[np.ndarray]) -> None:
         for data, contiguous in call.copies:
             np.copyto(contiguous, data)
         try:
-            self._update(group, call.arrays, grads, buffers, call.steps)
+            self._update(group, call.arrays, grads, call.buffers, call.steps)
         except (TypeError, ValueError):
             # Gradients of another dtype or layout than the kernel takes: convert and retry
             # (the kernel checks everything before it writes anything). Real errors recur.
-            self._update(group, call.arrays, self._coerce_grads(call, grads), buffers,
-                         call.steps)
+            self._update(group, call.arrays, self._coerce_grads(call, grads), call.buffers,
+                          call.steps)
         for data, contiguous in call.copies:
             np.copyto(data, contiguous)
 
@@ -296,13 +285,13 @@ class Optimizer:
         plan = _Plan()
         plan.group = group
         plan.names = names
-        plan.state = self.state
-        plan.columns = _columns((("step",) if self._counts_steps else ()) + names)
+        plan.state = self._state
         params = group["params"]
         plan.datas = [p.data for p in params]
         plan.has_grad = [p.grad is not None for p in params]
         plan.all_grads = all(plan.has_grad)
         calls: Dict[np.dtype, _Call] = {}
+        states: Dict[np.dtype, List[Dict[str, Any]]] = {}
         counts: Dict[np.dtype, List[int]] = {}
         n_grads = 0
         for pos, p in enumerate(params):
@@ -318,28 +307,28 @@ class Optimizer:
             n_grads += 1
             state = self.state[p]
             fresh = self._prepare_state(pos, data, state, group, names)
-            if self._counts_steps:
-                counts.setdefault(data.dtype, []).append(int(state["step"]))
-            else:
-                # SGD keeps no count: the kernel starts a fresh momentum buffer at count 0.
-                counts.setdefault(data.dtype, []).append(0 if fresh else 1)
-            if data.flags.c_contiguous:
+            states.setdefault(data.dtype, []).append(state)
+            # SGD keeps no count: its kernel starts a fresh momentum buffer at count 0.
+            count = int(state["step"]) if self._counts_steps else 0 if fresh else 1
+            counts.setdefault(data.dtype, []).append(count)
+            if data.flags.c_contiguous and data.flags.aligned:
                 call.arrays.append(data)
             else:
-                contiguous = np.ascontiguousarray(data)
+                contiguous = np.array(data, order="C")  # aligned, as Rust needs
                 call.arrays.append(contiguous)
                 call.copies.append((data, contiguous))
-            call.states.append(state)
         for dtype, call in calls.items():
             if len(call.positions) == n_grads:
                 call.select = None
+            call.buffers = [[state[name] for state in states[dtype]] for name in names]
             call.steps = np.array(counts[dtype], dtype=np.int64)
             if self._counts_steps:
                 # Each state["step"] becomes a 0-d view of the counts the kernel increments.
-                call.step_views = [call.steps[i, ...] for i in range(len(call.states))]
-                for state, view in zip(call.states, call.step_views):
-                    state["step"] = view
+                for i, state in enumerate(states[dtype]):
+                    state["step"] = call.steps[i, ...]
         plan.calls = list(calls.values())
+        # Record the state's version last: the plan's own edits above are not news.
+        plan.version = self._state.version
         self._plans[id(group)] = plan
         return plan
 
@@ -406,11 +395,16 @@ class Optimizer:
                     f"parameters but the optimizer's group {i} has {len(group['params'])}"
                 )
             by_index.update(zip(saved["params"], group["params"]))
+            lacking = [k for k in self.defaults if k not in saved]
+            if lacking:
+                raise ValueError(f"{self._name}: loaded parameter group {i} lacks {self._name}'s "
+                                 f"hyperparameters: {', '.join(lacking)} (a state dict of "
+                                 "another optimizer?)")
             new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new_group["params"] = group["params"]
             self._validate(new_group)
             new_groups.append(new_group)
-        new_state: DefaultDict[Tensor, Dict[str, Any]] = defaultdict(dict)
+        new_state = State()
         for key, saved in saved_state.items():
             if key not in by_index:
                 raise ValueError(f"{self._name}: loaded state refers to parameter {key}, "
@@ -420,6 +414,9 @@ class Optimizer:
             for name, value in saved.items():
                 if name == "step":
                     value = int(value)
+                    if value < 0:
+                        raise ValueError(f"{self._name}: loaded step count of parameter {key} "
+                                         f"is {value}; counts cannot be negative")
                 elif isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
                         raise ValueError(

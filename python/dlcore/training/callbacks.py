@@ -267,7 +267,13 @@ class ModelCheckpoint(Callback):
                 return
             self.best = float(current)
             self.best_epoch = epoch
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"ModelCheckpoint: filepath {self.filepath!r} cannot be filled in ({err!r}); "
+                f"its fields can name: {', '.join(['epoch', *logs])} (val_ values need "
+                f"validation_data or validation_split)") from None
         self._save(path, epoch)
         if self.verbose:
             _say(f"Epoch {epoch + 1}: saved the model to {path}")

@@ -96,9 +96,13 @@ def align_target(out: Tensor, target: Any) -> np.ndarray:
     """Targets shaped for the loss, as Keras does: ``(N,)`` against an ``(N, 1)`` output
     becomes ``(N, 1)`` (and vice versa), and integer targets that match the output's
     shape (0/1 labels, one-hot rows) become floats. Integer class labels ``(N,)`` for
-    ``(N, C)`` logits are left alone."""
+    ``(N, C)`` logits are left alone, and labels ``(N, 1)`` become ``(N,)`` for them, as
+    Keras' sparse losses take them."""
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     shape = out.data.shape
+    if (t.dtype.kind in "iu" and t.ndim == len(shape) >= 2 and t.shape[-1] == 1
+            and shape[-1] > 1 and t.shape[:-1] == shape[:-1]):
+        return t.reshape(t.shape[:-1])
     if t.shape != shape and t.size == out.data.size and (
             (t.ndim == len(shape) - 1 and shape[-1] == 1)
             or (t.ndim == len(shape) + 1 and t.shape[-1] == 1)):
@@ -241,6 +245,9 @@ def _validation_loader(validation_data: Any, validation_split: float, x: Any, y:
 
 def _callback_list(callbacks: Optional[Sequence[Callback]], verbose: int
                    ) -> Tuple[CallbackList, History, Optional[ProgressBar]]:
+    if isinstance(callbacks, Callback):
+        raise TypeError(f"fit: callbacks must be a list of callbacks; wrap the single one: "
+                        f"callbacks=[{type(callbacks).__name__}(...)]")
     user = list(callbacks or [])
     for cb in user:
         if not isinstance(cb, Callback):

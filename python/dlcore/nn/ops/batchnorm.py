@@ -2,16 +2,21 @@
 
 Per channel ``c``: ``y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c``. In training
 the mean and the (biased) variance are those of the batch, and the running estimates move
-toward them; in evaluation the running estimates are used, so the layer is a fixed affine map.
+toward them; in evaluation the running estimates are used, so the layer is a fixed affine
+map. The statistics, the map and the gradients are Rust kernels (``_core.batch_norm_*``):
+two passes over the data each way, sums in float64.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from ... import _core
 from ...tensor import ArrayLike, Tensor, as_tensor
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _channel_vector(name: str, value: Any, channels: int, shape: Tuple[int, ...]
@@ -72,61 +77,45 @@ def batch_norm(
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         _channel_vector(name, value, channels, x.shape)
-    data = x.data
+    data = x.data if x.dtype in _KERNEL_DTYPES else x.data.astype(np.float32)
+    data = np.ascontiguousarray(data)
     dtype = data.dtype
-    axes = (0,) + tuple(range(2, data.ndim))
-    broadcast = (1, channels) + (1,) * (data.ndim - 2)
     use_batch_stats = training or running_mean is None or running_var is None
     count = data.size // max(channels, 1)
     if use_batch_stats:
         if count <= 1 and training:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input shape {x.shape}")
-        mean = data.mean(axis=axes, dtype=dtype)
-        centered = data - mean.reshape(broadcast)
-        var = np.mean(np.square(centered), axis=axes, dtype=dtype)
+        mean, var = _core.batch_norm_stats(data)
         if training and running_mean is not None:
             _update_running(running_mean, mean, momentum)
         if training and running_var is not None:
             _update_running(running_var, var * (count / max(count - 1, 1)), momentum)
     else:
-        mean = _array_of(running_mean, dtype)
-        var = _array_of(running_var, dtype)
-        centered = data - mean.reshape(broadcast)
+        mean = _vector(running_mean, dtype)
+        var = _vector(running_var, dtype)
     inv_std = (1.0 / np.sqrt(var + dtype.type(eps))).astype(dtype, copy=False)
-    x_hat = centered
-    x_hat *= inv_std.reshape(broadcast)
     w = None if weight is None else as_tensor(weight)
     b = None if bias is None else as_tensor(bias)
-    out = x_hat
-    if w is not None:
-        out = out * _array_of(w, dtype).reshape(broadcast)
-    if b is not None:
-        out = out + _array_of(b, dtype).reshape(broadcast)
-    if out is x_hat:
-        out = x_hat.copy()  # x_hat is saved for backward; the output may be changed in place
+    w_data = None if w is None else _vector(w, dtype)
+    b_data = None if b is None else _vector(b, dtype)
+    out = _core.batch_norm_forward(data, mean, inv_std, w_data, b_data)
 
     def backward(g: np.ndarray) -> Tuple[Optional[np.ndarray], ...]:
-        grads: list = [None]
-        g_hat = g if w is None else g * _array_of(w, dtype).reshape(broadcast)
-        if x.requires_grad:
-            if use_batch_stats:
-                mean_g = g_hat.mean(axis=axes, keepdims=True)
-                mean_gx = np.mean(g_hat * x_hat, axis=axes, keepdims=True)
-                gx = (g_hat - mean_g - x_hat * mean_gx) * inv_std.reshape(broadcast)
-            else:
-                gx = g_hat * inv_std.reshape(broadcast)
-            grads[0] = gx
+        g = np.ascontiguousarray(g, dtype=dtype)
+        dx, dw, db = _core.batch_norm_backward(data, g, mean, inv_std, w_data, use_batch_stats)
+        grads: List[Optional[np.ndarray]] = [dx if x.requires_grad else None]
         if w is not None:
-            grads.append(np.sum(g * x_hat, axis=axes) if w.requires_grad else None)
+            grads.append(dw if w.requires_grad else None)
         if b is not None:
-            grads.append(np.sum(g, axis=axes) if b.requires_grad else None)
+            grads.append(db if b.requires_grad else None)
         return tuple(grads)
 
     parents = (x,) + tuple(t for t in (w, b) if t is not None)
     return Tensor._from_op(out, parents, backward)
 
 
-def _array_of(value: Any, dtype: np.dtype) -> np.ndarray:
+def _vector(value: Any, dtype: np.dtype) -> np.ndarray:
+    """A per-channel vector as a contiguous array of ``dtype`` (what the kernels take)."""
     array = value.data if isinstance(value, Tensor) else np.asarray(value)
-    return array.astype(dtype, copy=False)
+    return np.ascontiguousarray(array, dtype=dtype)

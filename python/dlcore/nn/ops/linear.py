@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -32,6 +33,9 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
     w = weight if isinstance(weight, Tensor) else as_tensor(weight)
     x = input if isinstance(input, Tensor) else as_tensor(input)
     wd = w.data
+    if wd.dtype.kind != "f":
+        # The input is cast to the weight's dtype: an integer weight would truncate it.
+        raise TypeError(f"linear: weight must be a float tensor, got dtype {w.dtype}")
     if wd.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{w.shape}")
@@ -51,7 +55,7 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
     if xd.dtype != wd.dtype:
         xd = _input_array(x, wd.dtype, "linear")
     lead = xd.shape[:-1]
-    x2 = xd if xd.ndim == 2 else xd.reshape(-1, in_features)
+    x2 = xd if xd.ndim == 2 else xd.reshape(math.prod(lead), in_features)  # in may be 0
     bd = None if b is None else b.data
     if wd.dtype not in _RUST_DTYPES:
         return _numpy_linear(x, w, b, x2, lead)
@@ -68,7 +72,7 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
     parents: Tuple[Tensor, ...] = (x, w) if b is None else (x, w, b)
 
     def backward(g: np.ndarray) -> Tuple[Any, ...]:
-        g2 = g if g.ndim == 2 else g.reshape(-1, out_features)
+        g2 = g if g.ndim == 2 else g.reshape(x2.shape[0], out_features)
         need_b = b is not None and b.requires_grad
         try:
             gx, gw, gb = _core.linear_backward(g2, x2, wd, x.requires_grad, w.requires_grad,
@@ -98,7 +102,7 @@ def _numpy_linear(x: Tensor, w: Tensor, b: Optional[Tensor], x2: np.ndarray,
     parents: Tuple[Tensor, ...] = (x, w) if b is None else (x, w, b)
 
     def backward(g: np.ndarray) -> Tuple[Any, ...]:
-        g2 = g.reshape(-1, out_features)
+        g2 = g.reshape(x2.shape[0], out_features)
         gx = (g2 @ wd).reshape(lead + (in_features,)) if x.requires_grad else None
         gw = g2.T @ x2 if w.requires_grad else None
         gb = g2.sum(axis=0) if b is not None and b.requires_grad else None

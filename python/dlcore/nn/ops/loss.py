@@ -253,21 +253,41 @@ def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
     w = _optional_weight(op, "weight", weight, x.shape, x.dtype)
     pw = _optional_weight(op, "pos_weight", pos_weight, x.shape, x.dtype)
     z, target_data = x.data, t.data
-    e = np.exp(-np.abs(z))  # in (0, 1]: no overflow for any z
-    softplus_neg = np.log1p(e) + np.maximum(-z, 0)
-    sigmoid_neg = np.where(z >= 0, e, 1) / (1 + e)
-    if pw is None:
-        losses = (1 - target_data) * z + softplus_neg
-        grad_x = (1 - target_data) - sigmoid_neg
-        grad_t = -z
-    else:
-        log_weight = 1 + (pw - 1) * target_data
-        losses = (1 - target_data) * z + log_weight * softplus_neg
-        grad_x = (1 - target_data) - log_weight * sigmoid_neg
-        grad_t = (pw - 1) * softplus_neg - z
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # exp(-|z|) is in (0, 1]: no overflow for any z
+    softplus_neg = np.maximum(-z, 0)
+    softplus_neg += np.log1p(e)
+    one_minus_t = 1 - target_data
+    log_weight = None if pw is None else 1 + (pw - 1) * target_data
+    losses = one_minus_t * z
+    losses += softplus_neg if log_weight is None else log_weight * softplus_neg
     if w is not None:
-        losses, grad_x, grad_t = losses * w, grad_x * w, grad_t * w
-    return _pointwise(losses.astype(x.dtype, copy=False), grad_x, x, t, grad_t, reduction)
+        losses *= w
+    losses = losses.astype(x.dtype, copy=False)
+    count = losses.size
+    if reduction == "none":
+        out = losses
+    elif reduction == "sum":
+        out = np.asarray(losses.sum(dtype=losses.dtype))
+    else:
+        out = np.asarray(losses.mean(dtype=losses.dtype) if count else np.nan, losses.dtype)
+    scale = 1.0 / count if reduction == "mean" and count else 1.0
+
+    def backward(g: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        g = g * (scale if w is None else scale * w)
+        gx = gt = None
+        if x.requires_grad:
+            sigmoid_neg = np.where(z >= 0, e, 1)
+            sigmoid_neg /= 1 + e
+            if log_weight is not None:
+                sigmoid_neg *= log_weight
+            gx = g * (one_minus_t - sigmoid_neg)
+        if t.requires_grad:
+            gt = g * (-z if pw is None else (pw - 1) * softplus_neg - z)
+        return gx, gt
+
+    return Tensor._from_op(out, (x, t), backward)
 
 
 # --------------------------------------------------------------------- classification
@@ -441,7 +461,9 @@ def _smoothed_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.n
 
 def _fused_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.ndarray],
                          ignore_index: int, reduction: str) -> Tensor:
-    logits = np.ascontiguousarray(x.data)
+    # The kernel reads native float32/float64; float16 (or big-endian) logits run in float32.
+    native = x.dtype == np.float32 or x.dtype == np.float64
+    logits = np.ascontiguousarray(x.data, dtype=None if native else np.float32)
     dtype = logits.dtype
     # The kernel checks every label's range and gives ignored rows loss 0 and gradient 0.
     losses, log_probs = _core.cross_entropy_forward(logits, labels, ignore_index)

@@ -1,0 +1,146 @@
+"""The convolution and pooling workloads of issue 3's table, shared by `bench_conv.py`
+(pytest-benchmark) and `cases/conv.py` / `cases/pool.py` (the ratio report).
+
+Each workload is one training-style call: forward, then backward with a fixed upstream
+gradient, with input, weight and bias all requiring gradients (float32, NCHW). dlcore runs
+through the public Tensor API (`F.conv2d`, `F.max_pool2d`, `Tensor.backward`); NumPy runs the
+pure-NumPy reference (`dlcore.reference`: im2col via `sliding_window_view` + matmul, col2im
+for the input gradient); PyTorch, when importable, runs `torch.nn.functional`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+import dlcore
+import dlcore.nn.functional as F
+from dlcore.reference import conv as ref_conv
+from dlcore.reference import pool as ref_pool
+
+# label -> (input shape, weight shape, padding): issue 3's table.
+CONV_TABLE: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...], int]] = {
+    "64x1x28x28, 6 filters 5x5": ((64, 1, 28, 28), (6, 1, 5, 5), 0),
+    "64x6x12x12, 16 filters 5x5": ((64, 6, 12, 12), (16, 6, 5, 5), 0),
+    "64x32x32x32, 64 filters 3x3 pad 1": ((64, 32, 32, 32), (64, 32, 3, 3), 1),
+    "32x64x56x56, 64 filters 3x3 pad 1": ((32, 64, 56, 56), (64, 64, 3, 3), 1),
+}
+
+POOL_SHAPE = (64, 32, 32, 32)
+
+
+def conv_flops(x_shape, w_shape, padding) -> float:
+    """Floating-point operations of forward + both backward products (3 GEMMs' worth)."""
+    n, _, h, w = x_shape
+    c_out, c_in, kh, kw = w_shape
+    oh, ow = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
+    return 3 * 2.0 * n * c_out * oh * ow * c_in * kh * kw
+
+
+def conv_sides(x_shape, w_shape, padding, dtype=np.float32, seed=0):
+    """`(dlcore, numpy, torch or None)` callables doing conv2d forward + backward once."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = (rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    y = ref_conv.conv2d(x, w, b, padding=(padding,) * 4)
+    g = rng.standard_normal(y.shape).astype(dtype)
+
+    def run_dlcore():
+        xt, wt, bt = (dlcore.tensor(a, requires_grad=True) for a in (x, w, b))
+        F.conv2d(xt, wt, bt, padding=padding).backward(g)
+        return xt.grad, wt.grad, bt.grad
+
+    def run_numpy():
+        ref_conv.conv2d(x, w, b, padding=(padding,) * 4)
+        return ref_conv.conv2d_backward(x, w, g, padding=(padding,) * 4)
+
+    return run_dlcore, run_numpy, _torch_conv(x, w, b, g, padding)
+
+
+def _torch_conv(x, w, b, g, padding) -> Optional[Callable[[], Any]]:
+    torch = optional_torch()
+    if torch is None:
+        return None
+    tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
+
+    def run():
+        xs, ws, bs = (t.detach().requires_grad_(True) for t in (tx, tw, tb))
+        torch.nn.functional.conv2d(xs, ws, bs, padding=padding).backward(tg)
+        return xs.grad, ws.grad, bs.grad
+
+    return run
+
+
+def pool_sides(kind="max", kernel=2, stride=None, padding=0, shape=POOL_SHAPE, seed=0):
+    """`(dlcore, numpy, torch or None)` callables doing pooling forward + backward once.
+
+    kind is "max", "min", "avg" or "adaptive" (global average pooling)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    stride = kernel if stride is None else stride
+    k2, s2, p2 = (kernel, kernel), (stride, stride), (padding, padding)
+    if kind in ("max", "min"):
+        y, idx = ref_pool.extremum_pool2d(x, kind, k2, s2, p2)
+        fn = F.max_pool2d if kind == "max" else F.min_pool2d
+
+        def forward(t):
+            return fn(t, kernel, stride, padding)
+
+        def numpy_side():
+            _, i = ref_pool.extremum_pool2d(x, kind, k2, s2, p2)
+            return ref_pool.extremum_pool2d_backward(g, i, x.shape)
+    elif kind == "avg":
+        y = ref_pool.avg_pool2d(x, k2, s2, p2)
+
+        def forward(t):
+            return F.avg_pool2d(t, kernel, stride, padding)
+
+        def numpy_side():
+            ref_pool.avg_pool2d(x, k2, s2, p2)
+            return ref_pool.avg_pool2d_backward(g, x.shape, k2, s2, p2)
+    else:
+        y = ref_pool.adaptive_avg_pool2d(x, (1, 1))
+
+        def forward(t):
+            return F.adaptive_avg_pool2d(t, 1)
+
+        def numpy_side():
+            ref_pool.adaptive_avg_pool2d(x, (1, 1))
+            return ref_pool.adaptive_avg_pool2d_backward(g, x.shape)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+
+    def run_dlcore():
+        xt = dlcore.tensor(x, requires_grad=True)
+        forward(xt).backward(g)
+        return xt.grad
+
+    return run_dlcore, numpy_side, _torch_pool(kind, x, g, kernel, stride, padding)
+
+
+def _torch_pool(kind, x, g, kernel, stride, padding) -> Optional[Callable[[], Any]]:
+    torch = optional_torch()
+    if torch is None or kind == "min":
+        return None
+    tf = torch.nn.functional
+    ops = {"max": lambda t: tf.max_pool2d(t, kernel, stride, padding),
+           "avg": lambda t: tf.avg_pool2d(t, kernel, stride, padding),
+           "adaptive": lambda t: tf.adaptive_avg_pool2d(t, 1)}
+    tx, tg = torch.from_numpy(x), torch.from_numpy(g)
+
+    def run():
+        xs = tx.detach().requires_grad_(True)
+        ops[kind](xs).backward(tg)
+        return xs.grad
+
+    return run
+
+
+def optional_torch() -> Any:
+    """The ``torch`` module if it imports, else None (PyTorch is never a dependency)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch

@@ -1,0 +1,116 @@
+"""Convolution layers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Tuple, Union
+
+import numpy as np
+
+from ..random import default_generator
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module, Parameter
+from .ops.conv import _pair, conv_padding
+
+_PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate",
+                  "circular": "circular"}
+
+
+class Conv2d(Module):
+    """2-D convolution over ``(N, C_in, H, W)`` images (see :func:`dlcore.nn.functional.conv2d`).
+
+    Args:
+        in_channels: channels of the input image.
+        out_channels: channels the layer produces (its number of filters).
+        kernel_size: filter size, int or pair.
+        stride, dilation: int or pair.
+        padding: int, pair, ``'valid'`` or ``'same'`` (stride 1 only).
+        groups: independent channel groups; ``groups == in_channels`` is depthwise.
+        bias: learn an additive bias per output channel.
+        padding_mode: what the padding holds: ``'zeros'``, ``'reflect'`` (mirror),
+            ``'replicate'`` (copy the edge pixel) or ``'circular'`` (wrap around).
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, with
+        ``H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+
+    Weights start as PyTorch's do: Kaiming-uniform with ``a = sqrt(5)``, that is
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = in_channels / groups * KH * KW``,
+    and the bias from the same range.
+
+    Example:
+        >>> conv = nn.Conv2d(1, 6, 5)          # LeNet's first layer
+        >>> conv(dlcore.randn(64, 1, 28, 28)).shape
+        (64, 6, 24, 24)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Union[int, Tuple[int, int], str] = 0, dilation: Any = 1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                            ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Conv2d: {name} must be a positive int, got {value!r}")
+        if in_channels % groups:
+            raise ValueError(f"Conv2d: in_channels={in_channels} is not divisible by "
+                             f"groups={groups}")
+        if out_channels % groups:
+            raise ValueError(f"Conv2d: out_channels={out_channels} is not divisible by "
+                             f"groups={groups}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv2d: padding_mode must be one of {tuple(_PADDING_MODES)}, "
+                             f"got {padding_mode!r}")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
+        if min(self.kernel_size) <= 0:
+            raise ValueError(f"Conv2d: kernel_size must be positive, got {kernel_size!r}")
+        self.stride = _pair(stride, "stride", "Conv2d")
+        self.dilation = _pair(dilation, "dilation", "Conv2d")
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding",
+                                                                        "Conv2d")
+        # Validates 'same' with strides and negative values now rather than at the first call.
+        self._sides = conv_padding(self.padding, self.kernel_size, self.stride, self.dilation,
+                                   "Conv2d")
+        if min(self._sides) < 0:
+            raise ValueError(f"Conv2d: padding must be non-negative, got {padding!r}")
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        rng = default_generator()
+        shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
+        self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+        if bias:
+            self.bias = Parameter(rng.uniform(-bound, bound, (self.out_channels,)).astype(dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Any) -> Tensor:
+        mode = _PADDING_MODES[self.padding_mode]
+        if mode is None:
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding,
+                            self.dilation, self.groups)
+        top, bottom, left, right = self._sides
+        x = F.pad(x, (left, right, top, bottom), mode=mode)
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding not in ((0, 0), "valid"):
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else \
+                f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
+        return s

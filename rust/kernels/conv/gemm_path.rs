@@ -1,0 +1,337 @@
+//! Convolution as GEMM: per image and group, `out = W_g @ col`, `dW_g += dout @ col^T` and
+//! `dcol = W_g^T @ dout` (then col2im), where `col` is the im2col lowering of the input.
+//!
+//! The lowering is done one tile of output rows at a time into a cached workspace of about
+//! [`COL_TILE_BYTES`], so the column matrix is written and read while it is still in L2
+//! instead of streaming an image-sized copy (9x the input for a 3x3 kernel) through memory.
+//! A 1x1 convolution with unit stride and no padding needs no lowering: the input image
+//! itself is the column matrix.
+
+use std::ops::Range;
+
+use super::im2col::{col2im_add, im2col};
+use super::{Conv2dGrads, Conv2dParams};
+use crate::kernels::matmul::{matmul, MatMut, MatRef};
+use crate::kernels::real::Real;
+use crate::kernels::simd;
+use crate::kernels::workspace::Workspace;
+use crate::threading;
+
+/// Target size of one column tile: well inside a 1-2 MiB L2 next to the GEMM's own packing.
+pub(super) const COL_TILE_BYTES: usize = 384 << 10;
+
+/// Below this many forward multiply-adds a call stays on one thread.
+const PARALLEL_MACS: usize = 1 << 18;
+
+/// Output rows per tile.
+fn tile_rows<T>(p: &Conv2dParams) -> usize {
+    let (oh, ow) = p.out_dims();
+    let row_bytes = p.col_rows() * ow * std::mem::size_of::<T>();
+    (COL_TILE_BYTES / row_bytes.max(1)).clamp(1, oh.max(1))
+}
+
+fn tiles(p: &Conv2dParams, rows: usize) -> impl Iterator<Item = Range<usize>> {
+    let (oh, _) = p.out_dims();
+    (0..oh).step_by(rows).map(move |r| r..(r + rows).min(oh))
+}
+
+/// Split the batch into contiguous runs of images, one per task.
+pub(super) fn image_runs(p: &Conv2dParams) -> Vec<Range<usize>> {
+    let threads = threading::num_threads();
+    let tasks = if threads > 1 && p.macs() >= PARALLEL_MACS {
+        p.batch.min(threads)
+    } else {
+        1
+    };
+    let per = p.batch.div_ceil(tasks.max(1)).max(1);
+    (0..p.batch)
+        .step_by(per)
+        .map(|s| s..(s + per).min(p.batch))
+        .collect()
+}
+
+/// `W_g`, the weight of group `g` as a `C_out/g x (C_in/g*KH*KW)` matrix.
+pub(super) fn weight_group<'a, T>(p: &Conv2dParams, w: &'a [T], g: usize) -> MatRef<'a, T> {
+    let k = p.col_rows();
+    MatRef::row_major(&w[g * p.cout_g() * k..][..p.cout_g() * k], p.cout_g(), k)
+}
+
+/// Columns `cols` of the `rows x pix` row-major block starting at `offset`.
+fn block<T>(
+    data: &[T],
+    offset: usize,
+    rows: usize,
+    pix: usize,
+    cols: Range<usize>,
+) -> MatRef<'_, T> {
+    MatRef {
+        data: &data[offset + cols.start..],
+        rows,
+        cols: cols.len(),
+        row_stride: pix,
+        col_stride: 1,
+    }
+}
+
+fn block_mut<T>(
+    data: &mut [T],
+    offset: usize,
+    rows: usize,
+    pix: usize,
+    cols: Range<usize>,
+) -> MatMut<'_, T> {
+    MatMut {
+        data: &mut data[offset + cols.start..],
+        rows,
+        cols: cols.len(),
+        row_stride: pix,
+        col_stride: 1,
+    }
+}
+
+pub fn forward<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+) -> Result<(), String> {
+    let (oh, ow) = p.out_dims();
+    let img_in = p.in_channels * p.in_h * p.in_w;
+    let img_out = p.out_channels * oh * ow;
+    let runs = image_runs(p);
+    let per = runs[0].len();
+    let task = |run: usize, out_run: &mut [T]| -> Result<(), String> {
+        let mut col = Workspace::<T>::take(if p.is_pointwise() {
+            0
+        } else {
+            p.col_rows() * tile_rows::<T>(p) * ow
+        });
+        for (i, o) in out_run.chunks_exact_mut(img_out).enumerate() {
+            let n = run * per + i;
+            forward_image(p, &x[n * img_in..][..img_in], w, bias, o, &mut col)?;
+        }
+        Ok(())
+    };
+    if runs.len() == 1 {
+        return task(0, out);
+    }
+    use rayon::prelude::*;
+    threading::install(|| {
+        out.par_chunks_mut(per * img_out)
+            .enumerate()
+            .try_for_each(|(run, o)| task(run, o))
+    })
+}
+
+fn forward_image<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    col: &mut [T],
+) -> Result<(), String> {
+    let (_, ow) = p.out_dims();
+    let pix = out.len() / p.out_channels;
+    let (k, cout_g) = (p.col_rows(), p.cout_g());
+    let plane_in = p.in_h * p.in_w;
+    let rows = tile_rows::<T>(p);
+    for g in 0..p.groups {
+        let xg = &x[g * p.cin_g() * plane_in..][..p.cin_g() * plane_in];
+        for t in tiles(p, rows) {
+            let cols = t.start * ow..t.end * ow;
+            let b = if p.is_pointwise() {
+                block(xg, 0, k, pix, cols.clone())
+            } else {
+                let col = &mut col[..k * cols.len()];
+                im2col(p, xg, t.start, t.end, col);
+                MatRef::row_major(&*col, k, cols.len())
+            };
+            let c = block_mut(out, g * cout_g * pix, cout_g, pix, cols.clone());
+            matmul(weight_group(p, w, g), b, c, false)?;
+            if let Some(bias) = bias {
+                // The tile was just written, so this pass runs in cache.
+                for co in g * cout_g..(g + 1) * cout_g {
+                    let bv = bias[co];
+                    simd::dispatch(
+                        #[inline(always)]
+                        || {
+                            for v in &mut out[co * pix + cols.start..co * pix + cols.end] {
+                                *v += bv;
+                            }
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One task's share of the weight and bias gradients, summed after all tasks finish.
+pub(super) struct Partial<T: Real> {
+    pub weight: Option<Workspace<T>>,
+    pub bias: Option<Workspace<T>>,
+}
+
+/// Computes one task's gradients for a run of images (see [`backward_with`]).
+pub(super) type RunBackward<T> = fn(
+    &Conv2dParams,
+    &[T],
+    &[T],
+    &[T],
+    Range<usize>,
+    Option<&mut [T]>,
+    &mut Partial<T>,
+) -> Result<(), String>;
+
+pub fn backward<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    grad_out: &[T],
+    grads: Conv2dGrads<T>,
+) -> Result<(), String> {
+    backward_with(p, x, w, grad_out, grads, backward_images)
+}
+
+/// Split the batch into runs of images, one task each; each task writes its images' input
+/// gradients and sums its own weight and bias gradients, which are added up at the end.
+pub(super) fn backward_with<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    grad_out: &[T],
+    grads: Conv2dGrads<T>,
+    run_backward: RunBackward<T>,
+) -> Result<(), String> {
+    let img_in = p.in_channels * p.in_h * p.in_w;
+    let want_weight = grads.weight.is_some();
+    let want_bias = grads.bias.is_some();
+    let runs = image_runs(p);
+    let per = runs[0].len();
+    // Each task gets its run of images and, if wanted, the matching slice of grad_input.
+    let dx_runs: Vec<Option<&mut [T]>> = match grads.input {
+        Some(dx) => dx.chunks_mut(per * img_in).map(Some).collect(),
+        None => runs.iter().map(|_| None).collect(),
+    };
+    let task = |run: Range<usize>, dx: Option<&mut [T]>| -> Result<Partial<T>, String> {
+        let mut partial = Partial {
+            weight: want_weight.then(|| Workspace::take_zeroed(w.len())),
+            bias: want_bias.then(|| Workspace::take_zeroed(p.out_channels)),
+        };
+        run_backward(p, x, w, grad_out, run, dx, &mut partial)?;
+        Ok(partial)
+    };
+    let partials: Vec<Partial<T>> = if runs.len() == 1 {
+        let dx = dx_runs.into_iter().next().flatten();
+        vec![task(runs[0].clone(), dx)?]
+    } else {
+        use rayon::prelude::*;
+        threading::install(|| {
+            runs.into_par_iter()
+                .zip(dx_runs)
+                .map(|(run, dx)| task(run, dx))
+                .collect::<Result<Vec<_>, String>>()
+        })?
+    };
+    if let Some(dw) = grads.weight {
+        dw.fill(T::ZERO);
+        for part in &partials {
+            if let Some(pw) = &part.weight {
+                dw.iter_mut().zip(pw.iter()).for_each(|(d, &v)| *d += v);
+            }
+        }
+    }
+    if let Some(db) = grads.bias {
+        db.fill(T::ZERO);
+        for part in &partials {
+            if let Some(pb) = &part.bias {
+                db.iter_mut().zip(pb.iter()).for_each(|(d, &v)| *d += v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn backward_images<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    grad_out: &[T],
+    run: Range<usize>,
+    mut dx: Option<&mut [T]>,
+    partial: &mut Partial<T>,
+) -> Result<(), String> {
+    let (oh, ow) = p.out_dims();
+    let pix = oh * ow;
+    let plane_in = p.in_h * p.in_w;
+    let img_in = p.in_channels * plane_in;
+    let img_out = p.out_channels * pix;
+    let (k, cout_g, cin_g) = (p.col_rows(), p.cout_g(), p.cin_g());
+    let rows = tile_rows::<T>(p);
+    let lowered = !p.is_pointwise();
+    let tile_len = if lowered { k * rows * ow } else { 0 };
+    let mut col = Workspace::<T>::take(if partial.weight.is_some() {
+        tile_len
+    } else {
+        0
+    });
+    let mut dcol = Workspace::<T>::take(if dx.is_some() { tile_len } else { 0 });
+    for (i, n) in run.enumerate() {
+        let x_img = &x[n * img_in..][..img_in];
+        let go = &grad_out[n * img_out..][..img_out];
+        let mut dx_img = dx.as_deref_mut().map(|d| &mut d[i * img_in..][..img_in]);
+        if lowered {
+            if let Some(d) = dx_img.as_deref_mut() {
+                d.fill(T::ZERO);
+            }
+        }
+        for g in 0..p.groups {
+            let xg = &x_img[g * cin_g * plane_in..][..cin_g * plane_in];
+            let wg = weight_group(p, w, g);
+            for t in tiles(p, rows) {
+                let cols = t.start * ow..t.end * ow;
+                let dout = block(go, g * cout_g * pix, cout_g, pix, cols.clone());
+                if let Some(dw) = partial.weight.as_deref_mut() {
+                    let b = if lowered {
+                        let col = &mut col[..k * cols.len()];
+                        im2col(p, xg, t.start, t.end, col);
+                        MatRef::row_major(&*col, k, cols.len())
+                    } else {
+                        block(xg, 0, k, pix, cols.clone())
+                    };
+                    let c = MatMut::row_major(&mut dw[g * cout_g * k..][..cout_g * k], cout_g, k);
+                    matmul(dout, b.t(), c, true)?;
+                }
+                if let Some(d) = dx_img.as_deref_mut() {
+                    let dg = &mut d[g * cin_g * plane_in..][..cin_g * plane_in];
+                    if lowered {
+                        let dcol = &mut dcol[..k * cols.len()];
+                        matmul(
+                            wg.t(),
+                            dout,
+                            MatMut::row_major(&mut *dcol, k, cols.len()),
+                            false,
+                        )?;
+                        col2im_add(p, dcol, t.start, t.end, dg);
+                    } else {
+                        matmul(wg.t(), dout, block_mut(dg, 0, k, pix, cols.clone()), false)?;
+                    }
+                }
+            }
+        }
+        if let Some(db) = partial.bias.as_deref_mut() {
+            simd::dispatch(
+                #[inline(always)]
+                || {
+                    for (co, d) in db.iter_mut().enumerate() {
+                        *d += simd::sum(&go[co * pix..][..pix]);
+                    }
+                },
+            );
+        }
+    }
+    Ok(())
+}

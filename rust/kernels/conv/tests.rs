@@ -1,0 +1,385 @@
+//! Both algorithms against the textbook seven-loop convolution, on random geometries.
+
+use rand::{Rng, SeedableRng};
+
+use super::pad::{pad2d, pad2d_backward, Pad2dParams, PadMode};
+use super::*;
+
+/// Forward and all three gradients by the definition, in f64.
+struct Naive {
+    out: Vec<f64>,
+    dx: Vec<f64>,
+    dw: Vec<f64>,
+    db: Vec<f64>,
+}
+
+#[allow(clippy::needless_range_loop)] // index loops mirror the definition
+fn naive(p: &Conv2dParams, x: &[f64], w: &[f64], b: &[f64], g: &[f64]) -> Naive {
+    let (oh_n, ow_n) = p.out_dims();
+    let (kh_n, kw_n) = p.kernel;
+    let (cin_g, cout_g) = (p.cin_g(), p.cout_g());
+    let mut r = Naive {
+        out: vec![0.0; p.output_shape().iter().product()],
+        dx: vec![0.0; x.len()],
+        dw: vec![0.0; w.len()],
+        db: vec![0.0; p.out_channels],
+    };
+    for n in 0..p.batch {
+        for co in 0..p.out_channels {
+            let grp = co / cout_g;
+            for oh in 0..oh_n {
+                for ow in 0..ow_n {
+                    let oi = ((n * p.out_channels + co) * oh_n + oh) * ow_n + ow;
+                    let mut s = b[co];
+                    r.db[co] += g[oi];
+                    for ci in 0..cin_g {
+                        let c = grp * cin_g + ci;
+                        for kh in 0..kh_n {
+                            for kw in 0..kw_n {
+                                let ih = (oh * p.stride.0 + kh * p.dilation.0) as isize
+                                    - p.padding[0] as isize;
+                                let iw = (ow * p.stride.1 + kw * p.dilation.1) as isize
+                                    - p.padding[2] as isize;
+                                if ih < 0
+                                    || iw < 0
+                                    || ih >= p.in_h as isize
+                                    || iw >= p.in_w as isize
+                                {
+                                    continue;
+                                }
+                                let xi = ((n * p.in_channels + c) * p.in_h + ih as usize) * p.in_w
+                                    + iw as usize;
+                                let wi = ((co * cin_g + ci) * kh_n + kh) * kw_n + kw;
+                                s += w[wi] * x[xi];
+                                r.dx[xi] += w[wi] * g[oi];
+                                r.dw[wi] += x[xi] * g[oi];
+                            }
+                        }
+                    }
+                    r.out[oi] = s;
+                }
+            }
+        }
+    }
+    r
+}
+
+fn random(rng: &mut impl Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect()
+}
+
+fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}[{i}]: got {g}, want {w}"
+        );
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Which {
+    Chosen,
+    Gemm,
+    Shifted,
+    Direct,
+}
+
+fn run_case(p: &Conv2dParams, which: Which, rng: &mut impl Rng) {
+    let x = random(rng, p.input_shape().iter().product());
+    let w = random(rng, p.weight_shape().iter().product());
+    let b = random(rng, p.out_channels);
+    let g = random(rng, p.output_shape().iter().product());
+    let want = naive(p, &x, &w, &b, &g);
+    let mut out = vec![f64::NAN; want.out.len()];
+    let mut dx = vec![f64::NAN; x.len()];
+    let mut dw = vec![f64::NAN; w.len()];
+    let mut db = vec![f64::NAN; b.len()];
+    let grads = Conv2dGrads {
+        input: Some(&mut dx[..]),
+        weight: Some(&mut dw[..]),
+        bias: Some(&mut db[..]),
+    };
+    match which {
+        Which::Chosen => {
+            conv2d_forward(p, &x, &w, Some(&b), &mut out).unwrap();
+            conv2d_backward(p, &x, &w, &g, grads).unwrap();
+        }
+        Which::Gemm => {
+            gemm_path::forward(p, &x, &w, Some(&b), &mut out).unwrap();
+            gemm_path::backward(p, &x, &w, &g, grads).unwrap();
+        }
+        Which::Shifted => {
+            shifted::forward(p, &x, &w, Some(&b), &mut out).unwrap();
+            shifted::backward(p, &x, &w, &g, grads).unwrap();
+        }
+        Which::Direct => {
+            direct::forward(p, &x, &w, Some(&b), &mut out);
+            direct::backward(p, &x, &w, &g, grads);
+        }
+    }
+    let what = format!("{p:?}");
+    close(&out, &want.out, 1e-10, &format!("out {what}"));
+    close(&dx, &want.dx, 1e-10, &format!("dx {what}"));
+    close(&dw, &want.dw, 1e-10, &format!("dw {what}"));
+    close(&db, &want.db, 1e-10, &format!("db {what}"));
+}
+
+fn params(
+    input: [usize; 4],
+    weight: [usize; 4],
+    stride: usize,
+    pad: usize,
+    dil: usize,
+    groups: usize,
+) -> Conv2dParams {
+    Conv2dParams::new(
+        input,
+        weight,
+        [stride as i64; 2],
+        [pad as i64; 4],
+        [dil as i64; 2],
+        groups as i64,
+    )
+    .unwrap()
+}
+
+#[test]
+fn fixed_cases_both_algorithms() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let cases = [
+        params([2, 3, 7, 6], [4, 3, 3, 3], 1, 1, 1, 1),
+        params([1, 1, 28, 28], [6, 1, 5, 5], 1, 0, 1, 1),
+        params([3, 6, 12, 12], [16, 6, 5, 5], 1, 0, 1, 1),
+        params([2, 5, 9, 9], [7, 5, 1, 1], 1, 0, 1, 1),
+        params([2, 4, 9, 9], [6, 2, 3, 3], 2, 1, 2, 2),
+        params([2, 6, 8, 8], [6, 1, 3, 3], 1, 1, 1, 6),
+        params([1, 4, 5, 5], [8, 1, 3, 3], 2, 2, 1, 4),
+        params([2, 3, 10, 7], [5, 3, 2, 4], 3, 0, 1, 1),
+        params([1, 2, 4, 4], [3, 2, 1, 1], 2, 1, 1, 1),
+    ];
+    for p in &cases {
+        for which in [Which::Chosen, Which::Gemm, Which::Shifted, Which::Direct] {
+            if which != Which::Shifted || shifted::applies(p) {
+                run_case(p, which, &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn random_geometries_both_algorithms() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let mut done = 0;
+    while done < 150 {
+        let groups = [1, 1, 2, 3][rng.random_range(0..4)];
+        let cin = groups * rng.random_range(1..4);
+        let cout = groups * rng.random_range(1..4);
+        let kh = rng.random_range(1..5);
+        let kw = rng.random_range(1..5);
+        let h = rng.random_range(1..11);
+        let w = rng.random_range(1..11);
+        let pads = [0, 1, 2, 3].map(|_| rng.random_range(0..3) as i64);
+        let stride = [rng.random_range(1..4), rng.random_range(1..4)];
+        let dil = [rng.random_range(1..3), rng.random_range(1..3)];
+        let Ok(p) = Conv2dParams::new(
+            [rng.random_range(1..4), cin, h, w],
+            [cout, cin / groups, kh, kw],
+            stride,
+            pads,
+            dil,
+            groups as i64,
+        ) else {
+            continue;
+        };
+        for which in [Which::Gemm, Which::Shifted, Which::Direct] {
+            if which != Which::Shifted || shifted::applies(&p) {
+                run_case(&p, which, &mut rng);
+            }
+        }
+        done += 1;
+    }
+}
+
+#[test]
+fn big_enough_to_tile_and_thread() {
+    // More output rows than one column tile holds, and enough work to use the pool.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let p = params([3, 24, 40, 33], [10, 24, 3, 3], 1, 1, 1, 1);
+    assert!(gemm_path_tile_rows_f64(&p) < 40);
+    run_case(&p, Which::Gemm, &mut rng);
+    run_case(&p, Which::Shifted, &mut rng);
+    let p = params([3, 64, 20, 20], [16, 64, 1, 1], 1, 0, 1, 1);
+    run_case(&p, Which::Gemm, &mut rng);
+}
+
+fn gemm_path_tile_rows_f64(p: &Conv2dParams) -> usize {
+    let (_, ow) = p.out_dims();
+    (gemm_path::COL_TILE_BYTES / (p.col_rows() * ow * 8)).clamp(1, p.out_dims().0)
+}
+
+#[test]
+fn f32_matches_f64() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    for p in [
+        params([4, 8, 13, 13], [12, 8, 3, 3], 1, 1, 1, 1),
+        params([4, 8, 13, 13], [8, 1, 3, 3], 1, 1, 1, 8),
+    ] {
+        let x = random(&mut rng, p.input_shape().iter().product());
+        let w = random(&mut rng, p.weight_shape().iter().product());
+        let zeros = vec![0.0; p.output_shape().iter().product()];
+        let want = naive(&p, &x, &w, &vec![0.0; p.out_channels], &zeros).out;
+        let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        let mut out = vec![0.0f32; want.len()];
+        conv2d_forward(&p, &xf, &wf, None, &mut out).unwrap();
+        let got: Vec<f64> = out.iter().map(|&v| v as f64).collect();
+        close(&got, &want, 1e-5, "f32 forward");
+    }
+}
+
+#[test]
+fn backward_subsets_and_empty_batch() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let p = params([2, 3, 6, 6], [4, 3, 3, 3], 1, 1, 1, 1);
+    let x = random(&mut rng, p.input_shape().iter().product());
+    let w = random(&mut rng, p.weight_shape().iter().product());
+    let g = random(&mut rng, p.output_shape().iter().product());
+    let want = naive(&p, &x, &w, &[0.0; 4], &g);
+    let mut dw = vec![0.0; w.len()];
+    let grads = Conv2dGrads {
+        input: None,
+        weight: Some(&mut dw[..]),
+        bias: None,
+    };
+    conv2d_backward(&p, &x, &w, &g, grads).unwrap();
+    close(&dw, &want.dw, 1e-10, "dw alone");
+
+    let p = params([0, 3, 6, 6], [4, 3, 3, 3], 1, 1, 1, 1);
+    let mut dw = vec![1.0; w.len()];
+    let mut db = vec![1.0; 4];
+    let grads = Conv2dGrads {
+        input: Some(&mut [][..]),
+        weight: Some(&mut dw[..]),
+        bias: Some(&mut db[..]),
+    };
+    conv2d_backward(&p, &[], &w, &[], grads).unwrap();
+    assert!(dw.iter().chain(&db).all(|&v| v == 0.0));
+    conv2d_forward(&p, &[], &w, None, &mut []).unwrap();
+}
+
+#[test]
+fn errors_name_the_shapes() {
+    let e = Conv2dParams::new([2, 3, 32, 32], [8, 4, 3, 3], [1, 1], [0; 4], [1, 1], 1).unwrap_err();
+    assert_eq!(
+        e,
+        "conv2d: input (2, 3, 32, 32) has 3 channels but weight (8, 4, 3, 3) expects 4"
+    );
+    let e = Conv2dParams::new([1, 1, 4, 4], [1, 1, 7, 7], [1, 1], [1; 4], [1, 1], 1).unwrap_err();
+    assert!(e.contains("kernel (7, 7)") && e.contains("(6, 6)"), "{e}");
+    let e = Conv2dParams::new([1, 1, 4, 4], [1, 1, 3, 3], [0, 1], [0; 4], [1, 1], 1).unwrap_err();
+    assert!(e.contains("stride must be positive, got (0, 1)"), "{e}");
+    let e = Conv2dParams::new([1, 1, 4, 4], [1, 1, 3, 3], [1, 1], [0; 4], [1, -1], 1).unwrap_err();
+    assert!(e.contains("dilation"), "{e}");
+    let e = Conv2dParams::new([1, 4, 4, 4], [2, 2, 3, 3], [1, 1], [0; 4], [1, 1], 3).unwrap_err();
+    assert!(e.contains("groups=3"), "{e}");
+    let e = Conv2dParams::new([1, 4, 4, 4], [2, 2, 3, 3], [1, 1], [-1, 0, 0, 0], [1, 1], 1)
+        .unwrap_err();
+    assert!(e.contains("non-negative"), "{e}");
+    let e = Conv2dParams::new([1, 2, 0, 4], [2, 2, 1, 1], [1, 1], [0; 4], [1, 1], 1).unwrap_err();
+    assert!(e.contains("empty"), "{e}");
+    let p = params([1, 1, 4, 4], [1, 1, 3, 3], 1, 0, 1, 1);
+    let e = conv2d_forward(&p, &[0.0f32; 15], &[0.0; 9], None, &mut [0.0; 4]).unwrap_err();
+    assert!(e.contains("input has 15 elements"), "{e}");
+}
+
+fn naive_pad(p: &Pad2dParams, x: &[f64]) -> Vec<f64> {
+    let (oh, ow) = p.out_dims();
+    let mut out = Vec::new();
+    let src = |i: isize, n: usize| -> Option<usize> {
+        let n = n as isize;
+        match p.mode {
+            PadMode::Constant(_) => (0..n).contains(&i).then_some(i as usize),
+            PadMode::Reflect => Some(if i < 0 {
+                -i
+            } else if i >= n {
+                2 * n - 2 - i
+            } else {
+                i
+            } as usize),
+            PadMode::Replicate => Some(i.clamp(0, n - 1) as usize),
+            PadMode::Circular => Some(((i % n + n) % n) as usize),
+        }
+    };
+    let fill = match p.mode {
+        PadMode::Constant(v) => v,
+        _ => 0.0,
+    };
+    for pl in 0..p.planes {
+        for i in 0..oh {
+            for j in 0..ow {
+                let r = src(i as isize - p.pads[0] as isize, p.in_h);
+                let c = src(j as isize - p.pads[2] as isize, p.in_w);
+                out.push(match (r, c) {
+                    (Some(r), Some(c)) => x[(pl * p.in_h + r) * p.in_w + c],
+                    _ => fill,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn padding_modes_and_their_adjoint() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+    for mode in [
+        PadMode::Constant(0.5),
+        PadMode::Reflect,
+        PadMode::Replicate,
+        PadMode::Circular,
+    ] {
+        for _ in 0..30 {
+            let shape = [
+                2,
+                rng.random_range(1..3),
+                rng.random_range(1..6),
+                rng.random_range(1..6),
+            ];
+            let pads = [0, 1, 2, 3].map(|_| rng.random_range(0..4) as i64);
+            let Ok(p) = Pad2dParams::new(&shape, pads, mode) else {
+                continue;
+            };
+            let x = random(&mut rng, shape.iter().product());
+            let want = naive_pad(&p, &x);
+            let mut out = vec![f64::NAN; want.len()];
+            pad2d(&p, &x, &mut out).unwrap();
+            close(&out, &want, 0.0, "pad");
+            // The backward is the adjoint of the linear part: <pad0(x), g> == <x, pad^T(g)>,
+            // where pad0 pads with zeros instead of the fill value.
+            let linear = Pad2dParams {
+                mode: match mode {
+                    PadMode::Constant(_) => PadMode::Constant(0.0),
+                    m => m,
+                },
+                ..p
+            };
+            let g = random(&mut rng, want.len());
+            let mut dx = vec![f64::NAN; x.len()];
+            pad2d_backward(&p, &g, &mut dx).unwrap();
+            let lhs: f64 = naive_pad(&linear, &x)
+                .iter()
+                .zip(&g)
+                .map(|(a, b)| a * b)
+                .sum();
+            let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-9, "{mode:?} {p:?}");
+        }
+    }
+    let e = Pad2dParams::new(&[1, 1, 3, 3], [3, 0, 0, 0], PadMode::Reflect).unwrap_err();
+    assert!(
+        e.contains("reflect padding (3, 0)") && e.contains("(1, 1, 3, 3)"),
+        "{e}"
+    );
+}

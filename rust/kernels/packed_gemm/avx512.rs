@@ -1,0 +1,428 @@
+//! The AVX-512 parts of the packed GEMM: the register-blocked microkernel and the routines
+//! that copy operands into the packed layouts it reads.
+//!
+//! Packed layouts (see `mod.rs` for who packs what). An A panel of `h <= MR` rows is packed
+//! in whichever layout its source can be copied to without transposing:
+//! - row layout (from a row-major A): element `(i, p)` at `i * A_ROW_STRIDE + p`, a constant
+//!   row stride, so the kernel's broadcasts use constant offsets from one pointer;
+//! - depth layout (from a column-major A, i.e. a transposed view): element `(i, p)` at
+//!   `p * h + i`.
+//!
+//! A B panel stores element `(p, j)` at `p * NR + j`, zero-padded to `NR` columns (from a
+//! column-major B this is a transpose, done 16 x 16 in registers). A row-major B may also be
+//! read in place: the kernel takes B's row stride and masks the last vector's loads.
+//!
+//! The microkernel keeps an `h x NR` tile of C in `2 * h` zmm registers (24 for h = 12) and
+//! multiplies by broadcasting A and loading B, so C rows are contiguous vectors: partial tiles
+//! at the right edge are handled by masked loads and stores, and at the bottom edge by a kernel
+//! instantiated for fewer rows. Everything here requires AVX-512F, which callers check first.
+
+/// The signature every microkernel instantiation shares:
+/// `(k, a_panel, b, b_row_stride, c, c_row_stride, last_lanes, load_c)` computes
+/// `C[..h, ..n] (+)= A_panel @ B[..k, ..n]` where `n = (vectors - 1) * LANES + last_lanes`.
+pub type KernelFn<T> = unsafe fn(usize, *const T, *const T, usize, *mut T, usize, usize, bool);
+
+macro_rules! avx512_family {
+    (
+        mod $name:ident, elem $t:ty, mask $m:ty, lanes $lanes:expr, kc $kc:expr,
+        setzero $setzero:ident, set1 $set1:ident, fmadd $fmadd:ident,
+        add $add:ident, loadu $loadu:ident, storeu $storeu:ident,
+        maskz_loadu $maskz_loadu:ident, mask_storeu $mask_storeu:ident,
+        transpose $transpose:ident
+    ) => {
+        pub mod $name {
+            use super::KernelFn;
+            use std::arch::x86_64::*;
+
+            /// Elements per zmm register.
+            pub const LANES: usize = $lanes;
+            /// Columns of a B panel and of the C tile: two vectors.
+            pub const NR: usize = 2 * LANES;
+            /// Most rows of a C tile (2 * MR accumulators + 2 B vectors + 1 broadcast <= 32).
+            pub const MR: usize = 12;
+            /// Most columns of a packed A panel (the depth of a block).
+            pub const KC: usize = $kc;
+            /// Row stride of the row layout: one cache line more than `KC`, so consecutive
+            /// rows fall in different L1 sets instead of all aliasing on a power-of-two stride.
+            pub const A_ROW_STRIDE: usize = KC + LANES;
+
+            #[inline(always)]
+            fn lane_mask(lanes: usize) -> $m {
+                if lanes >= LANES {
+                    !0
+                } else {
+                    ((1u32 << lanes) - 1) as $m
+                }
+            }
+
+            /// Copy `len` contiguous elements: whole vectors, then one masked vector.
+            ///
+            /// # Safety
+            /// AVX-512F; `len` elements readable at `src` and writable at `dst`.
+            #[inline(always)]
+            unsafe fn copy_contiguous(src: *const $t, dst: *mut $t, len: usize) {
+                let mut p = 0;
+                while p + LANES <= len {
+                    $storeu(dst.add(p), $loadu(src.add(p)));
+                    p += LANES;
+                }
+                if p < len {
+                    let mask = lane_mask(len - p);
+                    $mask_storeu(dst.add(p), mask, $maskz_loadu(mask, src.add(p)));
+                }
+            }
+
+            /// `C (+)= A_panel @ B` for an `R x (NV vectors)` tile; see [`KernelFn`]. The A
+            /// panel is in row layout when `A_ROWS` (row stride [`A_ROW_STRIDE`]), else depth
+            /// layout.
+            ///
+            /// # Safety
+            /// AVX-512F must be available; the A panel holds `k` columns of `R` rows in its
+            /// layout; row `p < k` of B has `n` readable elements at `b + p * ldb`; row `i < R`
+            /// of C has `n` writable elements at `c + i * ldc`.
+            // The arguments are the microkernel's whole interface, as in BLIS; a struct would
+            // only move them through memory.
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn kernel<const R: usize, const NV: usize, const A_ROWS: bool>(
+                k: usize,
+                a: *const $t,
+                b: *const $t,
+                ldb: usize,
+                c: *mut $t,
+                ldc: usize,
+                last_lanes: usize,
+                load_c: bool,
+            ) {
+                // Start fetching the C tile now if it will be read after the k loop. (A tile
+                // that is only written is not prefetched: the read would cost a second trip
+                // for ownership and was measured slower.)
+                if load_c {
+                    for i in 0..R {
+                        for v in 0..NV {
+                            let line = c.wrapping_add(i * ldc + v * LANES);
+                            _mm_prefetch::<_MM_HINT_T0>(line as *const i8);
+                        }
+                    }
+                }
+                let last = lane_mask(last_lanes);
+                let mut acc = [[$setzero(); NV]; R];
+                let (mut a, mut b) = (a, b);
+                // One step of the inner product: C_tile += A[:, p] (x) B[p, :]. `masked` is
+                // only for a ragged right edge: a zero-masking load costs an extra uop on the
+                // FMA ports, so full-width tiles use plain loads.
+                let mut step = |a: &mut *const $t, b: &mut *const $t, masked: bool| {
+                    let mut bv = [$setzero(); NV];
+                    for (v, slot) in bv.iter_mut().enumerate() {
+                        *slot = if masked && v + 1 == NV {
+                            $maskz_loadu(last, b.add(v * LANES))
+                        } else {
+                            $loadu(b.add(v * LANES))
+                        };
+                    }
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let av = $set1(*a.add(if A_ROWS { i * A_ROW_STRIDE } else { i }));
+                        for v in 0..NV {
+                            row[v] = $fmadd(av, bv[v], row[v]);
+                        }
+                    }
+                    *a = a.wrapping_add(if A_ROWS { 1 } else { R });
+                    *b = b.wrapping_add(ldb);
+                };
+                // Unrolled by four so loop bookkeeping stays off the FMA ports.
+                if last_lanes >= LANES {
+                    for _ in 0..k / 4 {
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                        step(&mut a, &mut b, false);
+                    }
+                    for _ in 0..k % 4 {
+                        step(&mut a, &mut b, false);
+                    }
+                } else {
+                    for _ in 0..k / 4 {
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                        step(&mut a, &mut b, true);
+                    }
+                    for _ in 0..k % 4 {
+                        step(&mut a, &mut b, true);
+                    }
+                }
+                for (i, row) in acc.iter().enumerate() {
+                    for (v, &value) in row.iter().enumerate() {
+                        let mask = if v + 1 == NV { last } else { !0 };
+                        let ptr = c.add(i * ldc + v * LANES);
+                        let mut x = value;
+                        if load_c {
+                            x = $add(x, $maskz_loadu(mask, ptr));
+                        }
+                        $mask_storeu(ptr, mask, x);
+                    }
+                }
+            }
+
+            macro_rules! row_of_kernels {
+                ($r:literal) => {
+                    [
+                        [kernel::<$r, 1, false> as KernelFn<$t>, kernel::<$r, 1, true>],
+                        [kernel::<$r, 2, false>, kernel::<$r, 2, true>],
+                    ]
+                };
+            }
+
+            /// `KERNELS[h - 1][vectors - 1][row_layout]` computes an `h`-row, `vectors`-vector
+            /// tile from an A panel in row layout (true) or depth layout (false).
+            static KERNELS: [[[KernelFn<$t>; 2]; 2]; MR] = [
+                row_of_kernels!(1),
+                row_of_kernels!(2),
+                row_of_kernels!(3),
+                row_of_kernels!(4),
+                row_of_kernels!(5),
+                row_of_kernels!(6),
+                row_of_kernels!(7),
+                row_of_kernels!(8),
+                row_of_kernels!(9),
+                row_of_kernels!(10),
+                row_of_kernels!(11),
+                row_of_kernels!(12),
+            ];
+
+            /// The kernel for a tile of `rows` (1..=MR) rows and `cols` (1..=NR) columns whose
+            /// A panel is in row layout (`a_rows`) or depth layout.
+            pub fn kernel_for(rows: usize, cols: usize, a_rows: bool) -> KernelFn<$t> {
+                KERNELS[rows - 1][cols.div_ceil(LANES) - 1][usize::from(a_rows)]
+            }
+
+            /// Copy a `rows x cols` block (`rows, cols <= LANES`; row `i` at `src + i * src_rs`,
+            /// columns contiguous) transposed to `dst`: `dst[j * dst_rs + i] = src(i, j)`,
+            /// writing `LANES` elements per output row (zeros past `rows`).
+            ///
+            /// # Safety
+            /// AVX-512F; the source block readable, `cols` output rows of `LANES` elements
+            /// writable.
+            #[target_feature(enable = "avx512f")]
+            unsafe fn transpose_block(
+                src: *const $t,
+                src_rs: usize,
+                rows: usize,
+                cols: usize,
+                dst: *mut $t,
+                dst_rs: usize,
+            ) {
+                let col_mask = lane_mask(cols);
+                let mut r = [$setzero(); LANES];
+                for (i, slot) in r.iter_mut().enumerate().take(rows) {
+                    *slot = $maskz_loadu(col_mask, src.add(i * src_rs));
+                }
+                super::$transpose(&mut r);
+                for (j, &row) in r.iter().enumerate().take(cols) {
+                    $mask_storeu(dst.add(j * dst_rs), !0, row);
+                }
+            }
+
+            /// Pack `h` rows x `kc <= KC` columns of A (element `(i, p)` at
+            /// `src[i * rs + p * cs]`) into row layout: `dst[i * KC + p]`.
+            ///
+            /// # Safety
+            /// AVX-512F; the strided source readable; `dst` holds `h * KC` elements.
+            #[target_feature(enable = "avx512f")]
+            pub unsafe fn pack_a_rows(
+                src: *const $t,
+                rs: usize,
+                cs: usize,
+                h: usize,
+                kc: usize,
+                dst: *mut $t,
+            ) {
+                for i in 0..h {
+                    let (s, d) = (src.add(i * rs), dst.add(i * A_ROW_STRIDE));
+                    if cs == 1 {
+                        copy_contiguous(s, d, kc);
+                    } else {
+                        for p in 0..kc {
+                            *d.add(p) = *s.add(p * cs);
+                        }
+                    }
+                }
+            }
+
+            /// Pack `h` rows x `kc` columns of A (element `(i, p)` at `src[i * rs + p * cs]`)
+            /// into depth layout: `dst[p * h + i]`.
+            ///
+            /// # Safety
+            /// AVX-512F; the strided source readable; `dst` holds `h * kc` elements.
+            #[target_feature(enable = "avx512f")]
+            pub unsafe fn pack_a_depth(
+                src: *const $t,
+                rs: usize,
+                cs: usize,
+                h: usize,
+                kc: usize,
+                dst: *mut $t,
+            ) {
+                if rs == 1 {
+                    // Column-major source (a transposed view): each step is a short copy.
+                    for p in 0..kc {
+                        copy_contiguous(src.add(p * cs), dst.add(p * h), h);
+                    }
+                } else {
+                    for p in 0..kc {
+                        for i in 0..h {
+                            *dst.add(p * h + i) = *src.add(i * rs + p * cs);
+                        }
+                    }
+                }
+            }
+
+            /// Pack `kc` rows x `nc` columns of B (element `(p, j)` at `src[p * rs + j * cs]`)
+            /// into panels of `NR` columns, `dst[(j / NR) * kc * NR + p * NR + j % NR]`,
+            /// zero-filling the last panel past `nc`.
+            ///
+            /// # Safety
+            /// AVX-512F; the strided source readable; `dst` 64-byte aligned with
+            /// `kc * nc.next_multiple_of(NR)` elements.
+            #[target_feature(enable = "avx512f")]
+            pub unsafe fn pack_b(
+                src: *const $t,
+                rs: usize,
+                cs: usize,
+                nc: usize,
+                kc: usize,
+                dst: *mut $t,
+            ) {
+                let panels = nc.div_ceil(NR);
+                if cs == 1 {
+                    // Row-major source: walk each row left to right, so the reads stream
+                    // through memory (a panel at a time would touch a new page every row).
+                    let full = nc / NR;
+                    for p in 0..kc {
+                        let s = src.add(p * rs);
+                        for panel in 0..full {
+                            let d = dst.add(panel * kc * NR + p * NR);
+                            $storeu(d, $loadu(s.add(panel * NR)));
+                            $storeu(d.add(LANES), $loadu(s.add(panel * NR + LANES)));
+                        }
+                        if full < panels {
+                            // The ragged last panel: copy what exists, zero the rest.
+                            let (j0, d) = (full * NR, dst.add(full * kc * NR + p * NR));
+                            let (lo, hi) = (lane_mask(nc - j0), lane_mask((nc - j0).saturating_sub(LANES)));
+                            $storeu(d, $maskz_loadu(lo, s.add(j0)));
+                            let upper = if nc - j0 > LANES {
+                                $maskz_loadu(hi, s.add(j0 + LANES))
+                            } else {
+                                $setzero()
+                            };
+                            $storeu(d.add(LANES), upper);
+                        }
+                    }
+                    return;
+                }
+                for panel in 0..panels {
+                    let j0 = panel * NR;
+                    let nr = NR.min(nc - j0);
+                    let (s, d) = (src.add(j0 * cs), dst.add(panel * kc * NR));
+                    if rs == 1 {
+                        // Column-major source (a transposed view): transpose in registers.
+                        for p0 in (0..kc).step_by(LANES) {
+                            let cols = LANES.min(kc - p0);
+                            for jj in (0..NR).step_by(LANES) {
+                                let rows = nr.saturating_sub(jj).min(LANES);
+                                let from = s.add(jj.min(nr - 1) * cs + p0);
+                                transpose_block(from, cs, rows, cols, d.add(p0 * NR + jj), NR);
+                            }
+                        }
+                    } else {
+                        for p in 0..kc {
+                            for j in 0..NR {
+                                *d.add(p * NR + j) =
+                                    if j < nr { *s.add(p * rs + j * cs) } else { <$t>::default() };
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// Transpose a 16 x 16 block of f32 held as 16 zmm rows.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_f32(r: &mut [std::arch::x86_64::__m512; 16]) {
+    use std::arch::x86_64::*;
+    // Stage 1: interleave row pairs.
+    let mut lo = [_mm512_setzero_ps(); 8];
+    let mut hi = [_mm512_setzero_ps(); 8];
+    for p in 0..8 {
+        lo[p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+        hi[p] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+    }
+    // Stage 2: per group of 4 rows, 128-bit lane l of u[g][q] holds column 4l+q of the group.
+    let mut u = [[_mm512_setzero_ps(); 4]; 4];
+    for g in 0..4 {
+        let (l0, l1) = (_mm512_castps_pd(lo[2 * g]), _mm512_castps_pd(lo[2 * g + 1]));
+        let (h0, h1) = (_mm512_castps_pd(hi[2 * g]), _mm512_castps_pd(hi[2 * g + 1]));
+        u[g][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(l0, l1));
+        u[g][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(l0, l1));
+        u[g][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(h0, h1));
+        u[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(h0, h1));
+    }
+    // Stages 3-4: gather lane l of the four groups into one register = column 4l+q.
+    for q in 0..4 {
+        let v01 = _mm512_shuffle_f32x4::<0x88>(u[0][q], u[1][q]);
+        let w01 = _mm512_shuffle_f32x4::<0xDD>(u[0][q], u[1][q]);
+        let v23 = _mm512_shuffle_f32x4::<0x88>(u[2][q], u[3][q]);
+        let w23 = _mm512_shuffle_f32x4::<0xDD>(u[2][q], u[3][q]);
+        r[q] = _mm512_shuffle_f32x4::<0x88>(v01, v23);
+        r[8 + q] = _mm512_shuffle_f32x4::<0xDD>(v01, v23);
+        r[4 + q] = _mm512_shuffle_f32x4::<0x88>(w01, w23);
+        r[12 + q] = _mm512_shuffle_f32x4::<0xDD>(w01, w23);
+    }
+}
+
+/// Transpose an 8 x 8 block of f64 held as 8 zmm rows.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_f64(r: &mut [std::arch::x86_64::__m512d; 8]) {
+    use std::arch::x86_64::*;
+    // Stage 1: t[2p] holds columns 2l, t[2p+1] columns 2l+1 of rows 2p, 2p+1 (lane l).
+    let mut t = [_mm512_setzero_pd(); 8];
+    for p in 0..4 {
+        t[2 * p] = _mm512_unpacklo_pd(r[2 * p], r[2 * p + 1]);
+        t[2 * p + 1] = _mm512_unpackhi_pd(r[2 * p], r[2 * p + 1]);
+    }
+    // Stages 2-3: gather lane l of the four row pairs into one register = column 2l+q.
+    for q in 0..2 {
+        let v01 = _mm512_shuffle_f64x2::<0x88>(t[q], t[2 + q]);
+        let w01 = _mm512_shuffle_f64x2::<0xDD>(t[q], t[2 + q]);
+        let v23 = _mm512_shuffle_f64x2::<0x88>(t[4 + q], t[6 + q]);
+        let w23 = _mm512_shuffle_f64x2::<0xDD>(t[4 + q], t[6 + q]);
+        r[q] = _mm512_shuffle_f64x2::<0x88>(v01, v23);
+        r[4 + q] = _mm512_shuffle_f64x2::<0xDD>(v01, v23);
+        r[2 + q] = _mm512_shuffle_f64x2::<0x88>(w01, w23);
+        r[6 + q] = _mm512_shuffle_f64x2::<0xDD>(w01, w23);
+    }
+}
+
+avx512_family!(
+    mod f32x16, elem f32, mask u16, lanes 16, kc 512,
+    setzero _mm512_setzero_ps, set1 _mm512_set1_ps,
+    fmadd _mm512_fmadd_ps, add _mm512_add_ps, loadu _mm512_loadu_ps, storeu _mm512_storeu_ps,
+    maskz_loadu _mm512_maskz_loadu_ps,
+    mask_storeu _mm512_mask_storeu_ps, transpose transpose_f32
+);
+
+avx512_family!(
+    mod f64x8, elem f64, mask u8, lanes 8, kc 256,
+    setzero _mm512_setzero_pd, set1 _mm512_set1_pd,
+    fmadd _mm512_fmadd_pd, add _mm512_add_pd, loadu _mm512_loadu_pd, storeu _mm512_storeu_pd,
+    maskz_loadu _mm512_maskz_loadu_pd,
+    mask_storeu _mm512_mask_storeu_pd, transpose transpose_f64
+);

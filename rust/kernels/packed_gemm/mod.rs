@@ -1,0 +1,446 @@
+//! A BLIS-style packed GEMM with AVX-512 microkernels: dlcore's matmul on x86-64 CPUs that
+//! have AVX-512F. Other CPUs use the portable `gemm` crate (see `matmul.rs`).
+//!
+//! The loops, outermost first (Goto/BLIS): split C's columns into blocks of `NC`; split the
+//! inner dimension into blocks of `KC` and pack that `KC x NC` block of B into panels of `NR`
+//! columns; split C's rows into blocks of `MC` and pack that `MC x KC` block of A (it stays in
+//! L2) into panels of at most `MR` rows; then for each B panel run the microkernel against
+//! every A panel. Row panels are balanced (64 rows become 11+11+11+11+10+10, not 12*5+4) so no
+//! tile runs with too few accumulators to hide FMA latency; the ragged right edge is masked
+//! inside the kernel. Every pack is a streaming copy except B from a transposed view, which
+//! is transposed 16 x 16 in registers; a row-major B that would be read only once anyway is
+//! not packed at all when its panels stay within few pages.
+//!
+//! Block sizes were chosen by measurement on a Sapphire Rapids core (48 KiB L1d, 2 MiB L2)
+//! and kept within what a Zen 5 core (48 KiB L1d, 1 MiB L2) holds: a deep `KC` (fewer passes
+//! over C, whose tiles are the costly loads), a small `MC` (A block 192 KiB) and `NC` = 1024.
+//!
+//! Threads split C into independent column (or row) strips, each computed by the serial
+//! algorithm with that thread's own packing buffers: no barriers, at the price of packing the
+//! shared operand once per strip, which is small against the strip's arithmetic.
+
+mod avx512;
+mod buffers;
+
+use std::any::TypeId;
+
+use self::avx512::KernelFn;
+use self::buffers::{with_scratch, Scratch};
+use super::real::Real;
+use crate::threading;
+
+/// Below this many multiply-adds (a 128^3 product, ~30 us on one core) a single thread is
+/// faster than waking another.
+const PARALLEL_MIN_FMAS: usize = 128 * 128 * 128;
+
+/// A strided read-only operand: element `(i, j)` is at `ptr + i * rs + j * cs`.
+#[derive(Clone, Copy)]
+pub(crate) struct View<T> {
+    pub ptr: *const T,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// A strided output, laid out like [`View`].
+#[derive(Clone, Copy)]
+pub(crate) struct ViewMut<T> {
+    pub ptr: *mut T,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+// SAFETY: views are plain addresses; the driver hands each thread a disjoint part of the
+// output and only reads the inputs, so sharing them between threads cannot race.
+unsafe impl<T> Send for View<T> {}
+unsafe impl<T> Sync for View<T> {}
+unsafe impl<T> Send for ViewMut<T> {}
+unsafe impl<T> Sync for ViewMut<T> {}
+
+impl<T> View<T> {
+    /// The view whose `(0, 0)` is this view's `(i, j)`.
+    ///
+    /// # Safety
+    /// `(i, j)` must lie inside the viewed allocation.
+    unsafe fn offset(self, i: usize, j: usize) -> Self {
+        Self {
+            ptr: self.ptr.add(i * self.rs + j * self.cs),
+            ..self
+        }
+    }
+
+    fn t(self) -> Self {
+        Self {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    fn cast<U>(self) -> View<U> {
+        View {
+            ptr: self.ptr.cast(),
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+}
+
+impl<T> ViewMut<T> {
+    /// See [`View::offset`].
+    unsafe fn offset(self, i: usize, j: usize) -> Self {
+        Self {
+            ptr: self.ptr.add(i * self.rs + j * self.cs),
+            ..self
+        }
+    }
+
+    fn t(self) -> Self {
+        Self {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    fn cast<U>(self) -> ViewMut<U> {
+        ViewMut {
+            ptr: self.ptr.cast(),
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+}
+
+/// What the driver needs of an element type: block sizes, kernels and packing routines.
+trait Element: Real {
+    /// Columns of a B panel (two zmm vectors).
+    const NR: usize;
+    /// Most rows of an A panel.
+    const MR: usize;
+    /// Most depth of a packed block.
+    const KC: usize;
+    /// Row stride of A's row layout (a little more than `KC`).
+    const A_ROW_STRIDE: usize;
+    /// Most rows of a packed A block (`MC x KC` should sit in L2).
+    const MC: usize;
+    /// Most columns of a packed B block.
+    const NC: usize;
+    fn kernel_for(rows: usize, cols: usize, a_rows: bool) -> KernelFn<Self>;
+    /// # Safety
+    /// See `avx512::*::pack_a_rows`.
+    unsafe fn pack_a_rows(src: View<Self>, h: usize, kc: usize, dst: *mut Self);
+    /// # Safety
+    /// See `avx512::*::pack_a_depth`.
+    unsafe fn pack_a_depth(src: View<Self>, h: usize, kc: usize, dst: *mut Self);
+    /// # Safety
+    /// See `avx512::*::pack_b`.
+    unsafe fn pack_b(src: View<Self>, nc: usize, kc: usize, dst: *mut Self);
+}
+
+macro_rules! impl_element {
+    ($t:ty, $family:ident, mc $mc:expr, nc $nc:expr) => {
+        impl Element for $t {
+            const NR: usize = avx512::$family::NR;
+            const MR: usize = avx512::$family::MR;
+            const KC: usize = avx512::$family::KC;
+            const A_ROW_STRIDE: usize = avx512::$family::A_ROW_STRIDE;
+            const MC: usize = $mc;
+            const NC: usize = $nc;
+            fn kernel_for(rows: usize, cols: usize, a_rows: bool) -> KernelFn<Self> {
+                avx512::$family::kernel_for(rows, cols, a_rows)
+            }
+            unsafe fn pack_a_rows(src: View<Self>, h: usize, kc: usize, dst: *mut Self) {
+                avx512::$family::pack_a_rows(src.ptr, src.rs, src.cs, h, kc, dst)
+            }
+            unsafe fn pack_a_depth(src: View<Self>, h: usize, kc: usize, dst: *mut Self) {
+                avx512::$family::pack_a_depth(src.ptr, src.rs, src.cs, h, kc, dst)
+            }
+            unsafe fn pack_b(src: View<Self>, nc: usize, kc: usize, dst: *mut Self) {
+                avx512::$family::pack_b(src.ptr, src.rs, src.cs, nc, kc, dst)
+            }
+        }
+    };
+}
+
+impl_element!(f32, f32x16, mc 96, nc 1024);
+impl_element!(f64, f64x8, mc 96, nc 1024);
+
+/// Whether this CPU can run the packed AVX-512 path.
+pub(crate) fn available() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+}
+
+/// `C (+)= A @ B` for `m x k` A and `k x n` B on the AVX-512 path, using up to `threads`
+/// threads. Returns false (doing nothing) for element types other than f32 and f64.
+///
+/// # Safety
+/// AVX-512F must be available ([`available`]); the views must cover their `m x k`, `k x n`
+/// and `m x n` extents, with C's elements distinct and not overlapping A or B; `k >= 1`.
+pub(crate) unsafe fn matmul<T: Real>(
+    (m, n, k): (usize, usize, usize),
+    a: View<T>,
+    b: View<T>,
+    c: ViewMut<T>,
+    accumulate: bool,
+    threads: usize,
+) -> bool {
+    if TypeId::of::<T>() == TypeId::of::<f32>() {
+        run::<f32>((m, n, k), a.cast(), b.cast(), c.cast(), accumulate, threads);
+    } else if TypeId::of::<T>() == TypeId::of::<f64>() {
+        run::<f64>((m, n, k), a.cast(), b.cast(), c.cast(), accumulate, threads);
+    } else {
+        return false;
+    }
+    true
+}
+
+/// Split the work into strips for the threads and run the serial algorithm on each.
+unsafe fn run<E: Element>(
+    (m, n, k): (usize, usize, usize),
+    a: View<E>,
+    b: View<E>,
+    c: ViewMut<E>,
+    accumulate: bool,
+    threads: usize,
+) {
+    if c.cs != 1 && c.rs == 1 {
+        // Column-major C: compute C^T = B^T A^T, whose rows are contiguous in memory.
+        return run((n, m, k), b.t(), a.t(), c.t(), accumulate, threads);
+    }
+    let tasks = if threads > 1 && m * n * k >= PARALLEL_MIN_FMAS {
+        threads
+    } else {
+        1
+    };
+    if tasks == 1 {
+        return with_scratch(|s| serial((m, n, k), a, b, c, accumulate, s));
+    }
+    // Split the longer side of C: the strips then share the smaller operand, whose repacking
+    // per strip costs least.
+    let split_columns = n >= m;
+    let (len, align) = if split_columns {
+        (n, E::NR)
+    } else {
+        (m, E::MR)
+    };
+    let strip = len.div_ceil(tasks).next_multiple_of(align);
+    let strips = len.div_ceil(strip);
+    let run_strip = move |s: usize| {
+        let start = s * strip;
+        let size = strip.min(len - start);
+        // SAFETY: strips are disjoint parts of C, inside the extents the caller checked.
+        unsafe {
+            if split_columns {
+                let (b, c) = (b.offset(0, start), c.offset(0, start));
+                with_scratch(|sc| serial((m, size, k), a, b, c, accumulate, sc));
+            } else {
+                let (a, c) = (a.offset(start, 0), c.offset(start, 0));
+                with_scratch(|sc| serial((size, n, k), a, b, c, accumulate, sc));
+            }
+        }
+    };
+    // The calling thread computes the first strip itself while pool threads take the rest:
+    // one thread fewer to wake, and the caller's packing buffers are already warm.
+    threading::pool().in_place_scope(|scope| {
+        for s in 1..strips {
+            scope.spawn(move |_| run_strip(s));
+        }
+        run_strip(0);
+    });
+}
+
+/// Block sizes that split `len` into `ceil(len / max)` nearly equal blocks, each a multiple
+/// of `align` (except the last), so no block is much smaller than the rest.
+fn balanced_step(len: usize, max: usize, align: usize) -> usize {
+    let blocks = len.div_ceil(max);
+    len.div_ceil(blocks)
+        .next_multiple_of(align)
+        .min(max.max(align))
+}
+
+/// The serial blocked algorithm (see the module comment) on one thread's buffers.
+unsafe fn serial<E: Element>(
+    (m, n, k): (usize, usize, usize),
+    a: View<E>,
+    b: View<E>,
+    c: ViewMut<E>,
+    accumulate: bool,
+    scratch: &mut Scratch,
+) {
+    let nc_step = balanced_step(n, E::NC, E::NR);
+    let kc_step = balanced_step(k, E::KC, 1);
+    let mc_step = balanced_step(m, E::MC, E::MR);
+    // Copy A without transposing: a row-major A packs row by row, anything else by depth.
+    let a_rows = a.cs == 1 && a.rs != 1;
+    // A row-major B whose panels each serve a single block of A gains little from packing
+    // (it is read once either way), so the kernel may read it in place, but only if walking
+    // down a panel stays within few pages: each B row on its own page defeats the hardware
+    // prefetcher and the TLB, and then packing row by row (streaming) is much faster.
+    let few_pages = b.rs * std::mem::size_of::<E>() <= 4096 || kc_step <= 64;
+    let b_in_place = b.cs == 1 && m <= mc_step && few_pages;
+    let packed_b = if b_in_place {
+        std::ptr::null_mut()
+    } else {
+        scratch
+            .b
+            .get::<E>(kc_step * nc_step.next_multiple_of(E::NR))
+    };
+    let a_depth = if a_rows { E::A_ROW_STRIDE } else { kc_step };
+    let packed_a = scratch.a.get::<E>(mc_step * a_depth);
+    for jc in (0..n).step_by(nc_step) {
+        let nc = nc_step.min(n - jc);
+        for pc in (0..k).step_by(kc_step) {
+            let kc = kc_step.min(k - pc);
+            let b_block = if b_in_place {
+                PackedB::InPlace(b.offset(pc, jc))
+            } else {
+                E::pack_b(b.offset(pc, jc), nc, kc, packed_b);
+                PackedB::Panels(packed_b)
+            };
+            for ic in (0..m).step_by(mc_step) {
+                let mc = mc_step.min(m - ic);
+                let mut offset = 0;
+                for (i0, h) in row_panels(mc, E::MR) {
+                    let (src, dst) = (a.offset(ic + i0, pc), packed_a.add(offset));
+                    if a_rows {
+                        E::pack_a_rows(src, h, kc, dst);
+                        offset += h * E::A_ROW_STRIDE;
+                    } else {
+                        E::pack_a_depth(src, h, kc, dst);
+                        offset += h * kc;
+                    }
+                }
+                let block = Block {
+                    mc,
+                    nc,
+                    kc,
+                    packed_a,
+                    a_rows,
+                    b: b_block,
+                    c: c.offset(ic, jc),
+                    load_c: accumulate || pc > 0,
+                };
+                block.multiply();
+            }
+        }
+    }
+}
+
+/// `(first row, rows)` of the balanced panels that cover `rows` rows with at most `max` each.
+fn row_panels(rows: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let panels = rows.div_ceil(max);
+    let (base, extra) = (rows / panels, rows % panels);
+    (0..panels).map(move |p| (p * base + p.min(extra), base + usize::from(p < extra)))
+}
+
+/// Where a block's B comes from.
+#[derive(Clone, Copy)]
+enum PackedB<E> {
+    /// Panels of `NR` columns packed by `serial`.
+    Panels(*const E),
+    /// The row-major source itself.
+    InPlace(View<E>),
+}
+
+/// One packed `mc x kc` block of A against one `kc x nc` block of B.
+struct Block<E> {
+    mc: usize,
+    nc: usize,
+    kc: usize,
+    packed_a: *const E,
+    a_rows: bool,
+    b: PackedB<E>,
+    c: ViewMut<E>,
+    load_c: bool,
+}
+
+impl<E: Element> Block<E> {
+    /// # Safety
+    /// The packed blocks hold what `serial` packed; C covers `mc x nc` elements.
+    unsafe fn multiply(&self) {
+        let Block { mc, nc, kc, .. } = *self;
+        let a_stride = if self.a_rows { E::A_ROW_STRIDE } else { kc };
+        for (panel, j0) in (0..nc).step_by(E::NR).enumerate() {
+            let mut a_panel = self.packed_a;
+            for (i0, h) in row_panels(mc, E::MR) {
+                self.tile(a_panel, i0, h, panel, j0);
+                a_panel = a_panel.add(h * a_stride);
+            }
+        }
+    }
+
+    /// One microkernel call: rows `i0..i0 + h` of the block against B panel `panel`.
+    ///
+    /// # Safety
+    /// As for [`Block::multiply`].
+    #[inline(always)]
+    unsafe fn tile(&self, a_panel: *const E, i0: usize, h: usize, panel: usize, j0: usize) {
+        let kc = self.kc;
+        let cols = E::NR.min(self.nc - j0);
+        let (b, ldb) = match self.b {
+            PackedB::Panels(p) => (p.add(panel * kc * E::NR), E::NR),
+            PackedB::InPlace(v) => (v.offset(0, j0).ptr, v.rs),
+        };
+        let kernel = E::kernel_for(h, cols, self.a_rows);
+        let c = self.c.offset(i0, j0);
+        let lanes = last_lanes::<E>(cols);
+        if c.cs == 1 {
+            kernel(kc, a_panel, b, ldb, c.ptr, c.rs, lanes, self.load_c);
+        } else {
+            // C's columns are not contiguous: compute into an aligned local tile, then add it
+            // into C element by element.
+            #[repr(C, align(64))]
+            struct Tile([f64; 12 * 16]); // MR x NR for f32 (12 x 32) and f64 (12 x 16)
+            let mut tile = Tile([0.0; 12 * 16]);
+            let t = tile.0.as_mut_ptr().cast::<E>();
+            kernel(kc, a_panel, b, ldb, t, E::NR, lanes, false);
+            for i in 0..h {
+                for j in 0..cols {
+                    let dst = c.ptr.add(i * c.rs + j * c.cs);
+                    let value = *t.add(i * E::NR + j);
+                    *dst = if self.load_c { *dst + value } else { value };
+                }
+            }
+        }
+    }
+}
+
+/// How many lanes of the last vector a tile of `cols` columns uses.
+fn last_lanes<E: Element>(cols: usize) -> usize {
+    let lanes = E::NR / 2;
+    cols - (cols - 1) / lanes * lanes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_panels_are_balanced_and_cover_everything() {
+        for rows in 1..100 {
+            let panels: Vec<_> = row_panels(rows, 12).collect();
+            assert_eq!(panels.len(), rows.div_ceil(12));
+            let mut next = 0;
+            for &(start, h) in &panels {
+                assert_eq!(start, next);
+                assert!((1..=12).contains(&h));
+                next += h;
+            }
+            assert_eq!(next, rows);
+            let (lo, hi) = panels
+                .iter()
+                .fold((usize::MAX, 0), |(lo, hi), &(_, h)| (lo.min(h), hi.max(h)));
+            assert!(hi - lo <= 1, "{rows}: {panels:?}");
+        }
+    }
+
+    #[test]
+    fn balanced_steps_respect_the_maximum_and_alignment() {
+        for len in 1..3000 {
+            let step = balanced_step(len, 256, 32);
+            assert!(step <= 256 && step.is_multiple_of(32) && step > 0);
+            assert!(len.div_ceil(step) == len.div_ceil(256));
+        }
+        assert_eq!(balanced_step(784, 256, 1), 196);
+    }
+}
