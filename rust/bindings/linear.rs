@@ -31,7 +31,7 @@ fn view<'a, T: Element>(
     let item = std::mem::size_of::<T>() as isize;
     let strides = a.strides();
     let (rs, cs) = (strides[0], strides[1]);
-    let aligned = (a.data() as usize) % std::mem::align_of::<T>() == 0;
+    let aligned = (a.data() as usize).is_multiple_of(std::mem::align_of::<T>());
     if rs < 0 || cs < 0 || rs % item != 0 || cs % item != 0 || !aligned {
         return Err(value_error(format!(
             "{op}: {name} has strides {strides:?}; expected an aligned array with \

@@ -10,6 +10,7 @@ mod common;
 mod conv;
 mod linear;
 mod matmul;
+mod memory;
 mod optim;
 mod pool;
 mod softmax;
@@ -17,6 +18,7 @@ mod threads;
 
 #[pymodule(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    memory::register(m)?;
     threads::register(m)?;
     matmul::register(m)?;
     linear::register(m)?;
