@@ -212,3 +212,8 @@ def batch_norm_backward(
     weight: Optional[FloatArray] = None,
     batch_stats: bool = True,
 ) -> Tuple[FloatArray, FloatArray, FloatArray]: ...
+
+# dropout: mask = hash(seed, index // group) >= p, kept values scaled by 1/(1-p)
+def dropout(
+    x: FloatArray, p: float, seed: int, group: int = 1, out: Optional[FloatArray] = None
+) -> FloatArray: ...

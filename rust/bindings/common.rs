@@ -87,7 +87,7 @@ pub fn same_dtype<'py, T: Element>(
 }
 
 fn is_aligned<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
-    (a.data() as usize) % std::mem::align_of::<T>() == 0
+    (a.data() as usize).is_multiple_of(std::mem::align_of::<T>())
 }
 
 /// An input array as kernels can read it: `a` itself when its data is aligned for `T`, else

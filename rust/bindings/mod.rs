@@ -8,6 +8,7 @@ mod batchnorm;
 mod buffers;
 mod common;
 mod conv;
+mod dropout;
 mod linear;
 mod matmul;
 mod memory;
@@ -27,6 +28,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     conv::register(m)?;
     pool::register(m)?;
     batchnorm::register(m)?;
+    dropout::register(m)?;
     optim::register(m)?;
     Ok(())
 }

@@ -75,7 +75,7 @@ fn exp_m1_nonpositive<T: Real>(x: T) -> T {
 /// full relative precision in the far left tail instead of cancelling to 0.
 #[inline(always)]
 fn normal_cdf<T: Real>(x: T) -> T {
-    T::from_f64(0.5) * (-x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erfc_fast()
+    T::from_f64(0.5) * (-x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erfc()
 }
 
 /// `2 * sqrt(2/pi) * (x + 0.044715 x^3)`: `0.5 (1 + tanh(u/2)) = sigmoid(u)`, so the tanh

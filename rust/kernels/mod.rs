@@ -3,6 +3,7 @@
 
 pub mod batchnorm;
 pub mod conv;
+pub mod dropout;
 pub mod elementwise;
 pub mod linear;
 pub mod matmul;

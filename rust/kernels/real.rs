@@ -39,8 +39,6 @@ pub trait Real:
     fn exp_fast(self) -> Self;
     /// `tanh` that vectorises where an implementation exists (f32; f64 uses libm's).
     fn tanh_fast(self) -> Self;
-    /// `erfc` that vectorises where an implementation exists (f32; f64 uses libm's).
-    fn erfc_fast(self) -> Self;
     fn abs(self) -> Self;
     fn powi(self, n: i32) -> Self;
     fn is_nan(self) -> bool;
@@ -51,7 +49,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $erf:path, $erfc:path, $exp_fast:path, $tanh_fast:path, $erfc_fast:path) => {
+    ($t:ty, $erf:path, $erfc:path, $exp_fast:path, $tanh_fast:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -98,10 +96,6 @@ macro_rules! impl_real {
                 $tanh_fast(self)
             }
             #[inline(always)]
-            fn erfc_fast(self) -> Self {
-                $erfc_fast(self)
-            }
-            #[inline(always)]
             fn abs(self) -> Self {
                 <$t>::abs(self)
             }
@@ -144,14 +138,6 @@ impl_real!(
     libm::erff,
     libm::erfcf,
     super::vmath::exp_f32,
-    super::vmath::tanh_f32,
-    super::vmath::erfc_f32
+    super::vmath::tanh_f32
 );
-impl_real!(
-    f64,
-    libm::erf,
-    libm::erfc,
-    super::vmath::exp_f64,
-    f64::tanh,
-    libm::erfc
-);
+impl_real!(f64, libm::erf, libm::erfc, super::vmath::exp_f64, f64::tanh);

@@ -1,4 +1,4 @@
-//! Branch-free `exp`, `tanh` and `erfc` that LLVM can vectorise.
+//! Branch-free `exp` and `tanh` that LLVM can vectorise.
 //!
 //! `f32::exp` and friends lower to calls into the C library, one element at a time, which
 //! makes a sigmoid over a large array ten times slower than NumPy's SIMD `exp`. These versions
@@ -96,97 +96,6 @@ pub fn tanh_f32(x: f32) -> f32 {
     }
 }
 
-/// `erfc(x)` for f32 without branches: FreeBSD's `s_erff.c` (Sun's fdlibm, as ported in the
-/// `libm` crate) with every interval evaluated and the right one selected, and the two
-/// exponentials of its tail done by [`exp_f32`]. Within 3 ulp of the correctly rounded value
-/// while the result is a normal float (2 measured).
-#[inline(always)]
-pub fn erfc_f32(x: f32) -> f32 {
-    const ERX: f32 = 8.450_629e-1;
-    let a = x.abs();
-
-    // |x| < 0.84375: erf(x) = x + x * R(x^2)/S(x^2).
-    let z = x * x;
-    let r = 1.283_791_7e-1
-        + z * (-3.250_421e-1 + z * (-2.848_175e-2 + z * (-5.770_270_2e-3 + z * -2.376_301_7e-5)));
-    let s = 1.0
-        + z * (3.979_172e-1
-            + z * (6.502_225e-2 + z * (5.081_306e-3 + z * (1.324_947_4e-4 + z * -3.960_228e-6))));
-    let y = r / s;
-    let small = if x < 0.25 {
-        1.0 - (x + x * y)
-    } else {
-        0.5 - (x - 0.5 + x * y)
-    };
-
-    // 0.84375 <= |x| < 1.25: erfc(|x|) = 1 - erx - P(|x| - 1)/Q(|x| - 1).
-    let t = a - 1.0;
-    let p = -2.362_118_6e-3
-        + t * (4.148_561e-1
-            + t * (-3.722_078_8e-1
-                + t * (3.183_466e-1
-                    + t * (-1.108_947e-1 + t * (3.547_830_5e-2 + t * -2.166_375_5e-3)))));
-    let q = 1.0
-        + t * (1.064_208_8e-1
-            + t * (5.403_979_4e-1
-                + t * (7.182_865_6e-2
-                    + t * (1.261_712_1e-1 + t * (1.363_708_4e-2 + t * 1.198_45e-2)))));
-    let middle = 1.0 - ERX - p / q;
-
-    // 1.25 <= |x| < 28: erfc(|x|) = exp(-z^2 - 0.5625) exp((z - |x|)(z + |x|) + R/S) / |x|,
-    // z = |x| with its low 13 bits cleared (so z^2 is exact), R/S in 1/x^2.
-    let w = 1.0 / (a * a);
-    let (ratio_near, ratio_far) = {
-        let rn = -9.864_944e-3
-            + w * (-6.938_586e-1
-                + w * (-1.055_862_6e1
-                    + w * (-6.237_533e1
-                        + w * (-1.623_966_7e2
-                            + w * (-1.846_050_9e2 + w * (-8.128_744e1 + w * -9.814_329))))));
-        let sn = 1.0
-            + w * (1.965_127_2e1
-                + w * (1.376_577_6e2
-                    + w * (4.345_659e2
-                        + w * (6.453_873e2
-                            + w * (4.290_081_5e2
-                                + w * (1.086_35e2 + w * (6.570_249_6 + w * -6.042_441_4e-2)))))));
-        let rf = -9.864_943e-3
-            + w * (-7.992_833e-1
-                + w * (-1.775_795_6e1
-                    + w * (-1.606_363_8e2
-                        + w * (-6.375_664_7e2 + w * (-1.025_095_1e3 + w * -4.835_192e2)))));
-        let sf = 1.0
-            + w * (3.033_806e1
-                + w * (3.257_925e2
-                    + w * (1.536_729_6e3
-                        + w * (3.199_858_2e3
-                            + w * (2.553_050_3e3 + w * (4.745_285_3e2 + w * -2.244_095_2e1))))));
-        (rn / sn, rf / sf)
-    };
-    let ratio = if a < 1.0 / 0.35 {
-        ratio_near
-    } else {
-        ratio_far
-    };
-    let zc = f32::from_bits(a.to_bits() & 0xffff_e000);
-    let tail = exp_f32(-zc * zc - 0.5625) * exp_f32((zc - a) * (zc + a) + ratio) / a;
-
-    let upper = if a < 1.25 {
-        middle
-    } else if a < 28.0 {
-        tail
-    } else {
-        0.0
-    };
-    let large = if x < 0.0 { 2.0 - upper } else { upper };
-    let result = if a < 0.843_75 { small } else { large };
-    if x.is_nan() {
-        x
-    } else {
-        result
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,28 +147,6 @@ mod tests {
         assert_eq!(exp_f64(1e4), f64::INFINITY);
         assert!(exp_f64(f64::NAN).is_nan());
         assert!(exp_f64(-740.0) > 0.0);
-    }
-
-    #[test]
-    fn erfc_f32_matches_libm() {
-        let mut worst = 0;
-        let mut x = -6.0f32;
-        while x < 9.0 {
-            let want = libm::erfc(x as f64) as f32;
-            let got = erfc_f32(x);
-            if want > f32::MIN_POSITIVE {
-                worst = worst.max(ulps_f32(got, want));
-            } else {
-                assert!((got - want).abs() < 1e-44, "erfc({x}) = {got}, want {want}");
-            }
-            x += 0.000_37;
-        }
-        assert!(worst <= 3, "worst error {worst} ulp");
-        assert_eq!(erfc_f32(0.0), 1.0);
-        assert_eq!(erfc_f32(f32::INFINITY), 0.0);
-        assert_eq!(erfc_f32(f32::NEG_INFINITY), 2.0);
-        assert_eq!(erfc_f32(-30.0), 2.0);
-        assert!(erfc_f32(f32::NAN).is_nan());
     }
 
     #[test]

@@ -18,8 +18,11 @@ from typing import Tuple
 
 import numpy as np
 
+from ... import _core
 from ...random import default_generator
 from ...tensor import ArrayLike, Tensor, as_tensor
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _check_p(op: str, p: float) -> float:
@@ -28,27 +31,32 @@ def _check_p(op: str, p: float) -> float:
     return float(p)
 
 
-def _masked(x: Tensor, mask_shape: Tuple[int, ...], p: float) -> Tensor:
-    """``x * mask``, the mask (broadcast to ``x``) holding 0 or ``1/(1-p)``."""
-    data = x.data if x.dtype.kind == "f" else x.data.astype(np.float32)
-    dtype = data.dtype
-    if p == 1.0:
-        mask = np.zeros(mask_shape, dtype=dtype)
-    else:
-        # Uniform draws in [0, 1) are kept with probability 1 - p. Drawing float32 halves the
-        # random bits needed; the resolution (2^-24) is far below any meaningful p.
-        uniform = default_generator().random(mask_shape, dtype=np.float32)
-        mask = (uniform >= p).astype(dtype)
-        mask *= dtype.type(1.0 / (1.0 - p))
-    return Tensor._from_op(data * mask, (x,), lambda g: (g * mask,))
+def _masked(x: Tensor, p: float, group: int) -> Tensor:
+    """``x * mask``, the mask holding 0 or ``1/(1-p)``, one draw per ``group`` consecutive
+    elements.
+
+    The mask is a hash of ``(seed, index)`` computed in Rust (``_core.dropout``), with the seed
+    drawn from dlcore's generator: the backward pass regenerates it from the seed instead of
+    keeping it, and it does not depend on the number of threads.
+    """
+    data = x.data if x.dtype in _KERNEL_DTYPES else x.data.astype(np.float32)
+    data = np.ascontiguousarray(data)
+    seed = int(default_generator().integers(0, 2**63))
+    out = _core.dropout(data, p, seed, group)
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        return (_core.dropout(np.ascontiguousarray(g, dtype=data.dtype), p, seed, group),)
+
+    return Tensor._from_op(out, (x,), backward)
 
 
 def dropout(input: ArrayLike, p: float = 0.5, training: bool = True,
             inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the others by ``1/(1-p)``.
 
-    The identity when ``training`` is False or ``p == 0``. Random draws come from
-    ``dlcore.random.default_generator()``, so ``dlcore.manual_seed`` makes them repeatable.
+    The identity when ``training`` is False or ``p == 0``. Each call draws one seed from
+    ``dlcore.random.default_generator()``, so ``dlcore.manual_seed`` makes the masks
+    repeatable.
     ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
     Gradient: the same mask times the incoming gradient.
     """
@@ -56,7 +64,7 @@ def dropout(input: ArrayLike, p: float = 0.5, training: bool = True,
     x = as_tensor(input)
     if not training or p == 0.0:
         return x
-    return _masked(x, x.shape, p)
+    return _masked(x, p, 1)
 
 
 def dropout2d(input: ArrayLike, p: float = 0.5, training: bool = True,
@@ -74,4 +82,5 @@ def dropout2d(input: ArrayLike, p: float = 0.5, training: bool = True,
         raise ValueError(f"dropout2d: input must be (N, C, H, W), got shape {x.shape}")
     if not training or p == 0.0:
         return x
-    return _masked(x, x.shape[:2] + (1,) * (x.ndim - 2), p)
+    feature_map = int(np.prod(x.shape[2:]))
+    return _masked(x, p, max(feature_map, 1))
