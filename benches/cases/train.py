@@ -6,6 +6,7 @@ wheel size and peak memory to the report."""
 
 from __future__ import annotations
 
+import train_extras
 from train_workloads import TRAIN_TABLE, train_sides
 
 from . import Case, Sides
@@ -21,3 +22,8 @@ def _case(label, kind, batch):
 
 def cases():
     return [_case(label, kind, batch) for label, (kind, batch) in TRAIN_TABLE.items()]
+
+
+def extras():
+    """Import time, wheel size and the memory of 100 LeNet steps at batch 256."""
+    return train_extras.lines(steps=100)
