@@ -51,16 +51,25 @@ def import_dlcore_core():
     return _core
 
 
+def case_modules():
+    """Every module in benches/cases/, in file-name order."""
+    sys.path.insert(0, str(BENCHES))
+    return [importlib.import_module(f"cases.{path.stem}")
+            for path in sorted((BENCHES / "cases").glob("*.py")) if not path.name.startswith("_")]
+
+
 def discover_cases():
     """Every Case from every module in benches/cases/, in file-name order."""
-    sys.path.insert(0, str(BENCHES))
-    found = []
-    for path in sorted((BENCHES / "cases").glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"cases.{path.stem}")
-        found.extend(module.cases())
-    return found
+    return [case for module in case_modules() for case in module.cases()]
+
+
+def discover_extras(selected):
+    """The `extras()` functions of the modules that have a selected case. A module may define
+    `extras() -> list of {"what": str, "value": str, ...}` for measurements that are not
+    per-call times (memory, import time, package size)."""
+    names = {c.name for c in selected}
+    return [module.extras for module in case_modules()
+            if hasattr(module, "extras") and any(c.name in names for c in module.cases())]
 
 
 def time_per_call(fn, repeats):
@@ -182,6 +191,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7, help="timed batches per side")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--no-extras", action="store_true",
+                        help="skip the extra measurements (memory, import time, wheel size)")
     parser.add_argument("--out", type=Path, default=BENCHES / "results",
                         help="directory for the JSON and Markdown copies")
     args = parser.parse_args(argv)
@@ -260,15 +271,24 @@ def main(argv=None):
     geomean = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
     print(f"geometric mean numpy/dlcore over {len(rows)} cases: {geomean:.2f}")
 
+    extras = []
+    if not args.no_extras:
+        for measure in discover_extras(cases):
+            extras.extend(measure())
+    if extras:
+        width = max(len(e["what"]) for e in extras)
+        print("\n".join(f"{e['what'].ljust(width)}  {e['value']}" for e in extras))
+
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {"time": stamp, "machine": machine, "threads": args.threads, "warnings": warnings,
-              "geomean_numpy_over_dlcore": geomean, "rows": rows}
+              "geomean_numpy_over_dlcore": geomean, "rows": rows, "extras": extras}
     (args.out / f"report-{stamp}.json").write_text(json.dumps(report, indent=2))
     md = [f"# dlcore benchmark report {stamp}", "",
           f"Machine: `{json.dumps(machine)}`", "", f"Threads: {args.threads}", ""]
     md += [f"> WARNING: {w}" for w in warnings]
     md += ["", markdown(lines), "", f"Geometric mean numpy/dlcore: {geomean:.2f}", ""]
+    md += [f"- {e['what']}: {e['value']}" for e in extras] + ([""] if extras else [])
     (args.out / f"report-{stamp}.md").write_text("\n".join(md))
     print(f"wrote {args.out / f'report-{stamp}.json'} and .md")
     return 0

@@ -106,3 +106,83 @@ def test_gradcheck_catches_a_wrong_backward():
         gradcheck(bad_square, [np.array([1.0, 2.0])])
     assert gradcheck(bad_square, [np.array([1.0])], raise_exception=False) is False
     assert gradcheck(lambda x: x**2, [np.array([1.0, 2.0])])
+
+
+def test_diamond_graph_gets_every_path():
+    x = dlcore.tensor(1.5, requires_grad=True)
+    a = x * 2
+    b = a.exp()
+    c = a * b + b  # a reaches c directly and through b
+    c.backward()
+    # c = 2x e^(2x) + e^(2x): dc/dx = 2 e^(2x) + 4x e^(2x) + 2 e^(2x)
+    e = np.exp(3.0)
+    assert x.grad.item() == pytest.approx(4 * e + 4 * 1.5 * e, rel=1e-6)
+
+
+def test_deep_chain_needs_no_recursion():
+    x = dlcore.tensor(1.0, requires_grad=True, dtype=np.float64)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0001**5000)
+
+
+def _random_dag(leaves, seed=0):
+    """A random DAG over ``leaves``: each new node mixes two earlier ones; the loss sums the
+    last five."""
+    rng = np.random.default_rng(seed)
+    nodes = list(leaves)
+    for _ in range(40):
+        a, b = rng.choice(len(nodes), 2)
+        nodes.append(nodes[a] * 0.5 + nodes[b].tanh())
+    return sum(n.sum() for n in nodes[-5:])
+
+
+def test_nodes_are_visited_after_all_their_consumers_whatever_the_graph_shape():
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(3) for _ in range(3)]
+    assert dlcore.gradcheck(lambda *xs: _random_dag(xs), arrays)
+
+
+def test_a_failing_backward_leaves_every_grad_untouched():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    w = dlcore.tensor([3.0, 4.0], requires_grad=True)
+
+    def broken(g):
+        raise ZeroDivisionError("boom")
+
+    h = x * w  # w gets its gradient from here before the broken node runs
+    y = dlcore.Tensor._from_op(h.data.copy(), (h, x), broken)
+    with pytest.raises(ZeroDivisionError):
+        (y.sum() + (w * 2).sum()).backward()
+    assert x.grad is None and w.grad is None
+
+
+def test_gradients_passed_through_are_copied_into_grad():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = dlcore.tensor([3.0, 4.0], requires_grad=True)
+    seed = np.array([1.0, 1.0], dtype=np.float32)
+    (x + y).backward(seed)  # add hands the same array to both parents
+    assert not np.shares_memory(x.grad.data, y.grad.data)
+    assert not np.shares_memory(x.grad.data, seed)
+    x.grad.data[0] = 100  # in-place changes stay private
+    assert y.grad.data[0] == 1 and seed[0] == 1
+
+
+def test_fresh_gradients_are_adopted_and_others_copied():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = dlcore.tensor([3.0, 4.0], requires_grad=True)
+    made = []
+
+    def backward(g):
+        made[:] = [g * 2, g * 3]
+        return tuple(made)
+
+    out = dlcore.Tensor._from_op(x.data + y.data, (x, y), backward, True)
+    out.sum().backward()
+    assert x.grad.data is made[0] and y.grad.data is made[1]
+    saved = np.array([5.0, 5.0], dtype=np.float32)
+    z = dlcore.tensor([0.0, 0.0], requires_grad=True)
+    dlcore.Tensor._from_op(z.data.copy(), (z,), lambda g: (saved,)).sum().backward()
+    assert z.grad.data is not saved and not np.shares_memory(z.grad.data, saved)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dlcore.reference.networks import NumpyLeNet, NumpyMLP
+from dlcore.reference.networks import NumpyLeNet, NumpyMLP, NumpyRegressionMLP
 
 
 def _check_gradients(net, x, labels, samples=6, eps=1e-6):
@@ -28,6 +28,33 @@ def test_mlp_gradients():
     rng = np.random.default_rng(0)
     net = NumpyMLP((12, 7, 5, 3))
     _check_gradients(net, rng.standard_normal((4, 12)), np.array([0, 2, 1, 2]))
+
+
+def test_regression_mlp_gradients():
+    rng = np.random.default_rng(0)
+    net = NumpyRegressionMLP((4, 8, 3, 2))
+    _check_gradients(net, rng.standard_normal((5, 4)), rng.standard_normal((5, 2)))
+
+
+def test_regression_mlp_matches_dlcore_step():
+    import dlcore
+    from dlcore import nn, optim
+
+    net = NumpyRegressionMLP()
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    for layer, i in ((model[0], 0), (model[2], 1)):
+        layer.weight.data[...] = net.params[f"w{i}"]
+        layer.bias.data[...] = net.params[f"b{i}"]
+    opt = optim.Adam(model.parameters())
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((1, 4)).astype(np.float32), np.ones((1, 1), np.float32)
+    for _ in range(3):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(dlcore.tensor(x)), y)
+        loss.backward()
+        opt.step()
+        assert loss.item() == pytest.approx(net.step(x, y), rel=1e-5)
+    np.testing.assert_allclose(model[0].weight.data, net.params["w0"], rtol=1e-5, atol=1e-7)
 
 
 def test_lenet_gradients():

@@ -6,14 +6,21 @@ import threading
 from types import TracebackType
 from typing import Callable, Optional, Type, TypeVar
 
-_state = threading.local()
+
+class _GradState(threading.local):
+    # A class attribute is every thread's starting value, so reading ``_state.enabled`` never
+    # needs a default: ``Tensor._from_op`` reads it directly on every operation.
+    enabled = True
+
+
+_state = _GradState()
 
 F = TypeVar("F", bound=Callable[..., object])
 
 
 def is_grad_enabled() -> bool:
     """True when new operations record how to differentiate themselves."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(enabled: bool) -> None:

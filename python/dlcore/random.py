@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-_generator = np.random.default_rng()
+# Made on first use: ``numpy.random`` takes longer to import than the rest of dlcore together
+# (it pulls in ``secrets`` and OpenSSL's hashes), so ``import dlcore`` does not touch it.
+_generator: Optional[np.random.Generator] = None
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -25,14 +27,17 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def default_generator() -> np.random.Generator:
     """The generator dlcore draws from."""
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng()
     return _generator
 
 
 def get_rng_state() -> Dict[str, Any]:
     """A copy of the generator's state (a plain dict, savable with ``dlcore.save``)."""
-    return dict(_generator.bit_generator.state)
+    return dict(default_generator().bit_generator.state)
 
 
 def set_rng_state(state: Dict[str, Any]) -> None:
     """Restore a state returned by :func:`get_rng_state`."""
-    _generator.bit_generator.state = state
+    default_generator().bit_generator.state = state

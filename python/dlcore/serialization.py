@@ -24,7 +24,6 @@ fails the temporary file is removed and an existing file at ``path`` is untouche
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import tempfile
@@ -126,6 +125,8 @@ def save(obj: Any, path: Any) -> None:
         >>> dlcore.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
         ...              "epoch": 3, "rng": dlcore.get_rng_state()}, "ckpt.npz")
     """
+    import json  # here, not at the top: ``import dlcore`` stays fast
+
     encoder = _Encoder()
     root = encoder.encode(obj, "obj")
     manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "root": root}
@@ -300,6 +301,8 @@ def _load_from(path: str, handle: Any) -> Any:
 
 
 def _read_manifest(decoder: _Decoder) -> Dict[str, Any]:
+    import json
+
     archive = decoder.archive
     if _MANIFEST_KEY not in archive.files:
         raise decoder.fail("no manifest: this .npz was not written by dlcore.save")

@@ -10,12 +10,14 @@ input's gradient into ``.grad`` of the leaves.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
-from ._grad_mode import is_grad_enabled
+from ._grad_mode import _state as _grad_state
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
 Backward = Callable[[np.ndarray], Sequence[Optional[np.ndarray]]]
@@ -26,6 +28,11 @@ int64 = np.int64
 
 _FLOAT_KINDS = "f"
 _RUST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_ndarray = np.ndarray
+
+# Numbers every recorded op in creation order. An op's inputs exist before it does, so
+# visiting nodes from the highest number down is a topological order of any graph.
+_op_sequence = count()
 
 
 def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
@@ -83,11 +90,6 @@ def _expand_reduced(g: np.ndarray, shape: Tuple[int, ...], axes: Optional[Tuple[
     return np.broadcast_to(g, shape)
 
 
-def _rust_ok(*arrays: np.ndarray) -> bool:
-    dtype = arrays[0].dtype
-    return dtype in _RUST_DTYPES and all(a.dtype == dtype for a in arrays)
-
-
 class Tensor:
     """An n-dimensional array with an optional gradient.
 
@@ -104,7 +106,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_retains_grad",
-                 "__weakref__")
+                 "_seq", "_fresh_grads", "__weakref__")
     # Make ``ndarray <op> Tensor`` defer to the Tensor's reflected operator.
     __array_ufunc__ = None
     __array_priority__ = 1000
@@ -121,20 +123,31 @@ class Tensor:
 
     # ----------------------------------------------------------------- graph plumbing
     @staticmethod
-    def _from_op(data: np.ndarray, parents: Tuple[Tensor, ...], backward: Backward) -> Tensor:
-        """Wrap an op's output; record ``backward`` only if some parent needs a gradient."""
-        out = Tensor.__new__(Tensor)
+    def _from_op(data: np.ndarray, parents: Tuple[Tensor, ...], backward: Backward,
+                 fresh_grads: bool = False) -> Tensor:
+        """Wrap an op's output; record ``backward`` only if some parent needs a gradient.
+
+        ``fresh_grads=True`` promises that ``backward`` returns new arrays that nothing else
+        references (one per parent, none of them ``g`` or a saved array): a leaf's ``.grad``
+        can then take them as they are instead of a copy (Linear's weight gradients, say).
+        """
+        # This runs for every operation, so it avoids calls and generators.
+        out = _new_tensor(Tensor)
         out.data = data
         out.grad = None
         out._retains_grad = False
-        if is_grad_enabled() and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-            out._backward = backward
-        else:
-            out.requires_grad = False
-            out._parents = ()
-            out._backward = None
+        if _grad_state.enabled:
+            for p in parents:
+                if p.requires_grad:
+                    out.requires_grad = True
+                    out._parents = parents
+                    out._backward = backward
+                    out._seq = next(_op_sequence)
+                    out._fresh_grads = fresh_grads
+                    return out
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -178,7 +191,7 @@ class Tensor:
                     f"backward: gradient can be implied only for a one-element tensor, got "
                     f"shape {self.shape}; pass gradient= of that shape"
                 )
-            seed = np.ones_like(self.data)
+            seed = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             seed = _to_array(gradient, self.data.dtype)
             if seed.shape != self.data.shape:
@@ -522,61 +535,91 @@ class Tensor:
 
 
 # --------------------------------------------------------------------- the backward pass
-def _topological_order(root: Tensor) -> List[Tensor]:
-    """Nodes that lead to ``root``, each after all of its parents (iterative DFS)."""
-    order: List[Tensor] = []
-    visited = set()
-    stack: List[Tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
-
-
-def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+def _accumulate_leaf(leaf: Tensor, grad: np.ndarray, owned: bool = False) -> None:
+    """Add ``grad`` into ``leaf.grad``; ``owned`` says no one else holds ``grad``."""
     if leaf.grad is None:
-        # The op may hand the same array to several parents: own a private copy.
-        leaf.grad = Tensor(np.array(grad, dtype=leaf.data.dtype, copy=True))
+        if not owned or grad.dtype != leaf.data.dtype:
+            # The op may hand the same array to several parents: own a private copy.
+            grad = np.array(grad, dtype=leaf.data.dtype, copy=True)
+        leaf.grad = _wrap(grad)
     else:
         leaf.grad.data = leaf.grad.data + grad
 
 
+def _wrap(array: np.ndarray) -> Tensor:
+    """A leaf tensor around ``array`` (what ``Tensor(array)`` gives, without its checks)."""
+    t = _new_tensor(Tensor)
+    t.data = array
+    t.grad = None
+    t.requires_grad = False
+    t._parents = ()
+    t._backward = None
+    t._retains_grad = False
+    return t
+
+
 def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+    """Propagate ``seed`` from ``root`` to every leaf that requires grad.
+
+    Nodes are visited from the most recently created down (a max-heap on ``_seq``): every
+    op that consumes a node was created after it, so by the time a node is popped all of the
+    gradient flowing into it has been summed. Leaves are accumulated at the end, once each,
+    so a backward pass that fails half-way leaves every ``.grad`` untouched.
+    """
+    if root._backward is None:
+        _accumulate_leaf(root, seed)
+        return
     grads = {id(root): seed}
-    for node in reversed(_topological_order(root)):
-        grad = grads.pop(id(node), None)
-        if grad is None:
-            continue
-        if node._backward is None:
-            _accumulate_leaf(node, grad)
-            continue
+    pending, received = grads.pop, grads.get
+    heap = [(-root._seq, root)]
+    leaves = []
+    owned = set()  # leaves whose pending gradient no one else references
+    while heap:
+        node = heappop(heap)[1]
+        grad = pending(id(node))
         if node._retains_grad:
             _accumulate_leaf(node, grad)
+        parents = node._parents
+        fresh = node._fresh_grads
         parent_grads = node._backward(grad)
-        for parent, pgrad in zip(node._parents, parent_grads):
-            if pgrad is None or not parent.requires_grad:
-                continue
-            pgrad = np.asarray(pgrad)
-            if pgrad.shape != parent.data.shape:
-                pgrad = _unbroadcast(pgrad, parent.data.shape)
-            if pgrad.dtype != parent.data.dtype:
-                pgrad = pgrad.astype(parent.data.dtype)
-            key = id(parent)
-            previous = grads.get(key)
-            grads[key] = pgrad if previous is None else previous + pgrad
         if not retain_graph:
             # Free the saved arrays now; a second backward through this graph is an error.
             node._backward = _graph_freed
             node._parents = ()
+        i = -1
+        for pgrad in parent_grads:  # (indexing beats zip for the usual one to three parents)
+            i += 1
+            if pgrad is None:
+                continue
+            try:
+                parent = parents[i]
+            except IndexError:  # more gradients than parents: ignored, as zip would
+                break
+            if not parent.requires_grad:
+                continue
+            data = parent.data
+            if type(pgrad) is not _ndarray:
+                pgrad = np.asarray(pgrad)
+            if pgrad.shape != data.shape:
+                pgrad = _unbroadcast(pgrad, data.shape)
+            if pgrad.dtype != data.dtype:
+                pgrad = pgrad.astype(data.dtype)
+            key = id(parent)
+            previous = received(key)
+            if previous is not None:
+                grads[key] = previous + pgrad
+                owned.add(key)
+                continue
+            grads[key] = pgrad
+            if parent._backward is None:
+                leaves.append(parent)
+                if fresh:
+                    owned.add(key)
+            else:
+                heappush(heap, (-parent._seq, parent))
+    for leaf in leaves:
+        key = id(leaf)
+        _accumulate_leaf(leaf, grads[key], key in owned)
 
 
 def _graph_freed(g: np.ndarray) -> Sequence[Optional[np.ndarray]]:
@@ -587,6 +630,9 @@ def _graph_freed(g: np.ndarray) -> Sequence[Optional[np.ndarray]]:
 
 
 # --------------------------------------------------------------------- helpers
+_new_tensor = object.__new__
+
+
 def _raw(x: Any) -> Any:
     """The NumPy value of a Tensor, or ``x`` itself (scalars stay weakly typed)."""
     return x.data if isinstance(x, Tensor) else x
@@ -742,16 +788,15 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def _matmul_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """2-D float products run in dlcore's Rust GEMM; the rest in NumPy."""
-    if x.ndim == 2 and y.ndim == 2 and _rust_ok(x, y):
-        return _core.matmul(_gemm_view(x), _gemm_view(y))
+    if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.dtype in _RUST_DTYPES:
+        try:
+            # The GEMM reads any non-negative strides in place (transposes are free) ...
+            return _core.matmul(x, y)
+        except ValueError:
+            # ... and refuses negative or unaligned ones: give it copies (a shape error
+            # raises again from here).
+            return _core.matmul(np.ascontiguousarray(x), np.ascontiguousarray(y))
     return np.matmul(x, y)
-
-
-def _gemm_view(x: np.ndarray) -> np.ndarray:
-    """``x`` itself when its strides suit the GEMM (any non-negative ones), else a copy."""
-    if all(s >= 0 and s % x.itemsize == 0 for s in x.strides):
-        return x
-    return np.ascontiguousarray(x)
 
 
 def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -835,12 +880,18 @@ def _activation(x: Tensor, name: str, param: float = 0.0) -> Tensor:
     data = x.data
     if data.dtype not in _RUST_DTYPES:
         data = data.astype(np.float32)
-    data = np.ascontiguousarray(data)
-    out = _core.activation_forward(name, data, None, param)
+    try:
+        out = _core.activation_forward(name, data, None, param)
+    except ValueError:  # the kernel takes C-contiguous arrays only
+        data = np.ascontiguousarray(data)
+        out = _core.activation_forward(name, data, None, param)
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
-        g = np.ascontiguousarray(g, dtype=data.dtype)
-        return (_core.activation_backward(name, data, out, g, None, param),)
+        try:
+            return (_core.activation_backward(name, data, out, g, None, param),)
+        except (TypeError, ValueError):  # a gradient of another dtype or layout
+            g = np.ascontiguousarray(g, dtype=data.dtype)
+            return (_core.activation_backward(name, data, out, g, None, param),)
 
     return Tensor._from_op(out, (x,), backward)
 

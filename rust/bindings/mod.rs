@@ -9,7 +9,9 @@ mod buffers;
 mod common;
 mod conv;
 mod dropout;
+mod linear;
 mod matmul;
+mod memory;
 mod optim;
 mod pool;
 mod softmax;
@@ -17,8 +19,10 @@ mod threads;
 
 #[pymodule(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    memory::register(m)?;
     threads::register(m)?;
     matmul::register(m)?;
+    linear::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
     conv::register(m)?;

@@ -5,6 +5,7 @@ pub mod batchnorm;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;
+pub mod linear;
 pub mod matmul;
 pub mod optim;
 #[cfg(target_arch = "x86_64")]

@@ -8,7 +8,6 @@ then the data in C order. MNIST image files have the magic number 2051 (0x000008
 
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import zlib
@@ -48,6 +47,8 @@ def _read_bytes(path: str) -> bytes:
         raw = handle.read()
     if raw[:2] != b"\x1f\x8b":
         return raw
+    import gzip  # here, not at the top: ``import dlcore`` stays fast
+
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as err:

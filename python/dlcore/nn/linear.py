@@ -65,7 +65,12 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Any) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+        # Read the registered parameters from their registry: ``self.weight`` first fails
+        # the normal attribute lookup, which costs a few microseconds per call.
+        params = self._parameters
+        weight = params["weight"] if "weight" in params else self.weight
+        bias = params["bias"] if "bias" in params else self.bias
+        return F.linear(x, weight, bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -1,8 +1,9 @@
 """Whole networks written from scratch in NumPy, with hand-derived backward passes.
 
 These are the end-to-end baselines the benchmarks measure dlcore's training step against:
-an MLP (784-256-128-10, ReLU, softmax cross-entropy, Adam) and the LeNet-5-style CNN of the
-MNIST example. They are written the way a careful NumPy user would (vectorised, im2col via
+an MLP (784-256-128-10, ReLU, softmax cross-entropy, Adam), the LeNet-5-style CNN of the
+MNIST example, and a tiny 4-8-1 regression MLP (tanh, MSE, Adam) whose step is all
+overhead. They are written the way a careful NumPy user would (vectorised, im2col via
 ``sliding_window_view``, channels-last inside so every GEMM is one ``@``), not tuned beyond
 that. Parameters use PyTorch's layouts: ``(out, in)`` for dense and ``(out, in, kh, kw)`` for
 conv weights.
@@ -94,6 +95,48 @@ class NumpyMLP:
 
     def step(self, x: np.ndarray, labels: np.ndarray) -> float:
         loss, grads = self.loss_and_grads(x, labels)
+        self.opt.step(grads)
+        return loss
+
+
+class NumpyRegressionMLP:
+    """4-8-1 (by default) with tanh hidden units, mean squared error and Adam: the tiny network
+    whose batch-1 training step measures pure per-step overhead."""
+
+    def __init__(self, sizes: Tuple[int, ...] = (4, 8, 1), seed: int = 0,
+                 lr: float = 1e-3) -> None:
+        rng = np.random.default_rng(seed)
+        self.params: Params = {}
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            self.params[f"w{i}"] = _uniform(rng, (n_out, n_in), n_in)
+            self.params[f"b{i}"] = _uniform(rng, (n_out,), n_in)
+        self.layers = len(sizes) - 1
+        self.opt = NumpyAdam(self.params, lr)
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, Params]:
+        p = self.params
+        activations: List[np.ndarray] = [x]
+        h = x
+        for i in range(self.layers):
+            h = h @ p[f"w{i}"].T + p[f"b{i}"]
+            if i < self.layers - 1:
+                h = np.tanh(h)
+            activations.append(h)
+        diff = h - y
+        loss = float(np.mean(diff * diff))
+        g = diff * (2 / diff.size)
+        grads: Params = {}
+        for i in reversed(range(self.layers)):
+            if i < self.layers - 1:
+                g = g * (1 - activations[i + 1] ** 2)
+            grads[f"w{i}"] = g.T @ activations[i]
+            grads[f"b{i}"] = g.sum(axis=0)
+            if i > 0:
+                g = g @ p[f"w{i}"]
+        return loss, grads
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        loss, grads = self.loss_and_grads(x, y)
         self.opt.step(grads)
         return loss
 

@@ -10,7 +10,6 @@ running means of the epoch so far. A callback stops training by setting
 
 from __future__ import annotations
 
-import csv
 import inspect
 import math
 import os
@@ -313,6 +312,8 @@ class CSVLogger(Callback):
         self._keys: Optional[List[str]] = None
 
     def on_train_begin(self, logs: Logs = None) -> None:
+        import csv  # here, not at the top: ``import dlcore`` stays fast
+
         has_content = (self.append and os.path.exists(self.filename)
                        and os.path.getsize(self.filename) > 0)
         self._file = open(self.filename, "a" if self.append else "w", newline="",

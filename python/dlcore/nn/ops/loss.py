@@ -74,6 +74,23 @@ def _optional_weight(op: str, name: str, weight: Any, shape: Tuple[int, ...],
     return w
 
 
+def _reduced(losses: np.ndarray, reduction: str) -> Tuple[np.ndarray, float]:
+    """The reduced loss, and the factor ``dL/dlosses`` each element gets (``1/n`` for mean).
+
+    ``np.add.reduce`` is ``ndarray.mean`` without its Python wrapper (the same pairwise sum
+    and the same division), several microseconds less per call.
+    """
+    if reduction == "none":
+        return losses, 1.0
+    count = losses.size
+    total = np.add.reduce(losses, axis=None, dtype=losses.dtype)
+    if reduction == "sum":
+        return np.asarray(total), 1.0
+    if not count:
+        return np.asarray(np.nan, losses.dtype), 1.0
+    return np.asarray(total / count), 1.0 / count
+
+
 def _pointwise(losses: np.ndarray, dloss_dx: np.ndarray, x: Tensor, target: Optional[Tensor],
                dloss_dt: Optional[np.ndarray], reduction: str) -> Tensor:
     """Reduce per-element ``losses`` and record the backward rule from their derivatives.
@@ -82,14 +99,7 @@ def _pointwise(losses: np.ndarray, dloss_dx: np.ndarray, x: Tensor, target: Opti
     derivatives of ``losses``; the chain rule only scales them by the incoming gradient,
     divided by the element count for ``'mean'``.
     """
-    count = losses.size
-    if reduction == "none":
-        out = losses
-    elif reduction == "sum":
-        out = np.asarray(losses.sum(dtype=losses.dtype))
-    else:
-        out = np.asarray(losses.mean(dtype=losses.dtype) if count else np.nan, losses.dtype)
-    scale = 1.0 / count if reduction == "mean" and count else 1.0
+    out, scale = _reduced(losses, reduction)
     parents: Tuple[Tensor, ...] = (x,) if target is None or dloss_dt is None else (x, target)
 
     def backward(g: np.ndarray) -> Tuple[Optional[np.ndarray], ...]:
@@ -108,12 +118,20 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Te
     Gradient: ``dL/dx = 2 (x - t)`` per element (divided by the count for ``'mean'``).
     Shapes must match exactly.
     """
-    _check_reduction("mse_loss", reduction)
-    x = _float_input(as_tensor(input), "mse_loss")
+    if reduction != "mean":
+        _check_reduction("mse_loss", reduction)
+    x = _float_input(input if isinstance(input, Tensor) else as_tensor(input), "mse_loss")
     t = _matching_target("mse_loss", x, target)
     diff = x.data - t.data
-    grad = 2 * diff
-    return _pointwise(diff * diff, grad, x, t, -grad, reduction)
+    out, scale = _reduced(diff * diff, reduction)
+
+    def backward(g: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        # A reduced loss passes back a 0-d gradient: scale by it as a number, one array op.
+        factor = 2 * scale * (g.item() if g.ndim == 0 else g)
+        gx = diff * factor
+        return (gx if x.requires_grad else None), (-gx if t.requires_grad else None)
+
+    return Tensor._from_op(out, (x, t), backward)
 
 
 def l1_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:
