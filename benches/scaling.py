@@ -22,9 +22,10 @@ BENCHES = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHES))
 sys.path.insert(0, str(BENCHES.parent / "python"))
 
-import dlcore  # noqa: E402
 from conv_workloads import CONV_TABLE, conv_sides  # noqa: E402
 from train_workloads import TRAIN_TABLE, dlcore_step  # noqa: E402
+
+import dlcore  # noqa: E402
 
 
 def fastest(fn: Callable[[], object], min_batch_s: float = 0.02, rounds: int = 9) -> float:

@@ -686,7 +686,7 @@ def _in_place(x: Tensor, symbol: str, ufunc: Any, op: Callable[[Any, Any], Tenso
     ``no_grad``); with grad mode on, a new node as ``x = x <op> other`` would give (an
     in-place change would corrupt values saved for backward), and an error for a leaf that
     requires grad, whose update belongs under ``no_grad``."""
-    if is_grad_enabled():
+    if _grad_state.enabled:
         if x.requires_grad and x._backward is None:
             raise RuntimeError(
                 f"{symbol}: in-place update of a leaf tensor that requires grad; do it under "
