@@ -16,6 +16,7 @@ from ...tensor import ArrayLike, Tensor, as_tensor
 from ...tensor import log_softmax as _log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _check_reduction(op: str, reduction: str) -> None:
@@ -402,6 +403,13 @@ def cross_entropy(
     Gradient: ``softmax(x) - target`` per row (times the weights). The integer-label path
     without smoothing is one fused Rust kernel.
     """
+    if (type(target) is np.ndarray and target.dtype == np.int64 and target.ndim == 1
+            and isinstance(input, Tensor) and input.data.ndim == 2
+            and input.data.dtype in _KERNEL_DTYPES and target.shape[0] == input.data.shape[0]
+            and weight is None and label_smoothing == 0.0 and reduction in _REDUCTIONS):
+        # The common case of every training step (a batch of logits, int64 labels, no
+        # options) skips the general checks and reshapes below.
+        return _fused_cross_entropy(input, target, None, ignore_index, reduction)
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -461,28 +469,51 @@ def _smoothed_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.n
 
 def _fused_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.ndarray],
                          ignore_index: int, reduction: str) -> Tensor:
-    # The kernel reads native float32/float64; float16 (or big-endian) logits run in float32.
-    native = x.dtype == np.float32 or x.dtype == np.float64
-    logits = np.ascontiguousarray(x.data, dtype=None if native else np.float32)
+    logits = x.data
+    if logits.dtype not in _KERNEL_DTYPES:
+        # The kernel reads native float32/float64; float16 (or big-endian) logits run in
+        # float32.
+        logits = logits.astype(np.float32)
     dtype = logits.dtype
-    # The kernel checks every label's range and gives ignored rows loss 0 and gradient 0.
-    losses, log_probs = _core.cross_entropy_forward(logits, labels, ignore_index)
-    keep = labels != ignore_index
-    row_w = _row_weights(labels, keep, weight, dtype)
-    if weight is not None:
-        losses = losses * row_w
-    if reduction == "none":
-        out = losses
-        row_scale = row_w if weight is not None else None
+    try:
+        # The kernel checks every label's range and gives ignored rows loss 0 and gradient 0.
+        losses, log_probs = _core.cross_entropy_forward(logits, labels, ignore_index)
+    except ValueError:  # a strided batch (a label out of range raises again from here)
+        logits, labels = np.ascontiguousarray(logits), np.ascontiguousarray(labels)
+        losses, log_probs = _core.cross_entropy_forward(logits, labels, ignore_index)
+    row_scale: Optional[np.ndarray] = None  # each row's share of dL/dloss, if not uniform
+    if weight is None:
+        # Every kept row weighs 1: the reduction is a plain sum, divided by the kept rows
+        # for 'mean', and the backward scales every row alike.
+        if reduction == "none":
+            out, uniform = losses, None
+        else:
+            kept = labels.shape[0] - np.count_nonzero(labels == ignore_index)
+            denominator = kept if reduction == "mean" else 1
+            total = np.add.reduce(losses, axis=None, dtype=dtype)
+            out = np.asarray(total / denominator if denominator else np.nan, dtype=dtype)
+            uniform = 1 / denominator if denominator else 0.0
     else:
-        total = losses.sum(dtype=dtype)
-        denominator = row_w.sum(dtype=dtype) if reduction == "mean" else dtype.type(1)
-        out = np.asarray(total / denominator if denominator != 0 else np.nan, dtype=dtype)
-        scale = 1 / denominator if denominator != 0 else 0
-        row_scale = row_w * dtype.type(scale)
+        keep = labels != ignore_index
+        row_w = _row_weights(labels, keep, weight, dtype)
+        losses = losses * row_w
+        uniform = None
+        if reduction == "none":
+            out, row_scale = losses, row_w
+        else:
+            total = losses.sum(dtype=dtype)
+            denominator = row_w.sum(dtype=dtype) if reduction == "mean" else dtype.type(1)
+            out = np.asarray(total / denominator if denominator != 0 else np.nan, dtype=dtype)
+            scale = 1 / denominator if denominator != 0 else 0
+            row_scale = row_w * dtype.type(scale)
+    rows_count = labels.shape[0]
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
-        rows = np.ascontiguousarray(g if row_scale is None else g * row_scale, dtype=dtype)
+        if uniform is not None:
+            rows = np.empty(rows_count, dtype=dtype)
+            rows.fill(uniform * g.item())
+        else:
+            rows = np.ascontiguousarray(g if row_scale is None else g * row_scale, dtype=dtype)
         return (_core.cross_entropy_backward(log_probs, labels, rows, ignore_index),)
 
     return Tensor._from_op(out, (x,), backward)
