@@ -6,11 +6,15 @@
 //! grain size never enters the pool: waking threads costs more than small work saves, and on
 //! a loaded two-core machine extra threads only fight each other.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use rayon::ThreadPool;
 
 static POOL: OnceLock<RwLock<Arc<ThreadPool>>> = OnceLock::new();
+/// The pool's size, kept beside it so that kernels deciding whether to split small work can
+/// ask without taking the lock (0 until the pool exists).
+static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 fn default_num_threads() -> usize {
     std::env::var("DLCORE_NUM_THREADS")
@@ -27,6 +31,7 @@ fn build_pool(threads: usize) -> Arc<ThreadPool> {
         .build()
         .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
         .expect("a one-thread pool can always be built");
+    NUM_THREADS.store(pool.current_num_threads(), Ordering::Relaxed);
     Arc::new(pool)
 }
 
@@ -41,14 +46,17 @@ pub fn pool() -> Arc<ThreadPool> {
 
 /// How many threads the pool has.
 pub fn num_threads() -> usize {
-    pool().current_num_threads()
+    match NUM_THREADS.load(Ordering::Relaxed) {
+        0 => pool().current_num_threads(),
+        n => n,
+    }
 }
 
 /// Replace the pool with one of `threads` threads (at least 1). Kernels already running keep
 /// the old pool until they finish.
 pub fn set_num_threads(threads: usize) {
-    let new_pool = build_pool(threads.max(1));
-    *slot().write().unwrap_or_else(|e| e.into_inner()) = new_pool;
+    let mut current = slot().write().unwrap_or_else(|e| e.into_inner());
+    *current = build_pool(threads.max(1));
 }
 
 /// Run `f` inside the pool, so rayon calls within it use dlcore's threads.

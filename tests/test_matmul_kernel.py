@@ -111,3 +111,22 @@ def test_shapes_crossing_every_block_with_transposed_views(layout, dtype):
     out = np.ones((m, n), dtype=dtype)
     _core.matmul(a, b, out, True)
     np.testing.assert_allclose(out, want + 1, rtol=tol, atol=tol * np.sqrt(k))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n,pad", [(64, 64, 64, 0), (100, 600, 64, 0), (13, 70, 9, 5),
+                                       (30, 512, 40, 0), (40, 256, 20, 0), (97, 33, 32, 1)])
+def test_narrow_products_reading_a_in_place(dtype, m, k, n, pad):
+    # n <= 64 f32 / 32 f64 columns: a row-major A (here also with padded rows, and with rows
+    # a multiple of 2 KiB apart, which is packed instead) is read without being copied.
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((m, k + pad)).astype(dtype)[:, :k]
+    b = rng.standard_normal((k, n)).astype(dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(_core.matmul(a, b), want, rtol=tol, atol=tol * np.sqrt(k))
+    out = np.full((m, n), 2.0, dtype=dtype)
+    _core.matmul(a, b, out, True)
+    np.testing.assert_allclose(out, want + 2, rtol=tol, atol=tol * np.sqrt(k))
+    np.testing.assert_allclose(_core.matmul(a, b.T.copy().T), want, rtol=tol,
+                               atol=tol * np.sqrt(k))

@@ -433,8 +433,14 @@ mod tests {
     /// Shapes around every blocking boundary: single elements, k = 1, partial register tiles
     /// (MR = 12 rows, NR = 32 f32 / 16 f64 columns), several KC / MC / NC blocks, and
     /// products above the threading threshold (128^3 multiply-adds) split by columns
-    /// (n >= m) or by rows.
-    const SHAPES: [(usize, usize, usize); 18] = [
+    /// (n >= m) or by rows. Narrow products (n <= 2 NR) read a row-major A in place, across
+    /// several depth and row blocks too, except when its rows are a multiple of 2 KiB apart
+    /// (512 f32 / 256 f64 columns), which packs it instead.
+    const SHAPES: [(usize, usize, usize); 22] = [
+        (64, 64, 64),
+        (100, 600, 64),
+        (30, 512, 40),
+        (40, 256, 20),
         (1, 1, 1),
         (1, 4, 8),
         (2, 3, 1),

@@ -6,7 +6,9 @@
 //! - row layout (from a row-major A): element `(i, p)` at `i * A_ROW_STRIDE + p`, a constant
 //!   row stride, so the kernel's broadcasts use constant offsets from one pointer;
 //! - depth layout (from a column-major A, i.e. a transposed view): element `(i, p)` at
-//!   `p * h + i`.
+//!   `p * h + i`;
+//! - or not packed at all: a row-major A read in place, element `(i, p)` at `i * lda + p`
+//!   (for products too narrow to repay the copy; see `mod.rs`).
 //!
 //! A B panel stores element `(p, j)` at `p * NR + j`, zero-padded to `NR` columns (from a
 //! column-major B this is a transpose, done 16 x 16 in registers). A row-major B may also be
@@ -18,9 +20,21 @@
 //! instantiated for fewer rows. Everything here requires AVX-512F, which callers check first.
 
 /// The signature every microkernel instantiation shares:
-/// `(k, a_panel, b, b_row_stride, c, c_row_stride, last_lanes, load_c)` computes
+/// `(k, a_panel, a_row_stride, b, b_row_stride, c, c_row_stride, last_lanes, load_c)` computes
 /// `C[..h, ..n] (+)= A_panel @ B[..k, ..n]` where `n = (vectors - 1) * LANES + last_lanes`.
-pub type KernelFn<T> = unsafe fn(usize, *const T, *const T, usize, *mut T, usize, usize, bool);
+/// `a_row_stride` is read only by the in-place layout.
+pub type KernelFn<T> =
+    unsafe fn(usize, *const T, usize, *const T, usize, *mut T, usize, usize, bool);
+
+/// How an A panel is laid out (the microkernel's `LAYOUT` parameter).
+pub mod a_layout {
+    /// Packed, element `(i, p)` at `p * h + i`.
+    pub const DEPTH: u8 = 0;
+    /// Packed, element `(i, p)` at `i * A_ROW_STRIDE + p`.
+    pub const ROWS: u8 = 1;
+    /// Not packed: a row-major source, element `(i, p)` at `i * lda + p`.
+    pub const IN_PLACE: u8 = 2;
+}
 
 macro_rules! avx512_family {
     (
@@ -31,6 +45,7 @@ macro_rules! avx512_family {
         transpose $transpose:ident
     ) => {
         pub mod $name {
+            use super::a_layout::{DEPTH, IN_PLACE, ROWS};
             use super::KernelFn;
             use std::arch::x86_64::*;
 
@@ -73,8 +88,9 @@ macro_rules! avx512_family {
             }
 
             /// `C (+)= A_panel @ B` for an `R x (NV vectors)` tile; see [`KernelFn`]. The A
-            /// panel is in row layout when `A_ROWS` (row stride [`A_ROW_STRIDE`]), else depth
-            /// layout.
+            /// panel's layout is `LAYOUT` (see [`super::a_layout`]): packed rows (row stride
+            /// [`A_ROW_STRIDE`], a constant, so every broadcast is one pointer plus an
+            /// immediate), packed depth, or in place with row stride `lda`.
             ///
             /// # Safety
             /// AVX-512F must be available; the A panel holds `k` columns of `R` rows in its
@@ -84,9 +100,10 @@ macro_rules! avx512_family {
             // only move them through memory.
             #[allow(clippy::too_many_arguments)]
             #[target_feature(enable = "avx512f")]
-            unsafe fn kernel<const R: usize, const NV: usize, const A_ROWS: bool>(
+            unsafe fn kernel<const R: usize, const NV: usize, const LAYOUT: u8>(
                 k: usize,
                 a: *const $t,
+                lda: usize,
                 b: *const $t,
                 ldb: usize,
                 c: *mut $t,
@@ -121,12 +138,17 @@ macro_rules! avx512_family {
                         };
                     }
                     for (i, row) in acc.iter_mut().enumerate() {
-                        let av = $set1(*a.add(if A_ROWS { i * A_ROW_STRIDE } else { i }));
+                        let offset = match LAYOUT {
+                            ROWS => i * A_ROW_STRIDE,
+                            IN_PLACE => i * lda,
+                            _ => i,
+                        };
+                        let av = $set1(*a.add(offset));
                         for v in 0..NV {
                             row[v] = $fmadd(av, bv[v], row[v]);
                         }
                     }
-                    *a = a.wrapping_add(if A_ROWS { 1 } else { R });
+                    *a = a.wrapping_add(if LAYOUT == DEPTH { R } else { 1 });
                     *b = b.wrapping_add(ldb);
                 };
                 // Unrolled by four so loop bookkeeping stays off the FMA ports.
@@ -167,15 +189,23 @@ macro_rules! avx512_family {
             macro_rules! row_of_kernels {
                 ($r:literal) => {
                     [
-                        [kernel::<$r, 1, false> as KernelFn<$t>, kernel::<$r, 1, true>],
-                        [kernel::<$r, 2, false>, kernel::<$r, 2, true>],
+                        [
+                            kernel::<$r, 1, DEPTH> as KernelFn<$t>,
+                            kernel::<$r, 1, ROWS>,
+                            kernel::<$r, 1, IN_PLACE>,
+                        ],
+                        [
+                            kernel::<$r, 2, DEPTH>,
+                            kernel::<$r, 2, ROWS>,
+                            kernel::<$r, 2, IN_PLACE>,
+                        ],
                     ]
                 };
             }
 
-            /// `KERNELS[h - 1][vectors - 1][row_layout]` computes an `h`-row, `vectors`-vector
-            /// tile from an A panel in row layout (true) or depth layout (false).
-            static KERNELS: [[[KernelFn<$t>; 2]; 2]; MR] = [
+            /// `KERNELS[h - 1][vectors - 1][layout]` computes an `h`-row, `vectors`-vector
+            /// tile from an A panel in `layout` (see [`super::a_layout`]).
+            static KERNELS: [[[KernelFn<$t>; 3]; 2]; MR] = [
                 row_of_kernels!(1),
                 row_of_kernels!(2),
                 row_of_kernels!(3),
@@ -191,9 +221,9 @@ macro_rules! avx512_family {
             ];
 
             /// The kernel for a tile of `rows` (1..=MR) rows and `cols` (1..=NR) columns whose
-            /// A panel is in row layout (`a_rows`) or depth layout.
-            pub fn kernel_for(rows: usize, cols: usize, a_rows: bool) -> KernelFn<$t> {
-                KERNELS[rows - 1][cols.div_ceil(LANES) - 1][usize::from(a_rows)]
+            /// A panel is in `layout` (see [`super::a_layout`]).
+            pub fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<$t> {
+                KERNELS[rows - 1][cols.div_ceil(LANES) - 1][usize::from(layout)]
             }
 
             /// Copy a `rows x cols` block (`rows, cols <= LANES`; row `i` at `src + i * src_rs`,

@@ -9,7 +9,8 @@
 //! tile runs with too few accumulators to hide FMA latency; the ragged right edge is masked
 //! inside the kernel. Every pack is a streaming copy except B from a transposed view, which
 //! is transposed 16 x 16 in registers; a row-major B that would be read only once anyway is
-//! not packed at all when its panels stay within few pages.
+//! not packed at all when its panels stay within few pages, nor is a row-major A in a product
+//! so narrow (at most two B panels) that each packed A block would be used only once or twice.
 //!
 //! Block sizes were chosen by measurement on a Sapphire Rapids core (48 KiB L1d, 2 MiB L2)
 //! and kept within what a Zen 5 core (48 KiB L1d, 1 MiB L2) holds: a deep `KC` (fewer passes
@@ -27,7 +28,7 @@ mod buffers;
 use std::any::TypeId;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use self::avx512::KernelFn;
+use self::avx512::{a_layout, KernelFn};
 use self::buffers::{with_scratch, Scratch};
 use super::real::Real;
 use crate::threading;
@@ -128,7 +129,7 @@ trait Element: Real {
     const MC: usize;
     /// Most columns of a packed B block.
     const NC: usize;
-    fn kernel_for(rows: usize, cols: usize, a_rows: bool) -> KernelFn<Self>;
+    fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<Self>;
     /// # Safety
     /// See `avx512::*::pack_a_rows`.
     unsafe fn pack_a_rows(src: View<Self>, h: usize, kc: usize, dst: *mut Self);
@@ -149,8 +150,8 @@ macro_rules! impl_element {
             const A_ROW_STRIDE: usize = avx512::$family::A_ROW_STRIDE;
             const MC: usize = $mc;
             const NC: usize = $nc;
-            fn kernel_for(rows: usize, cols: usize, a_rows: bool) -> KernelFn<Self> {
-                avx512::$family::kernel_for(rows, cols, a_rows)
+            fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<Self> {
+                avx512::$family::kernel_for(rows, cols, layout)
             }
             unsafe fn pack_a_rows(src: View<Self>, h: usize, kc: usize, dst: *mut Self) {
                 avx512::$family::pack_a_rows(src.ptr, src.rs, src.cs, h, kc, dst)
@@ -296,6 +297,12 @@ unsafe fn serial<E: Element>(
     let mc_step = balanced_step(m, E::MC, E::MR);
     // Copy A without transposing: a row-major A packs row by row, anything else by depth.
     let a_rows = a.cs == 1 && a.rs != 1;
+    // A row-major A whose blocks would each serve only one or two B panels is read in place:
+    // the copy would cost about what it saves (a 64^3 product spent 8% of its time packing).
+    // Not when its rows lie a multiple of 2 KiB apart, though: a tile's rows would then
+    // share one or two L1 sets and evict each other.
+    let a_in_place =
+        a_rows && n <= 2 * E::NR && !(a.rs * std::mem::size_of::<E>()).is_multiple_of(2048);
     // A row-major B whose panels each serve a single block of A gains little from packing
     // (it is read once either way), so the kernel may read it in place, but only if walking
     // down a panel stays within few pages: each B row on its own page defeats the hardware
@@ -309,8 +316,18 @@ unsafe fn serial<E: Element>(
             .b
             .get::<E>(kc_step * nc_step.next_multiple_of(E::NR))
     };
-    let a_depth = if a_rows { E::A_ROW_STRIDE } else { kc_step };
-    let packed_a = scratch.a.get::<E>(mc_step * a_depth);
+    let (layout, a_stride) = if a_in_place {
+        (a_layout::IN_PLACE, a.rs)
+    } else if a_rows {
+        (a_layout::ROWS, E::A_ROW_STRIDE)
+    } else {
+        (a_layout::DEPTH, kc_step)
+    };
+    let packed_a = if a_in_place {
+        std::ptr::null_mut()
+    } else {
+        scratch.a.get::<E>(mc_step * a_stride)
+    };
     for jc in (0..n).step_by(nc_step) {
         let nc = nc_step.min(n - jc);
         for pc in (0..k).step_by(kc_step) {
@@ -323,23 +340,32 @@ unsafe fn serial<E: Element>(
             };
             for ic in (0..m).step_by(mc_step) {
                 let mc = mc_step.min(m - ic);
-                let mut offset = 0;
-                for (i0, h) in row_panels(mc, E::MR) {
-                    let (src, dst) = (a.offset(ic + i0, pc), packed_a.add(offset));
-                    if a_rows {
-                        E::pack_a_rows(src, h, kc, dst);
-                        offset += h * E::A_ROW_STRIDE;
-                    } else {
-                        E::pack_a_depth(src, h, kc, dst);
-                        offset += h * kc;
+                let a_block = if a_in_place {
+                    a.offset(ic, pc).ptr
+                } else {
+                    let mut offset = 0;
+                    for (i0, h) in row_panels(mc, E::MR) {
+                        let (src, dst) = (a.offset(ic + i0, pc), packed_a.add(offset));
+                        if a_rows {
+                            E::pack_a_rows(src, h, kc, dst);
+                        } else {
+                            E::pack_a_depth(src, h, kc, dst);
+                        }
+                        offset += h * if a_rows { a_stride } else { kc };
                     }
-                }
+                    packed_a.cast_const()
+                };
                 let block = Block {
                     mc,
                     nc,
                     kc,
-                    packed_a,
-                    a_rows,
+                    a: a_block,
+                    layout,
+                    a_stride: if layout == a_layout::DEPTH {
+                        kc
+                    } else {
+                        a_stride
+                    },
                     b: b_block,
                     c: c.offset(ic, jc),
                     load_c: accumulate || pc > 0,
@@ -366,13 +392,17 @@ enum PackedB<E> {
     InPlace(View<E>),
 }
 
-/// One packed `mc x kc` block of A against one `kc x nc` block of B.
+/// One `mc x kc` block of A (packed or in place) against one `kc x nc` block of B.
 struct Block<E> {
     mc: usize,
     nc: usize,
     kc: usize,
-    packed_a: *const E,
-    a_rows: bool,
+    /// The block's first A panel.
+    a: *const E,
+    /// The A panels' layout (see [`a_layout`]).
+    layout: u8,
+    /// Elements from one row of A to the next in the row layouts; `kc` in the depth layout.
+    a_stride: usize,
     b: PackedB<E>,
     c: ViewMut<E>,
     load_c: bool,
@@ -382,13 +412,12 @@ impl<E: Element> Block<E> {
     /// # Safety
     /// The packed blocks hold what `serial` packed; C covers `mc x nc` elements.
     unsafe fn multiply(&self) {
-        let Block { mc, nc, kc, .. } = *self;
-        let a_stride = if self.a_rows { E::A_ROW_STRIDE } else { kc };
+        let Block { mc, nc, .. } = *self;
         for (panel, j0) in (0..nc).step_by(E::NR).enumerate() {
-            let mut a_panel = self.packed_a;
+            let mut a_panel = self.a;
             for (i0, h) in row_panels(mc, E::MR) {
                 self.tile(a_panel, i0, h, panel, j0);
-                a_panel = a_panel.add(h * a_stride);
+                a_panel = a_panel.add(h * self.a_stride);
             }
         }
     }
@@ -405,11 +434,12 @@ impl<E: Element> Block<E> {
             PackedB::Panels(p) => (p.add(panel * kc * E::NR), E::NR),
             PackedB::InPlace(v) => (v.offset(0, j0).ptr, v.rs),
         };
-        let kernel = E::kernel_for(h, cols, self.a_rows);
+        let kernel = E::kernel_for(h, cols, self.layout);
         let c = self.c.offset(i0, j0);
         let lanes = last_lanes::<E>(cols);
+        let lda = self.a_stride;
         if c.cs == 1 {
-            kernel(kc, a_panel, b, ldb, c.ptr, c.rs, lanes, self.load_c);
+            kernel(kc, a_panel, lda, b, ldb, c.ptr, c.rs, lanes, self.load_c);
         } else {
             // C's columns are not contiguous: compute into an aligned local tile, then add it
             // into C element by element.
@@ -417,7 +447,7 @@ impl<E: Element> Block<E> {
             struct Tile([f64; 12 * 16]); // MR x NR for f32 (12 x 32) and f64 (12 x 16)
             let mut tile = Tile([0.0; 12 * 16]);
             let t = tile.0.as_mut_ptr().cast::<E>();
-            kernel(kc, a_panel, b, ldb, t, E::NR, lanes, false);
+            kernel(kc, a_panel, lda, b, ldb, t, E::NR, lanes, false);
             for i in 0..h {
                 for j in 0..cols {
                     let dst = c.ptr.add(i * c.rs + j * c.cs);
