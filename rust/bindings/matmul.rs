@@ -44,6 +44,9 @@ fn layout<T: Element>(
     ))
 }
 
+/// Products smaller than this many multiply-adds keep the GIL.
+const GIL_RELEASE_FMAS: usize = 4096;
+
 /// The strided `(rows, cols, row_stride, col_stride)` view of `a`, without registering a
 /// borrow.
 ///
@@ -108,7 +111,15 @@ fn matmul_typed<'py, T: Real + Element>(
                 let (a_view, b_view) = (raw_view(a, av), raw_view(&b, bv));
                 let c = std::slice::from_raw_parts_mut(out.data(), m * n);
                 let c = MatMut::row_major(c, m, n);
-                kernel_result(py.detach(|| matmul_kernel(a_view, b_view, c, false)))?;
+                let run = || matmul_kernel(a_view, b_view, c, false);
+                // Releasing and retaking the GIL costs about what 4096 multiply-adds do
+                // (NumPy likewise keeps it for small loops).
+                let result = if m.saturating_mul(n).saturating_mul(k) < GIL_RELEASE_FMAS {
+                    run()
+                } else {
+                    py.detach(run)
+                };
+                kernel_result(result)?;
             }
             return Ok(out.into_any());
         }
