@@ -91,16 +91,23 @@ pub fn avg_pool2d_forward<T: Real>(
         simd::dispatch(
             #[inline(always)]
             || {
+                // Separable: add the window's input rows into one row (contiguous vector adds),
+                // then sweep each kernel column across it: kw strided passes per output row
+                // instead of kh * kw.
+                let mut rows = vec![T::ZERO; w];
                 for (pi, o) in out.chunks_exact_mut(plane_out).enumerate() {
                     let xp = &input[(task * per_task + pi) * plane_in..][..plane_in];
                     for r in 0..oh {
                         let (ih0, nh) = p.row_taps(r);
                         let s = &mut o[r * ow..][..ow];
                         s.fill(T::ZERO);
-                        for ih in ih0..ih0 + nh {
-                            let row = &xp[ih * w..][..w];
+                        if nh > 0 {
+                            rows.copy_from_slice(&xp[ih0 * w..][..w]);
+                            for ih in ih0 + 1..ih0 + nh {
+                                add_rows(&mut rows, &xp[ih * w..][..w]);
+                            }
                             for t in &taps {
-                                let (sums, src) = (&mut s[t.lo..t.hi], &row[t.first_iw..]);
+                                let (sums, src) = (&mut s[t.lo..t.hi], &rows[t.first_iw..]);
                                 // Constant strides let LLVM vectorise the (interleaved) loads.
                                 match p.stride.1 {
                                     1 => add_strided::<T, 1>(sums, src, 1),
@@ -126,6 +133,14 @@ pub fn avg_pool2d_forward<T: Real>(
     Ok(())
 }
 
+/// `acc[i] += row[i]`.
+#[inline(always)]
+fn add_rows<T: Real>(acc: &mut [T], row: &[T]) {
+    for (a, &v) in acc.iter_mut().zip(row) {
+        *a += v;
+    }
+}
+
 /// Backward of average pooling: each window spreads `grad / divisor` over its input cells.
 pub fn avg_pool2d_backward<T: Real>(
     p: &Pool2dParams,
@@ -147,31 +162,47 @@ pub fn avg_pool2d_backward<T: Real>(
     let per_task = p.planes_per_task();
     let div = Divisors::new(p, count_include_pad);
     let taps = p.col_taps();
+    let (kh, sh, ph) = (p.kernel.0, p.stride.0, p.padding.0);
     par_chunks(grad_input, per_task * plane_in, |task, dx| {
         simd::dispatch(
             #[inline(always)]
             || {
+                // Each output row's shares spread along one input-width row (`spread`, in L1),
+                // then every input row is written once as the sum of the spread rows of the
+                // windows that cover it: no clearing pass and no scatter into the gradient.
                 let mut share = vec![T::ZERO; ow];
+                let mut spread = vec![T::ZERO; oh * w];
                 for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
-                    d.fill(T::ZERO);
                     let g = &grad_output[(task * per_task + pi) * plane_out..][..plane_out];
                     for r in 0..oh {
-                        let (ih0, nh) = p.row_taps(r);
+                        let (_, nh) = p.row_taps(r);
                         let rf = Divisors::row_factor(p, r, nh, count_include_pad);
                         let cells = share.iter_mut().zip(&g[r * ow..][..ow]);
                         for ((sh, &gv), &cf) in cells.zip(&div.cols) {
                             *sh = gv / T::from_f64(divisor_override.unwrap_or(rf * cf) as f64);
                         }
-                        for ih in ih0..ih0 + nh {
-                            let row = &mut d[ih * w..][..w];
-                            for t in &taps {
-                                let (dst, src) = (&mut row[t.first_iw..], &share[t.lo..t.hi]);
-                                match p.stride.1 {
-                                    1 => scatter_add::<T, 1>(dst, src, 1),
-                                    2 => scatter_add::<T, 2>(dst, src, 2),
-                                    sw => scatter_add::<T, 0>(dst, src, sw),
-                                }
+                        let row = &mut spread[r * w..][..w];
+                        row.fill(T::ZERO);
+                        for t in &taps {
+                            let (dst, src) = (&mut row[t.first_iw..], &share[t.lo..t.hi]);
+                            match p.stride.1 {
+                                1 => scatter_add::<T, 1>(dst, src, 1),
+                                2 => scatter_add::<T, 2>(dst, src, 2),
+                                sw => scatter_add::<T, 0>(dst, src, sw),
                             }
+                        }
+                    }
+                    for (ih, drow) in d.chunks_exact_mut(w).enumerate() {
+                        // Output rows r with r*sh - ph <= ih <= r*sh - ph + kh - 1.
+                        let first = (ih + ph + 1).saturating_sub(kh).div_ceil(sh);
+                        let last = ((ih + ph) / sh + 1).min(oh);
+                        if first >= last {
+                            drow.fill(T::ZERO);
+                            continue;
+                        }
+                        drow.copy_from_slice(&spread[first * w..][..w]);
+                        for r in first + 1..last {
+                            add_rows(drow, &spread[r * w..][..w]);
                         }
                     }
                 }
@@ -210,8 +241,13 @@ pub fn adaptive_avg_pool2d_forward<T: Real>(
                         for c in 0..p.out_w {
                             let (w0, w1) = adaptive_range(c, p.out_w, p.in_w);
                             let mut s = T::ZERO;
-                            for a in h0..h1 {
-                                s += simd::sum(&xp[a * p.in_w + w0..a * p.in_w + w1]);
+                            if w0 == 0 && w1 == p.in_w {
+                                // Full-width window (global pooling): its rows are contiguous.
+                                s = simd::sum(&xp[h0 * p.in_w..h1 * p.in_w]);
+                            } else {
+                                for a in h0..h1 {
+                                    s += simd::sum(&xp[a * p.in_w + w0..a * p.in_w + w1]);
+                                }
                             }
                             o[r * p.out_w + c] = s / T::from_f64(((h1 - h0) * (w1 - w0)) as f64);
                         }
@@ -239,7 +275,12 @@ pub fn adaptive_avg_pool2d_backward<T: Real>(
         simd::dispatch(
             #[inline(always)]
             || {
-                dx.fill(T::ZERO);
+                // Windows that tile the input (global pooling among them) cover each input
+                // cell once: write the shares directly instead of clearing and adding.
+                let tiles = p.in_h.is_multiple_of(p.out_h) && p.in_w.is_multiple_of(p.out_w);
+                if !tiles {
+                    dx.fill(T::ZERO);
+                }
                 for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
                     let g = &grad_output[(task * per_task + pi) * plane_out..][..plane_out];
                     for r in 0..p.out_h {
@@ -249,8 +290,11 @@ pub fn adaptive_avg_pool2d_backward<T: Real>(
                             let share =
                                 g[r * p.out_w + c] / T::from_f64(((h1 - h0) * (w1 - w0)) as f64);
                             for a in h0..h1 {
-                                for v in &mut d[a * p.in_w + w0..a * p.in_w + w1] {
-                                    *v += share;
+                                let cells = &mut d[a * p.in_w + w0..a * p.in_w + w1];
+                                if tiles {
+                                    cells.fill(share);
+                                } else {
+                                    cells.iter_mut().for_each(|v| *v += share);
                                 }
                             }
                         }
