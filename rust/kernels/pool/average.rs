@@ -5,64 +5,150 @@ use crate::kernels::conv::par_chunks;
 use crate::kernels::real::Real;
 use crate::kernels::simd;
 
-/// Per output column: the divisor's column factor and whether the window has any input.
-/// The divisor of window `(r, c)` is `row_factor(r) * col_factor(c)`, or the override.
-struct Divisors {
-    cols: Vec<usize>,
-    nonempty: Vec<bool>,
-}
-
-impl Divisors {
-    fn new(p: &Pool2dParams, count_include_pad: bool) -> Self {
-        let windows = p.col_windows();
-        let cols = (0..windows.len())
-            .zip(&windows)
-            .map(|(c, &(_, nw))| {
-                if count_include_pad {
-                    p.padded_extent(c, p.stride.1, p.padding.1, p.kernel.1, p.in_w)
-                } else {
-                    nw
-                }
-            })
-            .collect();
-        let nonempty = windows.iter().map(|&(_, nw)| nw > 0).collect();
-        Self { cols, nonempty }
-    }
-
-    fn row_factor(p: &Pool2dParams, r: usize, nh: usize, count_include_pad: bool) -> usize {
-        if count_include_pad {
+/// The divisor of every window of a plane (row-major, `H_out x W_out`): the window clipped
+/// to the padded input (`count_include_pad`) or to the input, or the override; infinite for a
+/// window with no input element, whose output (and share of the gradient) is then zero.
+fn divisor_table<T: Real>(
+    p: &Pool2dParams,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> Vec<T> {
+    let (oh, ow) = p.out_dims();
+    let windows = p.col_windows();
+    let mut table = Vec::with_capacity(oh * ow);
+    for r in 0..oh {
+        let (_, nh) = p.row_taps(r);
+        let rf = if count_include_pad {
             p.padded_extent(r, p.stride.0, p.padding.0, p.kernel.0, p.in_h)
         } else {
             nh
+        };
+        for (c, &(_, nw)) in windows.iter().enumerate() {
+            let cf = if count_include_pad {
+                p.padded_extent(c, p.stride.1, p.padding.1, p.kernel.1, p.in_w)
+            } else {
+                nw
+            };
+            table.push(if nh == 0 || nw == 0 {
+                T::INFINITY
+            } else {
+                T::from_f64(divisor_override.unwrap_or(rf * cf) as f64)
+            });
+        }
+    }
+    table
+}
+
+/// A row split by column phase for a column stride `sw`: phase `q` holds columns
+/// `q, q + sw, q + 2 sw, ...` contiguously, so that a kernel column swept across the output
+/// row (columns `first, first + sw, ...`) is a contiguous slice of one phase. The strided
+/// access is paid once per row element instead of once per kernel column.
+struct Phases<T> {
+    sw: usize,
+    len: usize,
+    data: Vec<T>,
+}
+
+impl<T: Real> Phases<T> {
+    fn new(width: usize, sw: usize) -> Self {
+        let len = width.div_ceil(sw);
+        Self {
+            sw,
+            len,
+            data: vec![T::ZERO; sw * len],
+        }
+    }
+
+    /// The `n` elements from column `first` on with step `sw`.
+    #[inline(always)]
+    fn tap(&self, first: usize, n: usize) -> &[T] {
+        &self.data[(first % self.sw) * self.len + first / self.sw..][..n]
+    }
+
+    #[inline(always)]
+    fn tap_mut(&mut self, first: usize, n: usize) -> &mut [T] {
+        &mut self.data[(first % self.sw) * self.len + first / self.sw..][..n]
+    }
+
+    /// Load `row`; phase slots past the row's end are zero.
+    #[inline(always)]
+    fn split(&mut self, row: &[T]) {
+        if self.sw == 1 {
+            self.data.copy_from_slice(row);
+            return;
+        }
+        if self.sw == 2 {
+            let (even, odd) = self.data.split_at_mut(self.len);
+            for ((pair, e), o) in row.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+            if row.len() % 2 == 1 {
+                even[self.len - 1] = row[row.len() - 1];
+                odd[self.len - 1] = T::ZERO;
+            }
+            return;
+        }
+        self.data.fill(T::ZERO);
+        for (i, &v) in row.iter().enumerate() {
+            self.data[(i % self.sw) * self.len + i / self.sw] = v;
+        }
+    }
+
+    /// Store into `row`.
+    #[inline(always)]
+    fn merge(&self, row: &mut [T]) {
+        if self.sw == 1 {
+            row.copy_from_slice(&self.data);
+            return;
+        }
+        if self.sw == 2 {
+            let (even, odd) = self.data.split_at(self.len);
+            for ((pair, &e), &o) in row.chunks_exact_mut(2).zip(even).zip(odd) {
+                pair[0] = e;
+                pair[1] = o;
+            }
+            if row.len() % 2 == 1 {
+                let last = row.len() - 1;
+                row[last] = even[self.len - 1];
+            }
+            return;
+        }
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = self.data[(i % self.sw) * self.len + i / self.sw];
         }
     }
 }
 
-/// `sums[j] += src[j * stride]`; `SW` is the stride when known at compile time, else 0.
+/// `dst = a + b`, elementwise.
 #[inline(always)]
-fn add_strided<T: Real, const SW: usize>(sums: &mut [T], src: &[T], stride: usize) {
-    let sw = if SW == 0 { stride } else { SW };
-    let n = sums.len();
-    if n == 0 {
-        return;
-    }
-    let src = &src[..(n - 1) * sw + 1];
-    for j in 0..n {
-        sums[j] += src[j * sw];
+fn add_into<T: Real>(dst: &mut [T], a: &[T], b: &[T]) {
+    for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+        *d = x + y;
     }
 }
 
-/// `dst[j * stride] += src[j]`; `SW` as in [`add_strided`].
+/// `dst` = the sum of rows `first..last` (at least one) of `rows`, each `dst.len()` wide, in
+/// order. The first two are added into `dst` directly: no copy (a call to memcpy for rows
+/// this short) and one pass fewer.
 #[inline(always)]
-fn scatter_add<T: Real, const SW: usize>(dst: &mut [T], src: &[T], stride: usize) {
-    let sw = if SW == 0 { stride } else { SW };
-    let n = src.len();
-    if n == 0 {
+fn sum_rows<T: Real>(dst: &mut [T], rows: &[T], first: usize, last: usize) {
+    let w = dst.len();
+    if last - first == 1 {
+        dst.copy_from_slice(&rows[first * w..][..w]);
         return;
     }
-    let dst = &mut dst[..(n - 1) * sw + 1];
-    for j in 0..n {
-        dst[j * sw] += src[j];
+    add_into(dst, &rows[first * w..][..w], &rows[(first + 1) * w..][..w]);
+    for r in first + 2..last {
+        add_rows(dst, &rows[r * w..][..w]);
+    }
+}
+
+/// `acc[i] += row[i]`.
+#[inline(always)]
+fn add_rows<T: Real>(acc: &mut [T], row: &[T]) {
+    for (a, &v) in acc.iter_mut().zip(row) {
+        *a += v;
     }
 }
 
@@ -85,45 +171,32 @@ pub fn avg_pool2d_forward<T: Real>(
         return Ok(());
     }
     let per_task = p.planes_per_task();
-    let div = Divisors::new(p, count_include_pad);
+    let divisors = divisor_table::<T>(p, count_include_pad, divisor_override);
     let taps = p.col_taps();
     par_chunks(output, per_task * plane_out, |task, out| {
         simd::dispatch(
             #[inline(always)]
             || {
                 // Separable: add the window's input rows into one row (contiguous vector adds),
-                // then sweep each kernel column across it: kw strided passes per output row
-                // instead of kh * kw.
+                // split it by column phase, then add one contiguous slice per kernel column.
                 let mut rows = vec![T::ZERO; w];
+                let mut phases = Phases::new(w, p.stride.1);
                 for (pi, o) in out.chunks_exact_mut(plane_out).enumerate() {
                     let xp = &input[(task * per_task + pi) * plane_in..][..plane_in];
                     for r in 0..oh {
                         let (ih0, nh) = p.row_taps(r);
                         let s = &mut o[r * ow..][..ow];
                         s.fill(T::ZERO);
-                        if nh > 0 {
-                            rows.copy_from_slice(&xp[ih0 * w..][..w]);
-                            for ih in ih0 + 1..ih0 + nh {
-                                add_rows(&mut rows, &xp[ih * w..][..w]);
-                            }
-                            for t in &taps {
-                                let (sums, src) = (&mut s[t.lo..t.hi], &rows[t.first_iw..]);
-                                // Constant strides let LLVM vectorise the (interleaved) loads.
-                                match p.stride.1 {
-                                    1 => add_strided::<T, 1>(sums, src, 1),
-                                    2 => add_strided::<T, 2>(sums, src, 2),
-                                    sw => add_strided::<T, 0>(sums, src, sw),
-                                }
-                            }
+                        if nh == 0 {
+                            continue;
                         }
-                        let rf = Divisors::row_factor(p, r, nh, count_include_pad);
-                        for ((sv, &cf), &ok) in s.iter_mut().zip(&div.cols).zip(&div.nonempty) {
-                            let d = divisor_override.unwrap_or(rf * cf);
-                            *sv = if ok && nh > 0 {
-                                *sv / T::from_f64(d as f64)
-                            } else {
-                                T::ZERO
-                            };
+                        sum_rows(&mut rows, xp, ih0, ih0 + nh);
+                        phases.split(&rows);
+                        for t in &taps {
+                            add_rows(&mut s[t.lo..t.hi], phases.tap(t.first_iw, t.hi - t.lo));
+                        }
+                        for (v, &d) in s.iter_mut().zip(&divisors[r * ow..][..ow]) {
+                            *v = *v / d;
                         }
                     }
                 }
@@ -131,14 +204,6 @@ pub fn avg_pool2d_forward<T: Real>(
         )
     });
     Ok(())
-}
-
-/// `acc[i] += row[i]`.
-#[inline(always)]
-fn add_rows<T: Real>(acc: &mut [T], row: &[T]) {
-    for (a, &v) in acc.iter_mut().zip(row) {
-        *a += v;
-    }
 }
 
 /// Backward of average pooling: each window spreads `grad / divisor` over its input cells.
@@ -160,37 +225,33 @@ pub fn avg_pool2d_backward<T: Real>(
         return Ok(());
     }
     let per_task = p.planes_per_task();
-    let div = Divisors::new(p, count_include_pad);
+    let divisors = divisor_table::<T>(p, count_include_pad, divisor_override);
     let taps = p.col_taps();
     let (kh, sh, ph) = (p.kernel.0, p.stride.0, p.padding.0);
     par_chunks(grad_input, per_task * plane_in, |task, dx| {
         simd::dispatch(
             #[inline(always)]
             || {
-                // Each output row's shares spread along one input-width row (`spread`, in L1),
-                // then every input row is written once as the sum of the spread rows of the
-                // windows that cover it: no clearing pass and no scatter into the gradient.
+                // Each output row's shares spread along one input-width row (`spread`, in L1;
+                // by column phase, so each kernel column is a contiguous add), then every
+                // input row is written once as the sum of the spread rows of the windows that
+                // cover it: no clearing pass and no scatter into the gradient.
                 let mut share = vec![T::ZERO; ow];
                 let mut spread = vec![T::ZERO; oh * w];
+                let mut phases = Phases::new(w, p.stride.1);
                 for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
                     let g = &grad_output[(task * per_task + pi) * plane_out..][..plane_out];
                     for r in 0..oh {
-                        let (_, nh) = p.row_taps(r);
-                        let rf = Divisors::row_factor(p, r, nh, count_include_pad);
-                        let cells = share.iter_mut().zip(&g[r * ow..][..ow]);
-                        for ((sh, &gv), &cf) in cells.zip(&div.cols) {
-                            *sh = gv / T::from_f64(divisor_override.unwrap_or(rf * cf) as f64);
+                        let (g, div) = (&g[r * ow..][..ow], &divisors[r * ow..][..ow]);
+                        for ((sh, &gv), &dv) in share.iter_mut().zip(g).zip(div) {
+                            *sh = gv / dv;
                         }
-                        let row = &mut spread[r * w..][..w];
-                        row.fill(T::ZERO);
+                        phases.data.fill(T::ZERO);
                         for t in &taps {
-                            let (dst, src) = (&mut row[t.first_iw..], &share[t.lo..t.hi]);
-                            match p.stride.1 {
-                                1 => scatter_add::<T, 1>(dst, src, 1),
-                                2 => scatter_add::<T, 2>(dst, src, 2),
-                                sw => scatter_add::<T, 0>(dst, src, sw),
-                            }
+                            let n = t.hi - t.lo;
+                            add_rows(phases.tap_mut(t.first_iw, n), &share[t.lo..t.hi]);
                         }
+                        phases.merge(&mut spread[r * w..][..w]);
                     }
                     for (ih, drow) in d.chunks_exact_mut(w).enumerate() {
                         // Output rows r with r*sh - ph <= ih <= r*sh - ph + kh - 1.
@@ -200,10 +261,7 @@ pub fn avg_pool2d_backward<T: Real>(
                             drow.fill(T::ZERO);
                             continue;
                         }
-                        drow.copy_from_slice(&spread[first * w..][..w]);
-                        for r in first + 1..last {
-                            add_rows(drow, &spread[r * w..][..w]);
-                        }
+                        sum_rows(drow, &spread, first, last);
                     }
                 }
             },
@@ -289,6 +347,11 @@ pub fn adaptive_avg_pool2d_backward<T: Real>(
                             let (w0, w1) = adaptive_range(c, p.out_w, p.in_w);
                             let share =
                                 g[r * p.out_w + c] / T::from_f64(((h1 - h0) * (w1 - w0)) as f64);
+                            if tiles && w0 == 0 && w1 == p.in_w {
+                                // Full-width windows (global pooling): one contiguous fill.
+                                d[h0 * p.in_w..h1 * p.in_w].fill(share);
+                                continue;
+                            }
                             for a in h0..h1 {
                                 let cells = &mut d[a * p.in_w + w0..a * p.in_w + w1];
                                 if tiles {
