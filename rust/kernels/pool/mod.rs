@@ -6,7 +6,9 @@
 //! and min pooling skip padding, pick the first extremum on ties and propagate NaN (a NaN is
 //! selected, the last one if several); average pooling divides by the window clipped to the
 //! padded input (`count_include_pad`) or to the input. Max/min forward records the flat index
-//! `ih * W + iw` of each selected element, and backward routes the gradient there.
+//! `ih * W + iw` of each selected element, and backward routes the gradient there; for 2x2
+//! windows of stride 2 it can record a one-byte code per window instead (the pick's place in
+//! it), whose backward writes every input gradient once, with no clearing pass.
 //!
 //! Every plane `(n, c)` is independent, so all kernels run over chunks of planes in parallel.
 
