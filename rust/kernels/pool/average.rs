@@ -1,6 +1,6 @@
 //! Average pooling (windowed and adaptive): forward and backward.
 
-use super::{AdaptivePool2dParams, Pool2dParams, GRAIN};
+use super::{AdaptivePool2dParams, ColTap, Pool2dParams, GRAIN};
 use crate::kernels::conv::par_chunks;
 use crate::kernels::real::Real;
 use crate::kernels::simd;
@@ -39,83 +39,105 @@ fn divisor_table<T: Real>(
     table
 }
 
-/// A row split by column phase for a column stride `sw`: phase `q` holds columns
-/// `q, q + sw, q + 2 sw, ...` contiguously, so that a kernel column swept across the output
+/// Rows split by column phase for a column stride `sw`: phase `q` of row `r` holds columns
+/// `q, q + sw, q + 2 sw, ...` contiguously, so that a kernel column swept across an output
 /// row (columns `first, first + sw, ...`) is a contiguous slice of one phase. The strided
-/// access is paid once per row element instead of once per kernel column.
+/// access is paid once per element instead of once per kernel column, and a kernel column
+/// that covers every output column of every row is one contiguous pass over the plane.
 struct Phases<T> {
     sw: usize,
+    rows: usize,
+    width: usize,
+    /// Elements per phase row: `ceil(width / sw)`.
     len: usize,
+    /// Phase-major: phase `q`, row `r`, element `k` at `(q * rows + r) * len + k`.
     data: Vec<T>,
 }
 
 impl<T: Real> Phases<T> {
-    fn new(width: usize, sw: usize) -> Self {
+    fn new(rows: usize, width: usize, sw: usize) -> Self {
         let len = width.div_ceil(sw);
         Self {
             sw,
+            rows,
+            width,
             len,
-            data: vec![T::ZERO; sw * len],
+            data: vec![T::ZERO; sw * rows * len],
         }
     }
 
-    /// The `n` elements from column `first` on with step `sw`.
+    /// Phase `q` of every row, row after row.
     #[inline(always)]
-    fn tap(&self, first: usize, n: usize) -> &[T] {
-        &self.data[(first % self.sw) * self.len + first / self.sw..][..n]
+    fn phase(&self, q: usize) -> &[T] {
+        &self.data[q * self.rows * self.len..][..self.rows * self.len]
     }
 
     #[inline(always)]
-    fn tap_mut(&mut self, first: usize, n: usize) -> &mut [T] {
-        &mut self.data[(first % self.sw) * self.len + first / self.sw..][..n]
+    fn phase_mut(&mut self, q: usize) -> &mut [T] {
+        &mut self.data[q * self.rows * self.len..][..self.rows * self.len]
     }
 
-    /// Load `row`; phase slots past the row's end are zero.
+    /// The `n` elements of row `r` from column `first` on with step `sw`.
     #[inline(always)]
-    fn split(&mut self, row: &[T]) {
-        if self.sw == 1 {
-            self.data.copy_from_slice(row);
-            return;
-        }
-        if self.sw == 2 {
-            let (even, odd) = self.data.split_at_mut(self.len);
-            for ((pair, e), o) in row.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
+    fn tap(&self, r: usize, first: usize, n: usize) -> &[T] {
+        &self.phase(first % self.sw)[r * self.len + first / self.sw..][..n]
+    }
+
+    #[inline(always)]
+    fn tap_mut(&mut self, r: usize, first: usize, n: usize) -> &mut [T] {
+        let (len, sw) = (self.len, self.sw);
+        &mut self.phase_mut(first % sw)[r * len + first / sw..][..n]
+    }
+
+    /// Whether the kernel column `t` reads phase element `j` for output element `j` of a
+    /// plane of `ow`-wide rows: it covers every output column and phase rows are `ow` long
+    /// (then `first / sw` is 0, as the last column must stay inside the row).
+    #[inline(always)]
+    fn covers_plane(&self, t: &ColTap, ow: usize) -> bool {
+        t.lo == 0 && t.hi == ow && self.len == ow
+    }
+
+    /// Load `rows x width` values; phase slots past a row's end are zero.
+    #[inline(always)]
+    fn split(&mut self, v: &[T]) {
+        let (sw, n) = (self.sw, self.rows * self.len);
+        if sw == 1 {
+            self.data.copy_from_slice(&v[..n]);
+        } else if sw == 2 && self.width % 2 == 0 {
+            // Even rows: the whole plane deinterleaves as one flat sequence.
+            let (even, odd) = self.data.split_at_mut(n);
+            for ((pair, e), o) in v.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
                 *e = pair[0];
                 *o = pair[1];
             }
-            if row.len() % 2 == 1 {
-                even[self.len - 1] = row[row.len() - 1];
-                odd[self.len - 1] = T::ZERO;
+        } else {
+            self.data.fill(T::ZERO);
+            for r in 0..self.rows {
+                for (i, &x) in v[r * self.width..][..self.width].iter().enumerate() {
+                    self.data[((i % sw) * self.rows + r) * self.len + i / sw] = x;
+                }
             }
-            return;
-        }
-        self.data.fill(T::ZERO);
-        for (i, &v) in row.iter().enumerate() {
-            self.data[(i % self.sw) * self.len + i / self.sw] = v;
         }
     }
 
-    /// Store into `row`.
+    /// Store into `rows x width` values.
     #[inline(always)]
-    fn merge(&self, row: &mut [T]) {
-        if self.sw == 1 {
-            row.copy_from_slice(&self.data);
-            return;
-        }
-        if self.sw == 2 {
-            let (even, odd) = self.data.split_at(self.len);
-            for ((pair, &e), &o) in row.chunks_exact_mut(2).zip(even).zip(odd) {
+    fn merge(&self, v: &mut [T]) {
+        let (sw, n) = (self.sw, self.rows * self.len);
+        if sw == 1 {
+            v[..n].copy_from_slice(&self.data);
+        } else if sw == 2 && self.width % 2 == 0 {
+            let (even, odd) = self.data.split_at(n);
+            for ((pair, &e), &o) in v.chunks_exact_mut(2).zip(even).zip(odd) {
                 pair[0] = e;
                 pair[1] = o;
             }
-            if row.len() % 2 == 1 {
-                let last = row.len() - 1;
-                row[last] = even[self.len - 1];
+        } else {
+            for r in 0..self.rows {
+                for (i, x) in v[r * self.width..][..self.width].iter_mut().enumerate() {
+                    *x = self.data[((i % sw) * self.rows + r) * self.len + i / sw];
+                }
             }
-            return;
-        }
-        for (i, v) in row.iter_mut().enumerate() {
-            *v = self.data[(i % self.sw) * self.len + i / self.sw];
         }
     }
 }
@@ -177,27 +199,40 @@ pub fn avg_pool2d_forward<T: Real>(
         simd::dispatch(
             #[inline(always)]
             || {
-                // Separable: add the window's input rows into one row (contiguous vector adds),
-                // split it by column phase, then add one contiguous slice per kernel column.
-                let mut rows = vec![T::ZERO; w];
-                let mut phases = Phases::new(w, p.stride.1);
+                // Separable, a plane at a time: add each window's input rows into one row of
+                // `sums` (contiguous vector adds), split those rows by column phase, then add
+                // one contiguous slice per kernel column (the whole plane at once when the
+                // column covers every output) and divide.
+                let mut sums = vec![T::ZERO; oh * w];
+                let mut phases = Phases::new(oh, w, p.stride.1);
                 for (pi, o) in out.chunks_exact_mut(plane_out).enumerate() {
                     let xp = &input[(task * per_task + pi) * plane_in..][..plane_in];
-                    for r in 0..oh {
+                    for (r, row) in sums.chunks_exact_mut(w).enumerate() {
                         let (ih0, nh) = p.row_taps(r);
-                        let s = &mut o[r * ow..][..ow];
-                        s.fill(T::ZERO);
                         if nh == 0 {
+                            row.fill(T::ZERO);
+                        } else {
+                            sum_rows(row, xp, ih0, ih0 + nh);
+                        }
+                    }
+                    phases.split(&sums);
+                    o.fill(T::ZERO);
+                    for t in &taps {
+                        let n = t.hi - t.lo;
+                        if n == 0 {
                             continue;
                         }
-                        sum_rows(&mut rows, xp, ih0, ih0 + nh);
-                        phases.split(&rows);
-                        for t in &taps {
-                            add_rows(&mut s[t.lo..t.hi], phases.tap(t.first_iw, t.hi - t.lo));
+                        if phases.covers_plane(t, ow) {
+                            add_rows(o, phases.phase(t.first_iw % p.stride.1));
+                            continue;
                         }
-                        for (v, &d) in s.iter_mut().zip(&divisors[r * ow..][..ow]) {
-                            *v = *v / d;
+                        for r in 0..oh {
+                            let dst = &mut o[r * ow + t.lo..][..n];
+                            add_rows(dst, phases.tap(r, t.first_iw, n));
                         }
+                    }
+                    for (v, &d) in o.iter_mut().zip(&divisors) {
+                        *v = *v / d;
                     }
                 }
             },
@@ -232,27 +267,35 @@ pub fn avg_pool2d_backward<T: Real>(
         simd::dispatch(
             #[inline(always)]
             || {
-                // Each output row's shares spread along one input-width row (`spread`, in L1;
-                // by column phase, so each kernel column is a contiguous add), then every
-                // input row is written once as the sum of the spread rows of the windows that
-                // cover it: no clearing pass and no scatter into the gradient.
-                let mut share = vec![T::ZERO; ow];
+                // Each output row's shares spread along one input-width row of `spread` (by
+                // column phase, so each kernel column is a contiguous add, over the whole
+                // plane when it covers every output), then every input row is written once as
+                // the sum of the spread rows of the windows that cover it: no clearing pass
+                // and no scatter into the gradient.
+                let mut share = vec![T::ZERO; plane_out];
                 let mut spread = vec![T::ZERO; oh * w];
-                let mut phases = Phases::new(w, p.stride.1);
+                let mut phases = Phases::new(oh, w, p.stride.1);
                 for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
                     let g = &grad_output[(task * per_task + pi) * plane_out..][..plane_out];
-                    for r in 0..oh {
-                        let (g, div) = (&g[r * ow..][..ow], &divisors[r * ow..][..ow]);
-                        for ((sh, &gv), &dv) in share.iter_mut().zip(g).zip(div) {
-                            *sh = gv / dv;
-                        }
-                        phases.data.fill(T::ZERO);
-                        for t in &taps {
-                            let n = t.hi - t.lo;
-                            add_rows(phases.tap_mut(t.first_iw, n), &share[t.lo..t.hi]);
-                        }
-                        phases.merge(&mut spread[r * w..][..w]);
+                    for ((sh, &gv), &dv) in share.iter_mut().zip(g).zip(&divisors) {
+                        *sh = gv / dv;
                     }
+                    phases.data.fill(T::ZERO);
+                    for t in &taps {
+                        let n = t.hi - t.lo;
+                        if n == 0 {
+                            continue;
+                        }
+                        if phases.covers_plane(t, ow) {
+                            add_rows(phases.phase_mut(t.first_iw % p.stride.1), &share);
+                            continue;
+                        }
+                        for r in 0..oh {
+                            let src = &share[r * ow + t.lo..][..n];
+                            add_rows(phases.tap_mut(r, t.first_iw, n), src);
+                        }
+                    }
+                    phases.merge(&mut spread);
                     for (ih, drow) in d.chunks_exact_mut(w).enumerate() {
                         // Output rows r with r*sh - ph <= ih <= r*sh - ph + kh - 1.
                         let first = (ih + ph + 1).saturating_sub(kh).div_ceil(sh);
