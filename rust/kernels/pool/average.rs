@@ -103,7 +103,7 @@ impl<T: Real> Phases<T> {
         let (sw, n) = (self.sw, self.rows * self.len);
         if sw == 1 {
             self.data.copy_from_slice(&v[..n]);
-        } else if sw == 2 && self.width % 2 == 0 {
+        } else if sw == 2 && self.width.is_multiple_of(2) {
             // Even rows: the whole plane deinterleaves as one flat sequence.
             let (even, odd) = self.data.split_at_mut(n);
             for ((pair, e), o) in v.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
@@ -126,7 +126,7 @@ impl<T: Real> Phases<T> {
         let (sw, n) = (self.sw, self.rows * self.len);
         if sw == 1 {
             v[..n].copy_from_slice(&self.data);
-        } else if sw == 2 && self.width % 2 == 0 {
+        } else if sw == 2 && self.width.is_multiple_of(2) {
             let (even, odd) = self.data.split_at(n);
             for ((pair, &e), &o) in v.chunks_exact_mut(2).zip(even).zip(odd) {
                 pair[0] = e;
