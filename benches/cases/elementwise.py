@@ -5,7 +5,7 @@ way (the functions of `bench_catalogue.py`) and PyTorch when installed."""
 from __future__ import annotations
 
 import numpy as np
-from bench_catalogue import (
+from catalogue_workloads import (
     dl_fwd_bwd,
     np_batchnorm,
     np_bce_logits,

@@ -893,7 +893,8 @@ def _activation(x: Tensor, name: str, param: float = 0.0) -> Tensor:
             g = np.ascontiguousarray(g, dtype=data.dtype)
             return (_core.activation_backward(name, data, out, g, None, param),)
 
-    return Tensor._from_op(out, (x,), backward)
+    # The kernel returns a new gradient array: a leaf may keep it without a copy.
+    return Tensor._from_op(out, (x,), backward, True)
 
 
 def _rows_view(x: np.ndarray, dim: int,

@@ -252,7 +252,7 @@ def _fused_bce_with_logits(x: Tensor, target: np.ndarray, reduction: str) -> Ten
             return (_core.bce_with_logits_backward(z, target, upstream),)
         return (_core.bce_with_logits_backward(z, target, float(g) * scale),)
 
-    return Tensor._from_op(out, (x,), backward)
+    return Tensor._from_op(out, (x,), backward, True)  # (new arrays: see _from_op)
 
 
 def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
@@ -543,7 +543,7 @@ def _fused_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.ndar
             rows = np.ascontiguousarray(g if row_scale is None else g * row_scale, dtype=dtype)
         return (_core.cross_entropy_backward(log_probs, labels, rows, ignore_index),)
 
-    return Tensor._from_op(out, (x,), backward)
+    return Tensor._from_op(out, (x,), backward, True)  # (a new array: see _from_op)
 
 
 def nll_loss(input: ArrayLike, target: Any, weight: Optional[ArrayLike] = None,
