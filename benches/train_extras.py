@@ -33,8 +33,10 @@ t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
 """
 
-# One training run in a fresh process: peak RSS (ru_maxrss) over all of it, and the resident
-# size after a warm-up and at the end, from /proc/self/statm.
+# One training run in a fresh process: peak RSS over all of it, and the resident size after a
+# warm-up and at the end, from /proc/self/status and /proc/self/statm. The peak is VmHWM, not
+# ru_maxrss: a child inherits its parent's ru_maxrss across fork and exec, so a report run
+# that has already grown to hundreds of MB would be measured instead of the child.
 MEMORY_SCRIPT = """
 import os, resource, sys
 sys.path.insert(0, {benches!r})
@@ -43,6 +45,13 @@ import train_workloads as tw
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+def peak_rss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 step = getattr(tw, {side!r} + "_step")({kind!r}, {batch})
 warmup = min(10, {steps})
@@ -53,7 +62,7 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range({steps} - warmup):
     step()
 faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / max({steps} - warmup, 1)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = peak_rss()
 print(peak, after_warmup, rss(), faults)
 """
 

@@ -168,6 +168,51 @@ def test_bce_with_logits_is_stable_for_huge_logits(dtype):
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, -2.0])
 
 
+# The common case (no weights, a target that needs no gradient) runs one Rust pass each way.
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(5, 3), (1,), (0, 4), (3, 70_001)])
+def test_fused_bce_with_logits_matches_reference_and_finite_differences(reduction, shape):
+    x = RNG.normal(scale=3, size=shape)
+    t = RNG.uniform(size=shape)
+    with warnings.catch_warnings():  # the reference's mean of nothing is NaN too
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = ref.bce_with_logits(x, t, reduction=reduction)
+    # (The reference is the naive log(sigmoid) formula: good to about 1e-11 here.)
+    for dtype, rtol, atol in [(np.float64, 1e-10, 1e-14), (np.float32, 2e-5, 1e-6)]:
+        xt = dlcore.tensor(x.astype(dtype), requires_grad=True)
+        got = F.binary_cross_entropy_with_logits(xt, t.astype(dtype), reduction=reduction)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got.numpy(), want, rtol=rtol, atol=atol)
+        upstream = RNG.normal(size=np.shape(want)).astype(dtype)
+        got.backward(upstream)
+        scale = 1 / max(x.size, 1) if reduction == "mean" else 1.0
+        # From the rounded inputs: sigmoid(x) - t cancels where the two are close.
+        xr, tr = x.astype(dtype).astype(np.float64), t.astype(dtype).astype(np.float64)
+        want_grad = upstream * scale * (1 / (1 + np.exp(-xr)) - tr)
+        np.testing.assert_allclose(xt.grad.numpy(), want_grad, rtol=rtol, atol=atol)
+    if x.size and x.size < 100:
+        assert dlcore.autograd.gradcheck(
+            lambda a: F.binary_cross_entropy_with_logits(a, t, reduction=reduction), [x])
+
+
+def test_fused_bce_with_logits_takes_views_nan_and_huge_logits():
+    x = RNG.normal(size=(6, 4)).astype(np.float32)
+    t = (RNG.uniform(size=(4, 6)) > 0.5).astype(np.float32)
+    view = dlcore.tensor(x).T  # not C-contiguous
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(view, t).item(),
+                               ref.bce_with_logits(x.T.astype(np.float64), t), rtol=1e-6)
+    huge = dlcore.tensor(np.array([1e30, -1e30, 80.0, -80.0, np.nan], np.float32),
+                         requires_grad=True)
+    target = np.array([1.0, 0.0, 0.0, 1.0, 1.0], np.float32)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        losses = F.binary_cross_entropy_with_logits(huge, target, reduction="none")
+        losses.sum().backward()
+    np.testing.assert_allclose(losses.numpy()[:4], [0.0, 0.0, 80.0, 80.0], atol=1e-30)
+    np.testing.assert_allclose(huge.grad.numpy()[:4], [0.0, 0.0, 1.0, -1.0], atol=1e-30)
+    assert np.isnan(losses.numpy()[4]) and np.isnan(huge.grad.numpy()[4])
+
+
 def test_bad_weight_shape_is_an_error():
     with pytest.raises(ValueError, match=r"weight of shape \(3,\) does not broadcast"):
         F.binary_cross_entropy_with_logits(np.zeros((2, 2)), np.zeros((2, 2)), np.ones(3))

@@ -170,8 +170,14 @@ def test_dims_out_of_range_are_errors_not_wrapped():
         dlcore.ones(2, 3, 4).flatten(0, 3)
     with pytest.raises(ValueError, match="flatten: start_dim 2 comes after end_dim 0"):
         dlcore.ones(2, 3, 4).flatten(2, 0)
+    # softmax(2) of a matrix used to take 2 % 2 = 0 and normalise the columns instead.
+    with pytest.raises(ValueError, match=r"softmax: dim 2 is out of range .* 2 dim"):
+        x.softmax(2)
+    with pytest.raises(ValueError, match=r"log_softmax: dim -3 is out of range"):
+        x.log_softmax(-3)
     assert x.transpose(-1, -2).shape == (3, 2)
     assert dlcore.ones(2, 3, 4).flatten(-2).shape == (2, 12)
+    assert np.allclose(x.softmax(-2).numpy(), 0.5)
     assert dlcore.tensor(5.0).flatten().shape == (1,)
 
 

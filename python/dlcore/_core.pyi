@@ -4,7 +4,7 @@ Arrays are NumPy arrays of float32 or float64 (one dtype per call); outputs are 
 unless ``out`` is given. Shape and value errors raise ValueError, dtype errors TypeError.
 """
 
-from typing import Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,23 @@ def simd_level() -> str: ...
 def matmul(
     a: FloatArray, b: FloatArray, out: Optional[FloatArray] = None, accumulate: bool = False
 ) -> FloatArray: ...
+
+# the linear layer: x (n, in) @ weight (out, in).T + bias, and its three gradients (each
+# None unless asked for)
+def linear_forward(
+    x: FloatArray, weight: FloatArray, bias: Optional[FloatArray] = None
+) -> FloatArray: ...
+def linear_backward(
+    grad: FloatArray,
+    x: FloatArray,
+    weight: FloatArray,
+    need_x: bool = True,
+    need_weight: bool = True,
+    need_bias: bool = True,
+) -> Tuple[Optional[FloatArray], Optional[FloatArray], Optional[FloatArray]]: ...
+
+# memory: whether glibc's malloc thresholds were raised at import
+def malloc_tuning() -> Dict[str, Any]: ...
 
 # elementwise activations
 def activation_forward(
@@ -41,6 +58,10 @@ def softmax_rows(x: FloatArray, out: Optional[FloatArray] = None) -> FloatArray:
 def cross_entropy_forward(
     logits: FloatArray, labels: IntArray, ignore_index: Optional[int] = None
 ) -> Tuple[FloatArray, FloatArray]: ...
+def bce_with_logits(logits: FloatArray, target: FloatArray) -> FloatArray: ...
+def bce_with_logits_backward(
+    logits: FloatArray, target: FloatArray, grad: Union[float, FloatArray]
+) -> FloatArray: ...
 def cross_entropy_backward(
     log_probs: FloatArray, labels: IntArray, grad: FloatArray, ignore_index: Optional[int] = None
 ) -> FloatArray: ...

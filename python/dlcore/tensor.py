@@ -893,14 +893,16 @@ def _activation(x: Tensor, name: str, param: float = 0.0) -> Tensor:
             g = np.ascontiguousarray(g, dtype=data.dtype)
             return (_core.activation_backward(name, data, out, g, None, param),)
 
-    return Tensor._from_op(out, (x,), backward)
+    # The kernel returns a new gradient array: a leaf may keep it without a copy.
+    return Tensor._from_op(out, (x,), backward, True)
 
 
-def _rows_view(x: np.ndarray, dim: int) -> Tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def _rows_view(x: np.ndarray, dim: int,
+               op: str) -> Tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """``x`` as contiguous 2-D rows along ``dim``, and how to undo it."""
     if x.ndim == 0:
-        raise ValueError("softmax: input must have at least one dimension")
-    dim = dim % x.ndim
+        raise ValueError(f"{op}: input must have at least one dimension")
+    dim = _dim_index(dim, x.ndim, op)
     moved = np.moveaxis(x, dim, -1)
     rows = np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), x.shape[dim])
     moved_shape = moved.shape
@@ -915,7 +917,7 @@ def softmax(x: ArrayLike, dim: int = -1) -> Tensor:
     """``exp(x) / sum(exp(x), dim)``, computed stably (the maximum is subtracted first)."""
     t = as_tensor(x)
     data = t.data if t.dtype in _RUST_DTYPES else t.data.astype(np.float32)
-    rows, restore = _rows_view(data, dim)
+    rows, restore = _rows_view(data, dim, "softmax")
     out = restore(_core.softmax_rows(rows))
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
@@ -928,7 +930,7 @@ def log_softmax(x: ArrayLike, dim: int = -1) -> Tensor:
     """``x - logsumexp(x, dim)``: finite even when ``softmax`` underflows to 0."""
     t = as_tensor(x)
     data = t.data if t.dtype in _RUST_DTYPES else t.data.astype(np.float32)
-    rows, restore = _rows_view(data, dim)
+    rows, restore = _rows_view(data, dim, "log_softmax")
     out = restore(_core.log_softmax(rows))
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod activation;
 mod batchnorm;
+mod bce_logits;
 mod buffers;
 mod common;
 mod conv;
@@ -25,6 +26,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     linear::register(m)?;
     activation::register(m)?;
     softmax::register(m)?;
+    bce_logits::register(m)?;
     conv::register(m)?;
     pool::register(m)?;
     batchnorm::register(m)?;

@@ -258,7 +258,7 @@ pub fn backward<T: Real>(
 
 /// Elementwise loops compiled for the widest SIMD the CPU has, chosen at run time (wheels are
 /// built for baseline x86-64, where LLVM may only use SSE2).
-mod vector {
+pub(crate) mod vector {
     #[inline(always)]
     fn map_body<T: Copy, F: Fn(T) -> T>(x: &[T], out: &mut [T], f: &F) {
         for (o, &v) in out.iter_mut().zip(x) {
@@ -285,6 +285,27 @@ mod vector {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn map_avx2<T: Copy, F: Fn(T) -> T>(x: &[T], out: &mut [T], f: &F) {
         map_body(x, out, f)
+    }
+
+    #[inline(always)]
+    fn map2_body<T: Copy, F: Fn(T, T) -> T>(a: &[T], b: &[T], out: &mut [T], f: &F) {
+        let n = out.len().min(a.len()).min(b.len());
+        let (a, b, out) = (&a[..n], &b[..n], &mut out[..n]);
+        for i in 0..n {
+            out[i] = f(a[i], b[i]);
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    unsafe fn map2_avx512<T: Copy, F: Fn(T, T) -> T>(a: &[T], b: &[T], out: &mut [T], f: &F) {
+        map2_body(a, b, out, f)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn map2_avx2<T: Copy, F: Fn(T, T) -> T>(a: &[T], b: &[T], out: &mut [T], f: &F) {
+        map2_body(a, b, out, f)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -343,6 +364,18 @@ mod vector {
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => unsafe { map_avx2(x, out, &f) },
             Level::Baseline => map_body(x, out, &f),
+        }
+    }
+
+    /// `out[i] = f(a[i], b[i])`.
+    pub fn map2<T: Copy, F: Fn(T, T) -> T>(a: &[T], b: &[T], out: &mut [T], f: F) {
+        match level() {
+            // SAFETY: the CPU supports the features these functions are compiled for.
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => unsafe { map2_avx512(a, b, out, &f) },
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => unsafe { map2_avx2(a, b, out, &f) },
+            Level::Baseline => map2_body(a, b, out, &f),
         }
     }
 

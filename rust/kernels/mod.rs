@@ -2,6 +2,7 @@
 //! knows nothing of Python, and is unit-tested against a naive loop in its own file.
 
 pub mod batchnorm;
+pub mod bce_logits;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;

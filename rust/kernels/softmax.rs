@@ -3,6 +3,7 @@
 //! Every row is shifted by its maximum before exponentiating (the log-sum-exp trick), so no
 //! logit is too large or too small.
 
+use super::elementwise::vector;
 use super::real::Real;
 use crate::threading;
 
@@ -34,23 +35,79 @@ impl Rows {
     }
 }
 
-fn log_softmax_row<T: Real>(x: &[T], out: &mut [T]) {
-    let max = x.iter().fold(T::NEG_INFINITY, |m, &v| m.max_nan(v));
+/// Lanes of the row reductions: independent accumulators let the loop run at SIMD width
+/// instead of waiting on one running maximum or sum.
+const LANES: usize = 16;
+
+fn row_max<T: Real>(x: &[T]) -> T {
+    let mut lanes = [T::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..LANES {
+            lanes[k] = lanes[k].max_nan(c[k]);
+        }
+    }
+    let mut max = rest.iter().fold(T::NEG_INFINITY, |m, &v| m.max_nan(v));
+    for lane in lanes {
+        max = max.max_nan(lane);
+    }
+    max
+}
+
+fn row_sum<T: Real>(x: &[T]) -> T {
+    let mut lanes = [T::ZERO; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..LANES {
+            lanes[k] += c[k];
+        }
+    }
+    lanes.iter().chain(rest).fold(T::ZERO, |s, &v| s + v)
+}
+
+/// `out = exp(x - max(x))` (the vectorised `exp_fast`), returning `max(x)`; `None` for a
+/// row that is all -inf (it has no defined distribution: `out` is NaN, as in NumPy).
+fn shifted_exp_row<T: Real>(x: &[T], out: &mut [T]) -> Option<T> {
+    let max = row_max(x);
     if max == T::NEG_INFINITY {
-        // A row of -inf has no defined distribution; keep NumPy's NaN.
         out.iter_mut().for_each(|o| *o = T::from_f64(f64::NAN));
+        return None;
+    }
+    vector::map(x, out, |v| (v - max).exp_fast());
+    Some(max)
+}
+
+fn log_softmax_row<T: Real>(x: &[T], out: &mut [T]) {
+    let Some(max) = shifted_exp_row(x, out) else {
         return;
-    }
-    let mut sum = T::ZERO;
-    for &v in x {
-        sum += (v - max).exp();
-    }
+    };
     // (v - max) - ln(sum), not v - (max + ln(sum)): the latter rounds ln(sum) to the spacing
     // of max, losing every digit of a log-probability below it when logits are far from 0.
-    let log_sum = sum.ln();
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = (v - max) - log_sum;
+    let log_sum = row_sum(out).ln();
+    vector::map(x, out, |v| (v - max) - log_sum);
+}
+
+fn softmax_row<T: Real>(x: &[T], out: &mut [T]) {
+    if shifted_exp_row(x, out).is_none() {
+        return;
     }
+    let inv_sum = T::ONE / row_sum(out);
+    for o in out.iter_mut() {
+        *o *= inv_sum;
+    }
+}
+
+/// Apply `row_fn` to every row of `x` into `out`, rows split across threads.
+fn by_rows<T: Real>(shape: Rows, x: &[T], out: &mut [T], row_fn: fn(&[T], &mut [T])) {
+    let cols = shape.cols;
+    threading::for_each_chunk(out, shape.rows_per_task() * cols, |off, chunk| {
+        for (r, o) in chunk.chunks_mut(cols).enumerate() {
+            let start = off + r * cols;
+            row_fn(&x[start..start + cols], o);
+        }
+    });
 }
 
 /// `out = log_softmax(x)` along each row.
@@ -60,22 +117,18 @@ pub fn log_softmax<T: Real>(shape: Rows, x: &[T], out: &mut [T]) -> Result<(), S
     if shape.cols == 0 {
         return Ok(());
     }
-    let cols = shape.cols;
-    threading::for_each_chunk(out, shape.rows_per_task() * cols, |off, chunk| {
-        for (r, o) in chunk.chunks_mut(cols).enumerate() {
-            let start = off + r * cols;
-            log_softmax_row(&x[start..start + cols], o);
-        }
-    });
+    by_rows(shape, x, out, log_softmax_row);
     Ok(())
 }
 
 /// `out = softmax(x)` along each row.
 pub fn softmax<T: Real>(shape: Rows, x: &[T], out: &mut [T]) -> Result<(), String> {
-    log_softmax(shape, x, out)?;
-    threading::for_each_chunk(out, GRAIN, |_, chunk| {
-        chunk.iter_mut().for_each(|v| *v = v.exp())
-    });
+    shape.check("softmax", "x", x.len())?;
+    shape.check("softmax", "out", out.len())?;
+    if shape.cols == 0 {
+        return Ok(());
+    }
+    by_rows(shape, x, out, softmax_row);
     Ok(())
 }
 
@@ -167,9 +220,7 @@ pub fn cross_entropy_backward<T: Real>(
             }
             let g = grad[row];
             let lp = &log_probs[row * cols..(row + 1) * cols];
-            for (o, &l) in out.iter_mut().zip(lp) {
-                *o = g * l.exp();
-            }
+            vector::map(lp, out, |l| g * l.exp_fast());
             out[label as usize] -= g;
         }
     });
@@ -241,6 +292,40 @@ mod tests {
         let mut out = [0.0f32; 3];
         softmax(Rows { rows: 1, cols: 3 }, &logits, &mut out).unwrap();
         assert_eq!(out, [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn rows_of_every_width_match_the_naive_formula() {
+        // Widths around the reduction lanes (and their remainders), and a wide row.
+        for cols in [1usize, 2, 15, 16, 17, 33, 1000] {
+            let rows = 3;
+            let x: Vec<f32> = (0..rows * cols)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.13)
+                .collect();
+            let shape = Rows { rows, cols };
+            let (mut sm, mut lsm) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+            softmax(shape, &x, &mut sm).unwrap();
+            log_softmax(shape, &x, &mut lsm).unwrap();
+            for r in 0..rows {
+                let row = &x[r * cols..(r + 1) * cols];
+                let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+                let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+                for c in 0..cols {
+                    let want_log = (x[r * cols + c] as f64 - max) - sum.ln();
+                    let got_log = lsm[r * cols + c] as f64;
+                    assert!((got_log - want_log).abs() < 1e-5 * want_log.abs().max(1.0));
+                    let got = sm[r * cols + c] as f64;
+                    assert!((got - want_log.exp()).abs() < 1e-6 * want_log.exp().max(1e-30));
+                }
+            }
+        }
+        let masked = [0.0f32, f32::NEG_INFINITY, 1.0];
+        let mut out = [1.0f32; 3];
+        softmax(Rows { rows: 1, cols: 3 }, &masked, &mut out).unwrap();
+        assert_eq!(out[1], 0.0);
+        let mut nan = [0.0f32; 3];
+        softmax(Rows { rows: 1, cols: 3 }, &[0.0, f32::NAN, 1.0], &mut nan).unwrap();
+        assert!(nan.iter().all(|v| v.is_nan()));
     }
 
     #[test]

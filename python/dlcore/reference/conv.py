@@ -4,6 +4,12 @@ Independent of the Rust kernels: im2col through ``sliding_window_view`` + one ma
 group for the forward pass and the weight gradient, col2im (one strided add per kernel tap)
 for the input gradient. Arrays are NCHW; ``padding`` is zero padding
 ``(top, bottom, left, right)``.
+
+The lowered matrix is ``(C*KH*KW, N*H_out*W_out)``: its rows are (channel, tap) pairs and its
+columns follow the output pixels, so copying it out of the padded input reads whole output
+rows at a time (the ``(N*H_out*W_out, C*KH*KW)`` layout copies runs of KW elements and was
+1.3-2.5x slower overall). As the benchmark baseline it should be NumPy written well, not
+NumPy written slowly.
 """
 
 from __future__ import annotations
@@ -29,6 +35,13 @@ def _columns(x, kernel, stride, padding, dilation):
     return xp, windows[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
+def _lowered(windows, g, c_g):
+    """Group ``g``'s im2col matrix ``(C_g*KH*KW, N*H_out*W_out)`` (a copy)."""
+    n, _, oh, ow, kh, kw = windows.shape
+    group = windows[:, g * c_g : (g + 1) * c_g].transpose(1, 4, 5, 0, 2, 3)
+    return group.reshape(c_g * kh * kw, n * oh * ow)
+
+
 def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
     """Forward: ``(N, C_in, H, W), (C_out, C_in/groups, KH, KW) -> (N, C_out, H_out, W_out)``."""
     n = x.shape[0]
@@ -38,11 +51,10 @@ def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
     co_g = c_out // groups
     out = np.empty((n, c_out, oh, ow), dtype=np.result_type(x, weight))
     for g in range(groups):
-        cols = windows[:, g * c_g : (g + 1) * c_g].transpose(0, 2, 3, 1, 4, 5)
-        cols = cols.reshape(n * oh * ow, c_g * kh * kw)
+        cols = _lowered(windows, g, c_g)
         wg = weight[g * co_g : (g + 1) * co_g].reshape(co_g, -1)
-        res = (cols @ wg.T).reshape(n, oh, ow, co_g)
-        out[:, g * co_g : (g + 1) * co_g] = res.transpose(0, 3, 1, 2)
+        res = (wg @ cols).reshape(co_g, n, oh, ow)
+        out[:, g * co_g : (g + 1) * co_g] = res.transpose(1, 0, 2, 3)
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
     return out
@@ -62,19 +74,18 @@ def conv2d_backward(
     grad_w = np.empty_like(weight)
     grad_xp = np.zeros_like(xp)
     for g in range(groups):
-        cols = windows[:, g * c_g : (g + 1) * c_g].transpose(0, 2, 3, 1, 4, 5)
-        cols = cols.reshape(n * oh * ow, c_g * kh * kw)
-        gg = grad_out[:, g * co_g : (g + 1) * co_g].transpose(0, 2, 3, 1).reshape(-1, co_g)
+        cols = _lowered(windows, g, c_g)
+        gg = grad_out[:, g * co_g : (g + 1) * co_g].transpose(1, 0, 2, 3).reshape(co_g, -1)
         wg = weight[g * co_g : (g + 1) * co_g].reshape(co_g, -1)
-        grad_w[g * co_g : (g + 1) * co_g] = (gg.T @ cols).reshape(co_g, c_g, kh, kw)
-        dcols = (gg @ wg).reshape(n, oh, ow, c_g, kh, kw)
+        grad_w[g * co_g : (g + 1) * co_g] = (gg @ cols.T).reshape(co_g, c_g, kh, kw)
+        dcols = (wg.T @ gg).reshape(c_g, kh, kw, n, oh, ow)
         # col2im: each kernel tap adds its column block back onto a strided slice of the input.
         dst = grad_xp[:, g * c_g : (g + 1) * c_g]
         for i in range(kh):
             for j in range(kw):
                 rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
                 cols_ = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-                dst[:, :, rows, cols_] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+                dst[:, :, rows, cols_] += dcols[:, i, j].transpose(1, 0, 2, 3)
     grad_x = grad_xp[:, :, top : top + h, left : left + w]
     return np.ascontiguousarray(grad_x), grad_w, grad_out.sum(axis=(0, 2, 3))
 

@@ -62,15 +62,21 @@ def extremum_pool2d(x, kind, kernel, stride, padding=(0, 0), dilation=(1, 1), ce
     sign = 1.0 if kind == "max" else -1.0
     fill = -np.inf if kind == "max" else np.inf
     win, valid, index = _windows(x, kernel, stride, padding, dilation, ceil_mode, fill)
-    score = sign * win  # maximise the score in both cases
-    nan = np.isnan(win) & valid
-    best = np.max(np.where(valid & ~nan, score, -np.inf), axis=-1, keepdims=True)
+    score = sign * win  # maximise the score in both cases; padding scores -inf
+    # Padding is never NaN, so the NaN work is needed only when the input has some.
+    any_nan = bool(np.isnan(x).any())
+    nan = np.isnan(win) if any_nan else None
+    best = np.max(np.where(nan, -np.inf, score) if any_nan else score, axis=-1, keepdims=True)
     # The first valid tap that reaches the best score (all -inf: the first valid tap) ...
-    first = np.argmax(valid & (score == best), axis=-1)
-    # ... unless the window holds NaN: then the last NaN, and the value is NaN.
-    k = win.shape[-1]
-    last_nan = k - 1 - np.argmax(nan[..., ::-1], axis=-1)
-    pick = np.where(nan.any(axis=-1), last_nan, first)
+    hit = score == best
+    if not valid.all():
+        hit &= valid
+    pick = np.argmax(hit, axis=-1)
+    if nan is not None:
+        # ... unless the window holds NaN: then the last NaN, and the value is NaN.
+        k = win.shape[-1]
+        last_nan = k - 1 - np.argmax(nan[..., ::-1], axis=-1)
+        pick = np.where(nan.any(axis=-1), last_nan, pick)
     out = np.take_along_axis(win, pick[..., None], axis=-1)[..., 0]
     idx = np.take_along_axis(np.broadcast_to(index, win.shape), pick[..., None], axis=-1)[..., 0]
     return out, idx.astype(np.int64)
@@ -79,12 +85,22 @@ def extremum_pool2d(x, kind, kernel, stride, padding=(0, 0), dilation=(1, 1), ce
 def extremum_pool2d_backward(grad_out, indices, input_shape):
     """Route each output gradient to the input element its index names (-1: nowhere)."""
     n, c, h, w = input_shape
-    grad = np.zeros((n * c, h * w), dtype=grad_out.dtype)
-    rows = np.repeat(np.arange(n * c), grad_out[0, 0].size)
+    planes = np.repeat(np.arange(n * c), grad_out[0, 0].size)
     flat = indices.reshape(-1)
     keep = flat >= 0
-    np.add.at(grad, (rows[keep], flat[keep]), grad_out.reshape(-1)[keep])
-    return grad.reshape(input_shape)
+    target = planes[keep] * (h * w) + flat[keep]
+    return _scatter_add(target, grad_out.reshape(-1)[keep], n * c * h * w).reshape(input_shape)
+
+
+def _scatter_add(target, values, size):
+    """``out[target[i]] += values[i]`` into zeros of ``size``: ``np.bincount`` with weights
+    (an order of magnitude faster than ``np.add.at``; it sums in float64, exact for float64
+    and within one rounding for float32)."""
+    if values.dtype == np.float64 or values.dtype == np.float32:
+        return np.bincount(target, weights=values, minlength=size).astype(values.dtype)
+    out = np.zeros(size, dtype=values.dtype)
+    np.add.at(out, target, values)
+    return out
 
 
 def _avg_divisor(shape_hw, kernel, stride, padding, out_hw, count_include_pad):
@@ -128,11 +144,14 @@ def avg_pool2d_backward(grad_out, input_shape, kernel, stride, padding=(0, 0), c
     if divisor_override is not None:
         divisor = np.full_like(divisor, divisor_override)
     share = np.where(inside > 0, grad_out / np.where(inside > 0, divisor, 1), 0.0)
-    grad = np.zeros((n * c, h * w), dtype=grad_out.dtype)
-    share = share.reshape(n * c, -1)
+    share = share.reshape(n * c, -1).astype(grad_out.dtype, copy=False)
+    planes = (np.arange(n * c) * (h * w))[:, None]
+    targets, values = [], []
     for tap in range(valid.shape[-1]):
         ok = valid[..., tap].reshape(-1)
-        np.add.at(grad, (slice(None), index[..., tap].reshape(-1)[ok]), share[:, ok])
+        targets.append((planes + index[..., tap].reshape(-1)[ok]).reshape(-1))
+        values.append(share[:, ok].reshape(-1))
+    grad = _scatter_add(np.concatenate(targets), np.concatenate(values), n * c * h * w)
     return grad.reshape(input_shape)
 
 

@@ -20,6 +20,7 @@ from .callbacks import Callback, CallbackList
 from .compile_utils import CompiledConfig
 from .history import History
 from .progress import ProgressBar, resolve_verbose
+from .sample_weights import sample_weights, unreduced, weighted_loss
 
 
 # --------------------------------------------------------------------- inputs
@@ -45,8 +46,9 @@ def _check_batch_size(batch_size: Optional[int], op: str) -> None:
 
 
 def make_loader(x: Any, y: Any, batch_size: Optional[int], shuffle: bool, op: str,
-                need_y: bool = True) -> DataLoader:
-    """A DataLoader over ``(x, y)`` arrays; a DataLoader ``x`` is used as it is."""
+                need_y: bool = True, weights: Optional[np.ndarray] = None) -> DataLoader:
+    """A DataLoader over ``(x, y)`` arrays (``(x, y, weights)`` with per-sample weights); a
+    DataLoader ``x`` is used as it is."""
     if isinstance(x, DataLoader):
         if y is not None:
             raise ValueError(f"{op}: y must be None when x is a DataLoader (its batches carry "
@@ -69,6 +71,8 @@ def make_loader(x: Any, y: Any, batch_size: Optional[int], shuffle: bool, op: st
         arrays.append(y)
     elif need_y:
         raise ValueError(f"{op}: y is required with array inputs")
+    if weights is not None:
+        arrays.append(weights)
     n = len(x)
     size = n if batch_size is None else min(int(batch_size), n)
     # A single batch holding every sample gains nothing from shuffling: keep it a view.
@@ -264,15 +268,34 @@ def _callback_list(callbacks: Optional[Sequence[Callback]], verbose: int
     return CallbackList(ordered), history, progress
 
 
+def _training_weights(x: Any, y: Any, sample_weight: Any, class_weight: Any
+                      ) -> Optional[np.ndarray]:
+    """Every sample's loss weight (None without ``sample_weight`` and ``class_weight``)."""
+    if sample_weight is None and class_weight is None:
+        return None
+    if isinstance(x, DataLoader) or x is None or y is None:
+        raise ValueError("fit: sample_weight and class_weight need array inputs x and y "
+                         "(with a DataLoader, weight the loss in your own training loop)")
+    x_array, y_array = _as_array(x, "x", "fit"), _as_array(y, "y", "fit")
+    if y_array.ndim == 0 or len(y_array) != len(x_array):
+        return None  # make_loader reports the mismatch
+    return sample_weights(len(x_array), y_array, sample_weight, class_weight, "fit")
+
+
 def fit(model: Any, x: Any, y: Any, epochs: int, batch_size: Optional[int],
         validation_data: Any, validation_split: float, shuffle: bool,
-        callbacks: Optional[Sequence[Callback]], verbose: Any, initial_epoch: int) -> History:
+        callbacks: Optional[Sequence[Callback]], verbose: Any, initial_epoch: int,
+        sample_weight: Any = None, class_weight: Any = None) -> History:
     config = compiled_config(model, "fit")
     for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"fit: {name} must be a non-negative int, got {value!r}")
+    weights = _training_weights(x, y, sample_weight, class_weight)
+    per_element = None if weights is None else unreduced(config.loss, "fit")
     x, y, val_loader = _validation_loader(validation_data, validation_split, x, y, batch_size)
-    loader = make_loader(x, y, batch_size, shuffle, "fit")
+    if weights is not None:
+        weights = weights[:len(x)]  # validation_split holds out the last samples
+    loader = make_loader(x, y, batch_size, shuffle, "fit", weights=weights)
     level = resolve_verbose(verbose)
     cbs, history, progress = _callback_list(callbacks, level)
     try:
@@ -288,7 +311,7 @@ def fit(model: Any, x: Any, y: Any, epochs: int, batch_size: Optional[int],
         try:
             cbs.call("on_train_begin", None)
             for epoch in range(int(initial_epoch), int(epochs)):
-                logs = _train_epoch(model, config, loader, cbs, tracker, epoch)
+                logs = _train_epoch(model, config, loader, cbs, tracker, epoch, per_element)
                 if val_loader is not None:
                     val_logs = run_evaluation(model, val_loader, config)
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -303,18 +326,26 @@ def fit(model: Any, x: Any, y: Any, epochs: int, batch_size: Optional[int],
 
 
 def _train_epoch(model: Any, config: CompiledConfig, loader: DataLoader, cbs: CallbackList,
-                 tracker: _Tracker, epoch: int) -> Dict[str, float]:
+                 tracker: _Tracker, epoch: int, per_element: Any = None) -> Dict[str, float]:
+    """One pass over ``loader``; with ``per_element`` (the loss without reduction) its
+    batches are ``(x, y, sample weights)`` and the loss is weighted."""
     optimizer = config.optimizer
     tracker.reset()
     cbs.call("on_epoch_begin", epoch, None)
     for index, batch in enumerate(loader):
+        weights = None
+        if per_element is not None:
+            batch, weights = batch[:-1], batch[-1]
         inputs, target = split_batch(batch)
         if target is None:
             raise ValueError("fit: the batches carry no targets; expected (x, y) batches")
         cbs.call("on_batch_begin", index, None)
         optimizer.zero_grad()
         out = forward(model, inputs)
-        loss = compute_loss(config, out, target)
+        if weights is None:
+            loss = compute_loss(config, out, target)
+        else:
+            loss = weighted_loss(per_element, out, align_target(out, target), weights)
         loss.backward()
         cbs.call("on_after_backward", index, None)
         optimizer.step()

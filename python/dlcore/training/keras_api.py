@@ -56,7 +56,8 @@ class KerasMixin:
             batch_size: Optional[int] = 32, validation_data: Any = None,
             validation_split: float = 0.0, shuffle: bool = True,
             callbacks: Optional[Sequence[Any]] = None, verbose: Any = "auto",
-            initial_epoch: int = 0) -> Any:
+            initial_epoch: int = 0, sample_weight: Any = None,
+            class_weight: Optional[Dict[Any, float]] = None) -> Any:
         """Train for ``epochs - initial_epoch`` epochs; returns a ``History``.
 
         Args:
@@ -80,6 +81,13 @@ class KerasMixin:
             verbose: 0 silent, 1 live progress line, 2 one line per epoch, ``'auto'``
                 (1 in a terminal or notebook, 2 otherwise).
             initial_epoch: the epoch to start from (to resume training).
+            sample_weight: ``(N,)`` non-negative weights, one per sample of ``x``: a step's
+                loss becomes ``sum(w_i * loss_i) / batch_size``. Training only (the
+                validation loss stays unweighted), as in Keras.
+            class_weight: ``{class: weight}`` for every class in ``y`` (integer labels,
+                one-hot rows, or 0/1 targets): each sample is weighted by its class's
+                weight (times its ``sample_weight``), e.g. ``{0: 1.0, 1: 9.0}`` when class
+                1 is nine times rarer.
 
         The model trains in training mode; every module gets its previous mode back when
         ``fit`` returns. The loss in the logs is the mean over the epoch's samples.
@@ -87,7 +95,8 @@ class KerasMixin:
         from . import engine
 
         return engine.fit(self, x, y, epochs, batch_size, validation_data, validation_split,
-                          shuffle, callbacks, verbose, initial_epoch)
+                          shuffle, callbacks, verbose, initial_epoch, sample_weight,
+                          class_weight)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = 32,
                  verbose: Any = 0) -> Dict[str, float]:

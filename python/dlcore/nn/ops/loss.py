@@ -230,6 +230,31 @@ def binary_cross_entropy(input: ArrayLike, target: ArrayLike, weight: Optional[A
     return _pointwise(losses.astype(x.dtype, copy=False), grad, x, None, None, reduction)
 
 
+def _fused_bce_with_logits(x: Tensor, target: np.ndarray, reduction: str) -> Tensor:
+    """The common case (no weights, a constant target) as one Rust pass each way."""
+    z = np.ascontiguousarray(x.data)
+    target = np.ascontiguousarray(target)
+    losses = _core.bce_with_logits(z, target)
+    count = losses.size
+    if reduction == "none":
+        out = losses
+    else:
+        total = np.add.reduce(losses, axis=None, dtype=losses.dtype)
+        if reduction == "sum":
+            out = np.asarray(total, dtype=losses.dtype)
+        else:
+            out = np.asarray(total / count if count else np.nan, dtype=losses.dtype)
+    scale = 1.0 / count if reduction == "mean" and count else 1.0
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        if reduction == "none":
+            upstream = np.ascontiguousarray(g, dtype=z.dtype)
+            return (_core.bce_with_logits_backward(z, target, upstream),)
+        return (_core.bce_with_logits_backward(z, target, float(g) * scale),)
+
+    return Tensor._from_op(out, (x,), backward, True)  # (new arrays: see _from_op)
+
+
 def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
                                      weight: Optional[ArrayLike] = None, reduction: str = "mean",
                                      pos_weight: Optional[ArrayLike] = None) -> Tensor:
@@ -253,6 +278,8 @@ def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
     t = _matching_target(op, x, target)
     w = _optional_weight(op, "weight", weight, x.shape, x.dtype)
     pw = _optional_weight(op, "pos_weight", pos_weight, x.shape, x.dtype)
+    if w is None and pw is None and not t.requires_grad and x.dtype in _KERNEL_DTYPES:
+        return _fused_bce_with_logits(x, t.data, reduction)
     z, target_data = x.data, t.data
     e = np.abs(z)
     np.negative(e, out=e)
@@ -516,7 +543,7 @@ def _fused_cross_entropy(x: Tensor, labels: np.ndarray, weight: Optional[np.ndar
             rows = np.ascontiguousarray(g if row_scale is None else g * row_scale, dtype=dtype)
         return (_core.cross_entropy_backward(log_probs, labels, rows, ignore_index),)
 
-    return Tensor._from_op(out, (x,), backward)
+    return Tensor._from_op(out, (x,), backward, True)  # (a new array: see _from_op)
 
 
 def nll_loss(input: ArrayLike, target: Any, weight: Optional[ArrayLike] = None,
