@@ -34,8 +34,15 @@ def assert_extremum_matches(kind, x, kernel, stride=None, padding=0, dilation=1,
     np.testing.assert_array_equal(idx.data, want_idx)
     g = R.standard_normal(want.shape).astype(x.dtype)
     (y * dlcore.tensor(g)).sum().backward()
-    np.testing.assert_allclose(xt.grad.data, ref.extremum_pool2d_backward(g, want_idx, x.shape),
-                               atol=1e-6)
+    want_grad = ref.extremum_pool2d_backward(g, want_idx, x.shape)
+    np.testing.assert_allclose(xt.grad.data, want_grad, atol=1e-6)
+    # Without return_indices the op keeps only what its backward needs (one-byte pick codes
+    # for 2x2 windows): the same values and gradient.
+    xt = dlcore.tensor(x, requires_grad=True)
+    y = POOLS[kind](xt, kernel, stride, padding, dilation, ceil_mode)
+    np.testing.assert_array_equal(y.data, want)
+    y.backward(g)
+    np.testing.assert_allclose(xt.grad.data, want_grad, atol=1e-6)
 
 
 def assert_avg_matches(x, kernel, stride=None, padding=0, ceil_mode=False,

@@ -109,7 +109,8 @@ def extremum_pool2d(
     dilation: Tuple[int, int] = ...,
     ceil_mode: bool = False,
     with_indices: bool = True,
-) -> Tuple[FloatArray, Optional[npt.NDArray[np.int32]]]: ...
+    compact: bool = False,
+) -> Tuple[FloatArray, Optional[npt.NDArray[np.int32] | npt.NDArray[np.uint8]]]: ...
 def extremum_pool2d_backward(
     grad_output: FloatArray,
     indices: npt.NDArray[np.integer],

@@ -1,5 +1,5 @@
-//! Pooling on C-contiguous NCHW arrays: max/min (with int32 indices for the backward),
-//! average, adaptive average.
+//! Pooling on C-contiguous NCHW arrays: max/min (with int32 indices, or uint8 2x2 pick codes,
+//! for the backward), average, adaptive average.
 
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
@@ -14,7 +14,8 @@ use crate::kernels::conv::shape_str;
 use crate::kernels::pool::{
     adaptive_avg_pool2d_backward as adaptive_bwd, adaptive_avg_pool2d_forward as adaptive_fwd,
     avg_pool2d_backward as avg_bwd, avg_pool2d_forward as avg_fwd, extremum_pool2d_backward,
-    extremum_pool2d_forward, AdaptivePool2dParams, Extremum, Pool2dParams, PoolIndex,
+    extremum_pool2d_backward_2x2, extremum_pool2d_forward, extremum_pool2d_forward_2x2,
+    AdaptivePool2dParams, Extremum, Pool2dParams, PoolIndex,
 };
 use crate::kernels::real::Real;
 
@@ -75,33 +76,42 @@ fn extremum_forward_typed<'py, T: Real + Element>(
     kind: &str,
     win: Window,
     with_indices: bool,
+    compact: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let (which, op) = kind_of(kind)?;
     let py = x.py();
     require_contiguous(op, "input", x)?;
     let p = win.params(op, shape4(op, "input", x.shape())?)?;
     let out = cached_array::<T>(py, &p.output_shape())?;
-    let idx = with_indices
-        .then(|| cached_array::<i32>(py, &p.output_shape()))
-        .transpose()?;
+    let codes = with_indices && compact && p.is_2x2_tiling();
+    let idx = if !with_indices {
+        py.None().into_bound(py)
+    } else if codes {
+        cached_array::<u8>(py, &p.output_shape())?.into_any()
+    } else {
+        cached_array::<i32>(py, &p.output_shape())?.into_any()
+    };
     {
         let xg = read(op, "input", x)?;
         let mut og = out.try_readwrite().map_err(borrow_err(op))?;
-        let mut ig = idx
-            .as_ref()
-            .map(|i| i.try_readwrite())
-            .transpose()
-            .map_err(borrow_err(op))?;
         let xs = xg.as_slice().map_err(err(op))?;
         let os = og.as_slice_mut().map_err(err(op))?;
-        let is = ig
-            .as_mut()
-            .map(|i| i.as_slice_mut())
-            .transpose()
-            .map_err(err(op))?;
-        kernel_result(py.detach(|| extremum_pool2d_forward(&p, which, xs, os, is)))?;
+        if codes {
+            let c = idx.cast::<PyArrayDyn<u8>>()?;
+            let mut cg = c.try_readwrite().map_err(borrow_err(op))?;
+            let cs = cg.as_slice_mut().map_err(err(op))?;
+            kernel_result(py.detach(|| extremum_pool2d_forward_2x2(&p, which, xs, os, cs)))?;
+        } else if with_indices {
+            let i = idx.cast::<PyArrayDyn<i32>>()?;
+            let mut ig = i.try_readwrite().map_err(borrow_err(op))?;
+            let is = ig.as_slice_mut().map_err(err(op))?;
+            kernel_result(py.detach(|| extremum_pool2d_forward(&p, which, xs, os, Some(is))))?;
+        } else {
+            kernel_result(
+                py.detach(|| extremum_pool2d_forward::<T, i32>(&p, which, xs, os, None)),
+            )?;
+        }
     }
-    let idx = idx.map_or_else(|| py.None().into_bound(py), |i| i.into_any());
     PyTuple::new(py, [out.into_any(), idx])
 }
 
@@ -133,6 +143,34 @@ fn extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
     Ok(dx.into_any())
 }
 
+/// The backward from uint8 2x2 pick codes (see `extremum_pool2d_forward_2x2`).
+fn extremum_backward_codes<'py, T: Real + Element>(
+    op: &'static str,
+    g: &Bound<'py, PyArrayDyn<T>>,
+    codes: &Bound<'py, PyArrayDyn<u8>>,
+    p: &Pool2dParams,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = g.py();
+    require_contiguous(op, "indices", codes)?;
+    if codes.shape() != g.shape() {
+        return Err(value_error(format!(
+            "{op}: indices has shape {} but grad_output has shape {}",
+            shape_str(codes.shape()),
+            shape_str(g.shape())
+        )));
+    }
+    let dx = cached_array::<T>(py, &p.input_shape())?;
+    {
+        let (gg, cg) = (read(op, "grad_output", g)?, read(op, "indices", codes)?);
+        let mut dg = dx.try_readwrite().map_err(borrow_err(op))?;
+        let gs = gg.as_slice().map_err(err(op))?;
+        let cs = cg.as_slice().map_err(err(op))?;
+        let ds = dg.as_slice_mut().map_err(err(op))?;
+        kernel_result(py.detach(|| extremum_pool2d_backward_2x2(p, gs, cs, ds)))?;
+    }
+    Ok(dx.into_any())
+}
+
 fn check_grad<T: Element>(op: &str, g: &Bound<'_, PyArrayDyn<T>>, want: &[usize]) -> PyResult<()> {
     require_contiguous(op, "grad_output", g)?;
     if g.shape() != want {
@@ -155,6 +193,9 @@ fn extremum_backward_dispatch<'py, T: Real + Element>(
     let (_, op) = kind_of(kind)?;
     let p = win.params(op, input_shape)?;
     check_grad(op, g, &p.output_shape())?;
+    if let Ok(c) = indices.cast::<PyArrayDyn<u8>>() {
+        return extremum_backward_codes(op, g, c, &p);
+    }
     if let Ok(i) = indices.cast::<PyArrayDyn<i32>>() {
         return extremum_backward_typed(op, g, i, &p);
     }
@@ -162,14 +203,16 @@ fn extremum_backward_dispatch<'py, T: Real + Element>(
         return extremum_backward_typed(op, g, i, &p);
     }
     Err(PyTypeError::new_err(format!(
-        "{op}: indices must be an int32 or int64 numpy array"
+        "{op}: indices must be an int32 or int64 numpy array (or uint8 2x2 pick codes)"
     )))
 }
 
 /// Max or min pooling (`kind` "max"/"min"): `(output, indices)`, where `indices` (int32,
-/// the flat `ih * W + iw` of each pick in its plane) is None unless `with_indices`.
+/// the flat `ih * W + iw` of each pick in its plane) is None unless `with_indices`. With
+/// `compact`, 2x2 windows of stride 2 that tile the input record uint8 pick codes (0..=3,
+/// the place in the window) instead; both forms are accepted by the backward.
 #[pyfunction]
-#[pyo3(signature = (input, kind, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=false, with_indices=true))]
+#[pyo3(signature = (input, kind, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=false, with_indices=true, compact=false))]
 #[allow(clippy::too_many_arguments)]
 fn extremum_pool2d<'py>(
     input: &Bound<'py, PyAny>,
@@ -180,6 +223,7 @@ fn extremum_pool2d<'py>(
     dilation: (i64, i64),
     ceil_mode: bool,
     with_indices: bool,
+    compact: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let win = Window {
         kernel: kernel_size,
@@ -190,8 +234,8 @@ fn extremum_pool2d<'py>(
     };
     let (_, op) = kind_of(kind)?;
     match float_array(op, "input", input)? {
-        FloatArray::F32(x) => extremum_forward_typed(&x, kind, win, with_indices),
-        FloatArray::F64(x) => extremum_forward_typed(&x, kind, win, with_indices),
+        FloatArray::F32(x) => extremum_forward_typed(&x, kind, win, with_indices, compact),
+        FloatArray::F64(x) => extremum_forward_typed(&x, kind, win, with_indices, compact),
     }
 }
 

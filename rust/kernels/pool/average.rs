@@ -1,68 +1,176 @@
 //! Average pooling (windowed and adaptive): forward and backward.
 
-use super::{AdaptivePool2dParams, Pool2dParams, GRAIN};
+use super::{AdaptivePool2dParams, ColTap, Pool2dParams, GRAIN};
 use crate::kernels::conv::par_chunks;
 use crate::kernels::real::Real;
 use crate::kernels::simd;
 
-/// Per output column: the divisor's column factor and whether the window has any input.
-/// The divisor of window `(r, c)` is `row_factor(r) * col_factor(c)`, or the override.
-struct Divisors {
-    cols: Vec<usize>,
-    nonempty: Vec<bool>,
-}
-
-impl Divisors {
-    fn new(p: &Pool2dParams, count_include_pad: bool) -> Self {
-        let windows = p.col_windows();
-        let cols = (0..windows.len())
-            .zip(&windows)
-            .map(|(c, &(_, nw))| {
-                if count_include_pad {
-                    p.padded_extent(c, p.stride.1, p.padding.1, p.kernel.1, p.in_w)
-                } else {
-                    nw
-                }
-            })
-            .collect();
-        let nonempty = windows.iter().map(|&(_, nw)| nw > 0).collect();
-        Self { cols, nonempty }
-    }
-
-    fn row_factor(p: &Pool2dParams, r: usize, nh: usize, count_include_pad: bool) -> usize {
-        if count_include_pad {
+/// The divisor of every window of a plane (row-major, `H_out x W_out`): the window clipped
+/// to the padded input (`count_include_pad`) or to the input, or the override; infinite for a
+/// window with no input element, whose output (and share of the gradient) is then zero.
+fn divisor_table<T: Real>(
+    p: &Pool2dParams,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> Vec<T> {
+    let (oh, ow) = p.out_dims();
+    let windows = p.col_windows();
+    let mut table = Vec::with_capacity(oh * ow);
+    for r in 0..oh {
+        let (_, nh) = p.row_taps(r);
+        let rf = if count_include_pad {
             p.padded_extent(r, p.stride.0, p.padding.0, p.kernel.0, p.in_h)
         } else {
             nh
+        };
+        for (c, &(_, nw)) in windows.iter().enumerate() {
+            let cf = if count_include_pad {
+                p.padded_extent(c, p.stride.1, p.padding.1, p.kernel.1, p.in_w)
+            } else {
+                nw
+            };
+            table.push(if nh == 0 || nw == 0 {
+                T::INFINITY
+            } else {
+                T::from_f64(divisor_override.unwrap_or(rf * cf) as f64)
+            });
+        }
+    }
+    table
+}
+
+/// Rows split by column phase for a column stride `sw`: phase `q` of row `r` holds columns
+/// `q, q + sw, q + 2 sw, ...` contiguously, so that a kernel column swept across an output
+/// row (columns `first, first + sw, ...`) is a contiguous slice of one phase. The strided
+/// access is paid once per element instead of once per kernel column, and a kernel column
+/// that covers every output column of every row is one contiguous pass over the plane.
+struct Phases<T> {
+    sw: usize,
+    rows: usize,
+    width: usize,
+    /// Elements per phase row: `ceil(width / sw)`.
+    len: usize,
+    /// Phase-major: phase `q`, row `r`, element `k` at `(q * rows + r) * len + k`.
+    data: Vec<T>,
+}
+
+impl<T: Real> Phases<T> {
+    fn new(rows: usize, width: usize, sw: usize) -> Self {
+        let len = width.div_ceil(sw);
+        Self {
+            sw,
+            rows,
+            width,
+            len,
+            data: vec![T::ZERO; sw * rows * len],
+        }
+    }
+
+    /// Phase `q` of every row, row after row.
+    #[inline(always)]
+    fn phase(&self, q: usize) -> &[T] {
+        &self.data[q * self.rows * self.len..][..self.rows * self.len]
+    }
+
+    #[inline(always)]
+    fn phase_mut(&mut self, q: usize) -> &mut [T] {
+        &mut self.data[q * self.rows * self.len..][..self.rows * self.len]
+    }
+
+    /// The `n` elements of row `r` from column `first` on with step `sw`.
+    #[inline(always)]
+    fn tap(&self, r: usize, first: usize, n: usize) -> &[T] {
+        &self.phase(first % self.sw)[r * self.len + first / self.sw..][..n]
+    }
+
+    #[inline(always)]
+    fn tap_mut(&mut self, r: usize, first: usize, n: usize) -> &mut [T] {
+        let (len, sw) = (self.len, self.sw);
+        &mut self.phase_mut(first % sw)[r * len + first / sw..][..n]
+    }
+
+    /// Whether the kernel column `t` reads phase element `j` for output element `j` of a
+    /// plane of `ow`-wide rows: it covers every output column and phase rows are `ow` long
+    /// (then `first / sw` is 0, as the last column must stay inside the row).
+    #[inline(always)]
+    fn covers_plane(&self, t: &ColTap, ow: usize) -> bool {
+        t.lo == 0 && t.hi == ow && self.len == ow
+    }
+
+    /// Load `rows x width` values; phase slots past a row's end are zero.
+    #[inline(always)]
+    fn split(&mut self, v: &[T]) {
+        let (sw, n) = (self.sw, self.rows * self.len);
+        if sw == 1 {
+            self.data.copy_from_slice(&v[..n]);
+        } else if sw == 2 && self.width.is_multiple_of(2) {
+            // Even rows: the whole plane deinterleaves as one flat sequence.
+            let (even, odd) = self.data.split_at_mut(n);
+            for ((pair, e), o) in v.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+        } else {
+            self.data.fill(T::ZERO);
+            for r in 0..self.rows {
+                for (i, &x) in v[r * self.width..][..self.width].iter().enumerate() {
+                    self.data[((i % sw) * self.rows + r) * self.len + i / sw] = x;
+                }
+            }
+        }
+    }
+
+    /// Store into `rows x width` values.
+    #[inline(always)]
+    fn merge(&self, v: &mut [T]) {
+        let (sw, n) = (self.sw, self.rows * self.len);
+        if sw == 1 {
+            v[..n].copy_from_slice(&self.data);
+        } else if sw == 2 && self.width.is_multiple_of(2) {
+            let (even, odd) = self.data.split_at(n);
+            for ((pair, &e), &o) in v.chunks_exact_mut(2).zip(even).zip(odd) {
+                pair[0] = e;
+                pair[1] = o;
+            }
+        } else {
+            for r in 0..self.rows {
+                for (i, x) in v[r * self.width..][..self.width].iter_mut().enumerate() {
+                    *x = self.data[((i % sw) * self.rows + r) * self.len + i / sw];
+                }
+            }
         }
     }
 }
 
-/// `sums[j] += src[j * stride]`; `SW` is the stride when known at compile time, else 0.
+/// `dst = a + b`, elementwise.
 #[inline(always)]
-fn add_strided<T: Real, const SW: usize>(sums: &mut [T], src: &[T], stride: usize) {
-    let sw = if SW == 0 { stride } else { SW };
-    let n = sums.len();
-    if n == 0 {
-        return;
-    }
-    let src = &src[..(n - 1) * sw + 1];
-    for j in 0..n {
-        sums[j] += src[j * sw];
+fn add_into<T: Real>(dst: &mut [T], a: &[T], b: &[T]) {
+    for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+        *d = x + y;
     }
 }
 
-/// `dst[j * stride] += src[j]`; `SW` as in [`add_strided`].
+/// `dst` = the sum of rows `first..last` (at least one) of `rows`, each `dst.len()` wide, in
+/// order. The first two are added into `dst` directly: no copy (a call to memcpy for rows
+/// this short) and one pass fewer.
 #[inline(always)]
-fn scatter_add<T: Real, const SW: usize>(dst: &mut [T], src: &[T], stride: usize) {
-    let sw = if SW == 0 { stride } else { SW };
-    let n = src.len();
-    if n == 0 {
+fn sum_rows<T: Real>(dst: &mut [T], rows: &[T], first: usize, last: usize) {
+    let w = dst.len();
+    if last - first == 1 {
+        dst.copy_from_slice(&rows[first * w..][..w]);
         return;
     }
-    let dst = &mut dst[..(n - 1) * sw + 1];
-    for j in 0..n {
-        dst[j * sw] += src[j];
+    add_into(dst, &rows[first * w..][..w], &rows[(first + 1) * w..][..w]);
+    for r in first + 2..last {
+        add_rows(dst, &rows[r * w..][..w]);
+    }
+}
+
+/// `acc[i] += row[i]`.
+#[inline(always)]
+fn add_rows<T: Real>(acc: &mut [T], row: &[T]) {
+    for (a, &v) in acc.iter_mut().zip(row) {
+        *a += v;
     }
 }
 
@@ -85,39 +193,46 @@ pub fn avg_pool2d_forward<T: Real>(
         return Ok(());
     }
     let per_task = p.planes_per_task();
-    let div = Divisors::new(p, count_include_pad);
+    let divisors = divisor_table::<T>(p, count_include_pad, divisor_override);
     let taps = p.col_taps();
     par_chunks(output, per_task * plane_out, |task, out| {
         simd::dispatch(
             #[inline(always)]
             || {
+                // Separable, a plane at a time: add each window's input rows into one row of
+                // `sums` (contiguous vector adds), split those rows by column phase, then add
+                // one contiguous slice per kernel column (the whole plane at once when the
+                // column covers every output) and divide.
+                let mut sums = vec![T::ZERO; oh * w];
+                let mut phases = Phases::new(oh, w, p.stride.1);
                 for (pi, o) in out.chunks_exact_mut(plane_out).enumerate() {
                     let xp = &input[(task * per_task + pi) * plane_in..][..plane_in];
-                    for r in 0..oh {
+                    for (r, row) in sums.chunks_exact_mut(w).enumerate() {
                         let (ih0, nh) = p.row_taps(r);
-                        let s = &mut o[r * ow..][..ow];
-                        s.fill(T::ZERO);
-                        for ih in ih0..ih0 + nh {
-                            let row = &xp[ih * w..][..w];
-                            for t in &taps {
-                                let (sums, src) = (&mut s[t.lo..t.hi], &row[t.first_iw..]);
-                                // Constant strides let LLVM vectorise the (interleaved) loads.
-                                match p.stride.1 {
-                                    1 => add_strided::<T, 1>(sums, src, 1),
-                                    2 => add_strided::<T, 2>(sums, src, 2),
-                                    sw => add_strided::<T, 0>(sums, src, sw),
-                                }
-                            }
+                        if nh == 0 {
+                            row.fill(T::ZERO);
+                        } else {
+                            sum_rows(row, xp, ih0, ih0 + nh);
                         }
-                        let rf = Divisors::row_factor(p, r, nh, count_include_pad);
-                        for ((sv, &cf), &ok) in s.iter_mut().zip(&div.cols).zip(&div.nonempty) {
-                            let d = divisor_override.unwrap_or(rf * cf);
-                            *sv = if ok && nh > 0 {
-                                *sv / T::from_f64(d as f64)
-                            } else {
-                                T::ZERO
-                            };
+                    }
+                    phases.split(&sums);
+                    o.fill(T::ZERO);
+                    for t in &taps {
+                        let n = t.hi - t.lo;
+                        if n == 0 {
+                            continue;
                         }
+                        if phases.covers_plane(t, ow) {
+                            add_rows(o, phases.phase(t.first_iw % p.stride.1));
+                            continue;
+                        }
+                        for r in 0..oh {
+                            let dst = &mut o[r * ow + t.lo..][..n];
+                            add_rows(dst, phases.tap(r, t.first_iw, n));
+                        }
+                    }
+                    for (v, &d) in o.iter_mut().zip(&divisors) {
+                        *v = *v / d;
                     }
                 }
             },
@@ -145,34 +260,51 @@ pub fn avg_pool2d_backward<T: Real>(
         return Ok(());
     }
     let per_task = p.planes_per_task();
-    let div = Divisors::new(p, count_include_pad);
+    let divisors = divisor_table::<T>(p, count_include_pad, divisor_override);
     let taps = p.col_taps();
+    let (kh, sh, ph) = (p.kernel.0, p.stride.0, p.padding.0);
     par_chunks(grad_input, per_task * plane_in, |task, dx| {
         simd::dispatch(
             #[inline(always)]
             || {
-                let mut share = vec![T::ZERO; ow];
+                // Each output row's shares spread along one input-width row of `spread` (by
+                // column phase, so each kernel column is a contiguous add, over the whole
+                // plane when it covers every output), then every input row is written once as
+                // the sum of the spread rows of the windows that cover it: no clearing pass
+                // and no scatter into the gradient.
+                let mut share = vec![T::ZERO; plane_out];
+                let mut spread = vec![T::ZERO; oh * w];
+                let mut phases = Phases::new(oh, w, p.stride.1);
                 for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
-                    d.fill(T::ZERO);
                     let g = &grad_output[(task * per_task + pi) * plane_out..][..plane_out];
-                    for r in 0..oh {
-                        let (ih0, nh) = p.row_taps(r);
-                        let rf = Divisors::row_factor(p, r, nh, count_include_pad);
-                        let cells = share.iter_mut().zip(&g[r * ow..][..ow]);
-                        for ((sh, &gv), &cf) in cells.zip(&div.cols) {
-                            *sh = gv / T::from_f64(divisor_override.unwrap_or(rf * cf) as f64);
+                    for ((sh, &gv), &dv) in share.iter_mut().zip(g).zip(&divisors) {
+                        *sh = gv / dv;
+                    }
+                    phases.data.fill(T::ZERO);
+                    for t in &taps {
+                        let n = t.hi - t.lo;
+                        if n == 0 {
+                            continue;
                         }
-                        for ih in ih0..ih0 + nh {
-                            let row = &mut d[ih * w..][..w];
-                            for t in &taps {
-                                let (dst, src) = (&mut row[t.first_iw..], &share[t.lo..t.hi]);
-                                match p.stride.1 {
-                                    1 => scatter_add::<T, 1>(dst, src, 1),
-                                    2 => scatter_add::<T, 2>(dst, src, 2),
-                                    sw => scatter_add::<T, 0>(dst, src, sw),
-                                }
-                            }
+                        if phases.covers_plane(t, ow) {
+                            add_rows(phases.phase_mut(t.first_iw % p.stride.1), &share);
+                            continue;
                         }
+                        for r in 0..oh {
+                            let src = &share[r * ow + t.lo..][..n];
+                            add_rows(phases.tap_mut(r, t.first_iw, n), src);
+                        }
+                    }
+                    phases.merge(&mut spread);
+                    for (ih, drow) in d.chunks_exact_mut(w).enumerate() {
+                        // Output rows r with r*sh - ph <= ih <= r*sh - ph + kh - 1.
+                        let first = (ih + ph + 1).saturating_sub(kh).div_ceil(sh);
+                        let last = ((ih + ph) / sh + 1).min(oh);
+                        if first >= last {
+                            drow.fill(T::ZERO);
+                            continue;
+                        }
+                        sum_rows(drow, &spread, first, last);
                     }
                 }
             },
@@ -210,8 +342,13 @@ pub fn adaptive_avg_pool2d_forward<T: Real>(
                         for c in 0..p.out_w {
                             let (w0, w1) = adaptive_range(c, p.out_w, p.in_w);
                             let mut s = T::ZERO;
-                            for a in h0..h1 {
-                                s += simd::sum(&xp[a * p.in_w + w0..a * p.in_w + w1]);
+                            if w0 == 0 && w1 == p.in_w {
+                                // Full-width window (global pooling): its rows are contiguous.
+                                s = simd::sum(&xp[h0 * p.in_w..h1 * p.in_w]);
+                            } else {
+                                for a in h0..h1 {
+                                    s += simd::sum(&xp[a * p.in_w + w0..a * p.in_w + w1]);
+                                }
                             }
                             o[r * p.out_w + c] = s / T::from_f64(((h1 - h0) * (w1 - w0)) as f64);
                         }
@@ -239,7 +376,12 @@ pub fn adaptive_avg_pool2d_backward<T: Real>(
         simd::dispatch(
             #[inline(always)]
             || {
-                dx.fill(T::ZERO);
+                // Windows that tile the input (global pooling among them) cover each input
+                // cell once: write the shares directly instead of clearing and adding.
+                let tiles = p.in_h.is_multiple_of(p.out_h) && p.in_w.is_multiple_of(p.out_w);
+                if !tiles {
+                    dx.fill(T::ZERO);
+                }
                 for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
                     let g = &grad_output[(task * per_task + pi) * plane_out..][..plane_out];
                     for r in 0..p.out_h {
@@ -248,9 +390,17 @@ pub fn adaptive_avg_pool2d_backward<T: Real>(
                             let (w0, w1) = adaptive_range(c, p.out_w, p.in_w);
                             let share =
                                 g[r * p.out_w + c] / T::from_f64(((h1 - h0) * (w1 - w0)) as f64);
+                            if tiles && w0 == 0 && w1 == p.in_w {
+                                // Full-width windows (global pooling): one contiguous fill.
+                                d[h0 * p.in_w..h1 * p.in_w].fill(share);
+                                continue;
+                            }
                             for a in h0..h1 {
-                                for v in &mut d[a * p.in_w + w0..a * p.in_w + w1] {
-                                    *v += share;
+                                let cells = &mut d[a * p.in_w + w0..a * p.in_w + w1];
+                                if tiles {
+                                    cells.fill(share);
+                                } else {
+                                    cells.iter_mut().for_each(|v| *v += share);
                                 }
                             }
                         }

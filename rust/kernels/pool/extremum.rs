@@ -1,4 +1,5 @@
-//! Max and min pooling: forward (with the flat index of each pick) and backward.
+//! Max and min pooling: forward (with the flat index of each pick, or a one-byte code for
+//! 2x2 windows) and backward.
 
 use super::{Extremum, Pool2dParams, PoolIndex};
 use crate::kernels::conv::{par_chunks, shape_str};
@@ -34,17 +35,43 @@ pub fn extremum_pool2d_forward<T: Real, I: PoolIndex>(
         p.check_len("indices", &p.output_shape(), ix.len())?;
     }
     match which {
-        Extremum::Max => forward::<T, I, true>(p, input, output, indices),
-        Extremum::Min => forward::<T, I, false>(p, input, output, indices),
+        Extremum::Max => forward::<T, I, true>(p, input, output, indices, None),
+        Extremum::Min => forward::<T, I, false>(p, input, output, indices, None),
     }
     Ok(())
 }
+
+/// Forward of max or min pooling over 2x2 windows with stride 2 that tile the input (see
+/// [`Pool2dParams::is_2x2_tiling`]), recording each pick as a one-byte code: its place in the
+/// window, 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right. A quarter of the traffic
+/// of int32 indices, and it lets the backward write each input gradient once.
+pub fn extremum_pool2d_forward_2x2<T: Real>(
+    p: &Pool2dParams,
+    which: Extremum,
+    input: &[T],
+    output: &mut [T],
+    codes: &mut [u8],
+) -> Result<(), String> {
+    p.require_2x2_tiling()?;
+    p.check_len("input", &p.input_shape(), input.len())?;
+    p.check_len("output", &p.output_shape(), output.len())?;
+    p.check_len("codes", &p.output_shape(), codes.len())?;
+    match which {
+        Extremum::Max => forward::<T, i32, true>(p, input, output, None, Some(codes)),
+        Extremum::Min => forward::<T, i32, false>(p, input, output, None, Some(codes)),
+    }
+    Ok(())
+}
+
+/// The output chunk of one parallel task with its pieces of the index or code arrays.
+type Task<'a, T, I> = (&'a mut [T], Option<&'a mut [I]>, Option<&'a mut [u8]>);
 
 fn forward<T: Real, I: PoolIndex, const MAX: bool>(
     p: &Pool2dParams,
     x: &[T],
     out: &mut [T],
     indices: Option<&mut [I]>,
+    codes: Option<&mut [u8]>,
 ) {
     let (oh, ow) = p.out_dims();
     let (plane_in, plane_out) = (p.in_h * p.in_w, oh * ow);
@@ -53,43 +80,33 @@ fn forward<T: Real, I: PoolIndex, const MAX: bool>(
     }
     let per_task = p.planes_per_task();
     let chunk = per_task * plane_out;
-    let fast = is_2x2(p);
-    let run = |task: usize, o: &mut [T], ix: Option<&mut [I]>| {
+    let fast = p.is_2x2_tiling();
+    let run = |task: usize, (o, ix, cs): &mut Task<T, I>| {
         let xs = &x[task * per_task * plane_in..][..o.len() / plane_out * plane_in];
+        let (ix, cs) = (ix.as_deref_mut(), cs.as_deref_mut());
         simd::dispatch(
             #[inline(always)]
             || {
                 if fast {
-                    forward_2x2::<T, I, MAX>(p, xs, o, ix);
+                    forward_2x2::<T, I, MAX>(p, xs, o, ix, cs);
                 } else {
                     forward_sweep::<T, I, MAX>(p, xs, o, ix);
                 }
             },
         );
     };
-    match indices {
-        None => par_chunks(out, chunk, |task, o| run(task, o, None)),
-        Some(ix) => {
-            // Pair each output chunk with its index chunk so tasks own disjoint pieces of both.
-            let mut pairs: Vec<(&mut [T], &mut [I])> =
-                out.chunks_mut(chunk).zip(ix.chunks_mut(chunk)).collect();
-            par_chunks(&mut pairs, 1, |task, pair| {
-                let (o, i) = &mut pair[0];
-                run(task, o, Some(i));
-            });
-        }
-    }
-}
-
-/// 2x2 windows with stride 2 that all lie inside the input (not so in ceil mode on odd sizes).
-fn is_2x2(p: &Pool2dParams) -> bool {
-    let (oh, ow) = p.out_dims();
-    p.kernel == (2, 2)
-        && p.stride == (2, 2)
-        && p.padding == (0, 0)
-        && p.dilation == (1, 1)
-        && 2 * oh <= p.in_h
-        && 2 * ow <= p.in_w
+    // Pair each output chunk with its index (or code) chunk so that tasks own disjoint pieces.
+    let mut ix_chunks = indices.map(|ix| ix.chunks_mut(chunk));
+    let mut code_chunks = codes.map(|c| c.chunks_mut(chunk));
+    let mut tasks: Vec<Task<T, I>> = out
+        .chunks_mut(chunk)
+        .map(|o| {
+            let ix = ix_chunks.as_mut().and_then(|it| it.next());
+            let cs = code_chunks.as_mut().and_then(|it| it.next());
+            (o, ix, cs)
+        })
+        .collect();
+    par_chunks(&mut tasks, 1, |task, t| run(task, &mut t[0]));
 }
 
 /// Any geometry, one output row at a time: each kernel tap is swept across the row, visiting
@@ -180,37 +197,43 @@ fn sweep_tap<T: Real, const MAX: bool, const SW: usize>(
 }
 
 /// 2x2 windows with stride 2 inside the input: the common case, as branch-free selects over
-/// pairs so that LLVM vectorises the stride-2 loads.
+/// pairs so that LLVM vectorises the stride-2 loads. Records flat indices or 2x2 codes.
 #[inline(always)]
 fn forward_2x2<T: Real, I: PoolIndex, const MAX: bool>(
     p: &Pool2dParams,
     x: &[T],
     out: &mut [T],
     mut ix: Option<&mut [I]>,
+    mut codes: Option<&mut [u8]>,
 ) {
     let (oh, ow) = p.out_dims();
     let (w, plane_in, plane_out) = (p.in_w, p.in_h * p.in_w, oh * ow);
-    let mut offsets = vec![0u32; ow];
+    let mut picks = vec![0u32; ow];
     for (pi, o) in out.chunks_exact_mut(plane_out).enumerate() {
         let xp = &x[pi * plane_in..][..plane_in];
         for r in 0..oh {
             let top = xp[2 * r * w..][..2 * ow].chunks_exact(2);
             let bottom = xp[(2 * r + 1) * w..][..2 * ow].chunks_exact(2);
             let orow = &mut o[r * ow..][..ow];
-            // Offsets within the window: 0, 1, W, W + 1, in the order PyTorch visits them.
-            for (((m, k), t), b) in orow.iter_mut().zip(&mut offsets).zip(top).zip(bottom) {
+            // Taps in the order PyTorch visits them, so ties keep the first.
+            for (((m, k), t), b) in orow.iter_mut().zip(&mut picks).zip(top).zip(bottom) {
                 let (v, kv) = (t[0], 0);
                 let (v, kv) = pick::<T, u32, MAX>(v, kv, t[1], 1);
-                let (v, kv) = pick::<T, u32, MAX>(v, kv, b[0], w as u32);
-                let (v, kv) = pick::<T, u32, MAX>(v, kv, b[1], w as u32 + 1);
+                let (v, kv) = pick::<T, u32, MAX>(v, kv, b[0], 2);
+                let (v, kv) = pick::<T, u32, MAX>(v, kv, b[1], 3);
                 *m = v;
                 *k = kv;
             }
+            let at = pi * plane_out + r * ow;
+            if let Some(cs) = codes.as_deref_mut() {
+                for (c, &k) in cs[at..][..ow].iter_mut().zip(&picks) {
+                    *c = k as u8;
+                }
+            }
             if let Some(ix) = ix.as_deref_mut() {
                 let base = 2 * r * w;
-                let irow = &mut ix[pi * plane_out + r * ow..][..ow];
-                for (c, (i, &k)) in irow.iter_mut().zip(&offsets).enumerate() {
-                    *i = I::from_usize(base + 2 * c + k as usize);
+                for (c, (i, &k)) in ix[at..][..ow].iter_mut().zip(&picks).enumerate() {
+                    *i = I::from_usize(base + 2 * c + (k & 1) as usize + (k >> 1) as usize * w);
                 }
             }
         }
@@ -239,9 +262,9 @@ pub fn extremum_pool2d_backward<T: Real, I: PoolIndex>(
             let o = (task * per_task + pi) * plane_out;
             let g = &grad_output[o..][..plane_out];
             let ix = &indices[o..][..plane_out];
-            // (A write-once pass for 2x2 windows, selecting grad or zero per element, measured
-            // 4x slower than this: the clear is a memset and the scatter touches 1 in 4.)
             // Zeroing a plane just before scattering into it keeps it in L1 for the scatter.
+            // (Flat indices need the clear: 2x2 windows go through pick codes and a
+            // write-once pass instead, see `extremum_pool2d_backward_2x2`.)
             d.fill(T::ZERO);
             for (&gv, &i) in g.iter().zip(ix) {
                 match i.to_usize() {
@@ -260,4 +283,72 @@ pub fn extremum_pool2d_backward<T: Real, I: PoolIndex>(
         ));
     }
     Ok(())
+}
+
+/// Backward of [`extremum_pool2d_forward_2x2`]: every input gradient is written once, the
+/// gradient of its window where the code picks it and zero elsewhere (also in a last row or
+/// column that no window covers), so there is no separate clearing pass.
+pub fn extremum_pool2d_backward_2x2<T: Real>(
+    p: &Pool2dParams,
+    grad_output: &[T],
+    codes: &[u8],
+    grad_input: &mut [T],
+) -> Result<(), String> {
+    p.require_2x2_tiling()?;
+    p.check_len("grad_output", &p.output_shape(), grad_output.len())?;
+    p.check_len("codes", &p.output_shape(), codes.len())?;
+    p.check_len("grad_input", &p.input_shape(), grad_input.len())?;
+    let (oh, ow) = p.out_dims();
+    let (w, plane_in, plane_out) = (p.in_w, p.in_h * p.in_w, oh * ow);
+    if plane_in == 0 || p.planes() == 0 {
+        return Ok(());
+    }
+    let per_task = p.planes_per_task();
+    let bad = std::sync::atomic::AtomicBool::new(false);
+    par_chunks(grad_input, per_task * plane_in, |task, dx| {
+        let invalid = simd::dispatch(
+            #[inline(always)]
+            || {
+                let mut invalid = false;
+                for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
+                    let o = (task * per_task + pi) * plane_out;
+                    let (g, cs) = (&grad_output[o..][..plane_out], &codes[o..][..plane_out]);
+                    for r in 0..oh {
+                        let (g, cs) = (&g[r * ow..][..ow], &cs[r * ow..][..ow]);
+                        let (top, bottom) = d[2 * r * w..][..2 * w].split_at_mut(w);
+                        invalid |= spread_2x2_row(top, bottom, g, cs);
+                        top[2 * ow..].fill(T::ZERO);
+                        bottom[2 * ow..].fill(T::ZERO);
+                    }
+                    d[2 * oh * w..].fill(T::ZERO);
+                }
+                invalid
+            },
+        );
+        if invalid {
+            bad.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    if bad.into_inner() {
+        return Err(format!("{}: 2x2 pick codes must lie in 0..=3", p.op));
+    }
+    Ok(())
+}
+
+/// One row of 2x2 windows: window `c`'s gradient goes to the tap its code names, zero to the
+/// other three. Returns whether some code was out of range (its window then gets zeros).
+#[inline(always)]
+fn spread_2x2_row<T: Real>(top: &mut [T], bottom: &mut [T], g: &[T], codes: &[u8]) -> bool {
+    let n = g.len();
+    let (top, bottom, codes) = (&mut top[..2 * n], &mut bottom[..2 * n], &codes[..n]);
+    let mut worst = 0u8;
+    for c in 0..n {
+        let (gv, k) = (g[c], codes[c]);
+        worst = worst.max(k);
+        top[2 * c] = if k == 0 { gv } else { T::ZERO };
+        top[2 * c + 1] = if k == 1 { gv } else { T::ZERO };
+        bottom[2 * c] = if k == 2 { gv } else { T::ZERO };
+        bottom[2 * c + 1] = if k == 3 { gv } else { T::ZERO };
+    }
+    worst > 3
 }

@@ -6,7 +6,9 @@
 //! and min pooling skip padding, pick the first extremum on ties and propagate NaN (a NaN is
 //! selected, the last one if several); average pooling divides by the window clipped to the
 //! padded input (`count_include_pad`) or to the input. Max/min forward records the flat index
-//! `ih * W + iw` of each selected element, and backward routes the gradient there.
+//! `ih * W + iw` of each selected element, and backward routes the gradient there; for 2x2
+//! windows of stride 2 it can record a one-byte code per window instead (the pick's place in
+//! it), whose backward writes every input gradient once, with no clearing pass.
 //!
 //! Every plane `(n, c)` is independent, so all kernels run over chunks of planes in parallel.
 
@@ -19,7 +21,10 @@ pub use average::{
     adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
     avg_pool2d_forward,
 };
-pub use extremum::{extremum_pool2d_backward, extremum_pool2d_forward};
+pub use extremum::{
+    extremum_pool2d_backward, extremum_pool2d_backward_2x2, extremum_pool2d_forward,
+    extremum_pool2d_forward_2x2,
+};
 
 use crate::kernels::conv::shape_str;
 
@@ -281,6 +286,35 @@ impl Pool2dParams {
         let start = (i * s) as isize - pad as isize;
         let end = (start + k as isize).min((size + pad) as isize);
         (end - start) as usize
+    }
+
+    /// 2x2 windows with stride 2 and no padding or dilation, all inside the input (not so in
+    /// ceil mode on odd sizes): windows that tile the input without overlap, the common case
+    /// with compact pick codes (an odd last row or column belongs to no window).
+    pub fn is_2x2_tiling(&self) -> bool {
+        let (oh, ow) = self.out_dims();
+        self.kernel == (2, 2)
+            && self.stride == (2, 2)
+            && self.padding == (0, 0)
+            && self.dilation == (1, 1)
+            && 2 * oh <= self.in_h
+            && 2 * ow <= self.in_w
+    }
+
+    fn require_2x2_tiling(&self) -> Result<(), String> {
+        if self.is_2x2_tiling() {
+            return Ok(());
+        }
+        Err(format!(
+            "{}: 2x2 pick codes need kernel 2, stride 2, no padding or dilation and windows \
+             inside the input, got kernel {}, stride {}, padding {}, dilation {} on input {}",
+            self.op,
+            pair(self.kernel),
+            pair(self.stride),
+            pair(self.padding),
+            pair(self.dilation),
+            shape_str(&self.input_shape())
+        ))
     }
 
     /// Planes per parallel task.

@@ -150,6 +150,38 @@ fn check_extremum(p: &Pool2dParams, which: Extremum, x: &[f64], rng: &mut impl R
     for (a, b) in dx.iter().zip(&want_dx) {
         assert!((a - b).abs() < 1e-12, "{p:?}");
     }
+    if p.is_2x2_tiling() {
+        check_codes(p, which, x, &want, &want_idx, &g, &want_dx);
+    }
+}
+
+/// The 2x2 pick codes name the same element as the flat index, and their backward (into a
+/// buffer of NaN, so an unwritten cell shows) gives the same gradient.
+fn check_codes(
+    p: &Pool2dParams,
+    which: Extremum,
+    x: &[f64],
+    want: &[f64],
+    want_idx: &[i64],
+    g: &[f64],
+    want_dx: &[f64],
+) {
+    let mut out = vec![0.0; want.len()];
+    let mut codes = vec![9u8; want.len()];
+    extremum_pool2d_forward_2x2(p, which, x, &mut out, &mut codes).unwrap();
+    assert!(out
+        .iter()
+        .zip(want)
+        .all(|(a, b)| a == b || (a.is_nan() && b.is_nan())));
+    let (oh, ow) = p.out_dims();
+    for (o, (&k, &i)) in codes.iter().zip(want_idx).enumerate() {
+        let (r, c) = (o / ow % oh, o % ow);
+        let flat = (2 * r + k as usize / 2) * p.in_w + 2 * c + k as usize % 2;
+        assert_eq!(flat as i64, i, "{p:?} window {o}: code {k}");
+    }
+    let mut dx = vec![f64::NAN; x.len()];
+    extremum_pool2d_backward_2x2(p, g, &codes, &mut dx).unwrap();
+    assert_eq!(dx, want_dx, "{p:?}");
 }
 
 #[test]
@@ -396,4 +428,59 @@ fn backward_accepts_indices_outside_their_2x2_window() {
     assert_eq!(dx, [2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
     extremum_pool2d_backward(&p, &[1.0, 2.0], &[4i32, 7], &mut dx).unwrap();
     assert_eq!(dx, [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 2.0]);
+}
+
+#[test]
+fn codes_in_f32_and_their_errors() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let p = Pool2dParams::new(
+        "min_pool2d",
+        [3, 5, 11, 34],
+        [2, 2],
+        [2, 2],
+        [0, 0],
+        [1, 1],
+        false,
+    )
+    .unwrap();
+    let x: Vec<f32> = tie_prone(&mut rng, 3 * 5 * 11 * 34)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let n = 3 * 5 * 5 * 17;
+    let (mut out, mut codes, mut idx) = (vec![0f32; n], vec![0u8; n], vec![0i32; n]);
+    let mut flat_out = vec![0f32; n];
+    extremum_pool2d_forward_2x2(&p, Extremum::Min, &x, &mut out, &mut codes).unwrap();
+    extremum_pool2d_forward(&p, Extremum::Min, &x, &mut flat_out, Some(&mut idx)).unwrap();
+    assert_eq!(out, flat_out);
+    let g: Vec<f32> = (0..n).map(|_| rng.random::<f32>()).collect();
+    let (mut dx, mut flat_dx) = (vec![f32::NAN; x.len()], vec![0f32; x.len()]);
+    extremum_pool2d_backward_2x2(&p, &g, &codes, &mut dx).unwrap();
+    extremum_pool2d_backward(&p, &g, &idx, &mut flat_dx).unwrap();
+    assert_eq!(dx, flat_dx);
+    codes[7] = 4;
+    let e = extremum_pool2d_backward_2x2(&p, &g, &codes, &mut dx).unwrap_err();
+    assert_eq!(e, "min_pool2d: 2x2 pick codes must lie in 0..=3");
+    let q = Pool2dParams::new(
+        "max_pool2d",
+        [1, 1, 5, 5],
+        [2, 2],
+        [2, 2],
+        [0, 0],
+        [1, 1],
+        true,
+    )
+    .unwrap();
+    let e = extremum_pool2d_forward_2x2(
+        &q,
+        Extremum::Max,
+        &[0f32; 25],
+        &mut [0f32; 9],
+        &mut [0u8; 9],
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("max_pool2d: 2x2 pick codes need kernel 2, stride 2"),
+        "{e}"
+    );
 }
