@@ -133,8 +133,8 @@ def test_conv2d_random_geometries(n, groups, cin_g, cout_g, size, kernel, stride
 )
 def test_conv2d_batches_of_small_images(n, groups, cin_g, cout_g, size, kernel, padding,
                                         dilation, dtype, seed):
-    # Unit stride on small images: several images share one lowered GEMM, and batches that do
-    # not divide into those blocks (or into the threads' runs) leave a short last block.
+    # Unit stride on small images (the shifted-row lowering) in batches that do not divide
+    # into the threads' runs of images.
     rng = np.random.default_rng(seed)
     if dilation * (kernel - 1) + 1 > min(size) + 2 * padding:
         return

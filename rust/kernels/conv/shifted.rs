@@ -28,8 +28,7 @@ pub fn applies(p: &Conv2dParams) -> bool {
     p.stride == (1, 1) && !p.is_pointwise()
 }
 
-/// The padded plane and the tiling: a tile is either a block of whole images (when one
-/// image's columns fit in a tile, as LeNet's do) or a range of output rows of one image.
+/// The padded plane and the tiling of the output rows.
 #[derive(Clone, Copy)]
 struct Layout {
     hp: usize,
@@ -38,8 +37,6 @@ struct Layout {
     ow: usize,
     /// Output rows per tile.
     rows: usize,
-    /// Images per tile: more than one only when a tile holds every row of an image.
-    imgs: usize,
     padded: bool,
 }
 
@@ -48,26 +45,13 @@ impl Layout {
         let (oh, ow) = p.out_dims();
         let hp = p.in_h + p.padding[0] + p.padding[1];
         let wp = p.in_w + p.padding[2] + p.padding[3];
-        let elem = std::mem::size_of::<T>();
-        let row_bytes = p.col_rows() * wp * elem;
-        let image_bytes = p.col_rows() * ((oh - 1) * wp + ow) * elem;
-        // Small images are batched into one GEMM: per-image GEMMs of LeNet's sizes (16 x 150
-        // times 150 x 92) spend more time packing and dispatching than multiplying.
-        let (rows, imgs) = if image_bytes <= COL_TILE_BYTES {
-            (
-                oh,
-                (COL_TILE_BYTES / image_bytes.max(1)).clamp(1, p.batch.max(1)),
-            )
-        } else {
-            ((COL_TILE_BYTES / row_bytes.max(1)).clamp(1, oh), 1)
-        };
+        let row_bytes = p.col_rows() * wp * std::mem::size_of::<T>();
         Self {
             hp,
             wp,
             oh,
             ow,
-            rows,
-            imgs,
+            rows: (COL_TILE_BYTES / row_bytes.max(1)).clamp(1, oh),
             padded: p.padding != [0; 4],
         }
     }
@@ -76,8 +60,7 @@ impl Layout {
         self.hp * self.wp
     }
 
-    /// Wide columns of a tile of output rows of one image: full rows except the last, cut at
-    /// `W_out`.
+    /// Wide columns of a tile of output rows: full rows except the last, cut at `W_out`.
     fn width(&self, t: &Range<usize>) -> usize {
         (t.len() - 1) * self.wp + self.ow
     }
@@ -87,23 +70,9 @@ impl Layout {
         (0..oh).step_by(rows).map(move |r| r..(r + rows).min(oh))
     }
 
-    /// Largest tile width over all its images, for sizing workspaces.
+    /// Largest tile width, for sizing workspaces.
     fn max_width(&self) -> usize {
-        self.imgs * ((self.rows - 1) * self.wp + self.ow)
-    }
-}
-
-/// One block of images of a tile, in the matrices of the tile: image `j` owns columns
-/// `j * width..(j + 1) * width` of every row, and a row is `imgs * width` long.
-#[derive(Clone, Copy)]
-struct Block {
-    imgs: usize,
-    width: usize,
-}
-
-impl Block {
-    fn ld(&self) -> usize {
-        self.imgs * self.width
+        (self.rows - 1) * self.wp + self.ow
     }
 }
 
@@ -125,25 +94,6 @@ fn pad_image<T: Real>(p: &Conv2dParams, l: &Layout, x: &[T], xp: &mut [T]) {
     }
 }
 
-/// The (padded, if the convolution pads) planes of a block of images, consecutive with a
-/// stride of `C * Hp * Wp`: `x` itself when there is no padding, else copies in `xp`.
-fn padded_images<'a, T: Real>(
-    p: &Conv2dParams,
-    l: &Layout,
-    x: &'a [T],
-    xp: &'a mut [T],
-) -> &'a [T] {
-    if !l.padded {
-        return x;
-    }
-    let (img_in, img_p) = (p.in_channels * p.in_h * p.in_w, p.in_channels * l.plane());
-    let imgs = x.len() / img_in;
-    for (src, dst) in x.chunks_exact(img_in).zip(xp.chunks_exact_mut(img_p)) {
-        pad_image(p, l, src, dst);
-    }
-    &xp[..imgs * img_p]
-}
-
 /// The padded plane start of each kernel tap `(kh, kw)`, relative to its channel's plane.
 fn tap_offsets(p: &Conv2dParams, l: &Layout) -> Vec<usize> {
     let (kh, kw) = p.kernel;
@@ -152,29 +102,23 @@ fn tap_offsets(p: &Conv2dParams, l: &Layout) -> Vec<usize> {
         .collect()
 }
 
-/// Lower a tile of group `g` of a block of padded images: row `(c, kh, kw)` of `col` is, per
-/// image, the run of its plane the tap reads.
-#[allow(clippy::too_many_arguments)]
+/// Lower a tile: row `(c, kh, kw)` of `col` is the run of `xp` the tap reads.
 fn lower<T: Real>(
     p: &Conv2dParams,
     l: &Layout,
     xp: &[T],
-    g: usize,
     taps: &[usize],
     t: &Range<usize>,
-    b: Block,
     col: &mut [T],
 ) {
+    let width = l.width(t);
     let start = t.start * l.wp;
-    let img_p = p.in_channels * l.plane();
-    let mut rows = col.chunks_exact_mut(b.ld());
-    for c in g * p.cin_g()..(g + 1) * p.cin_g() {
+    let mut rows = col.chunks_exact_mut(width);
+    for c in 0..p.cin_g() {
+        let plane = &xp[c * l.plane()..(c + 1) * l.plane()];
         for &off in taps {
             let row = rows.next().expect("col has C_g*KH*KW rows");
-            for (j, dst) in row.chunks_exact_mut(b.width).enumerate() {
-                let from = j * img_p + c * l.plane() + start + off;
-                dst.copy_from_slice(&xp[from..from + b.width]);
-            }
+            row.copy_from_slice(&plane[start + off..start + off + width]);
         }
     }
 }
@@ -192,37 +136,38 @@ pub fn forward<T: Real>(
     let runs = image_runs(p);
     let per = runs[0].len();
     let task = |run: usize, out_run: &mut [T]| -> Result<(), String> {
-        let (k, cout_g) = (p.col_rows(), p.cout_g());
+        let k = p.col_rows();
         let mut xp = Workspace::<T>::take(if l.padded {
-            l.imgs * p.in_channels * l.plane()
+            p.in_channels * l.plane()
         } else {
             0
         });
         let mut col = Workspace::<T>::take(k * l.max_width());
-        let mut wide = Workspace::<T>::take(cout_g * l.max_width());
+        let mut wide = Workspace::<T>::take(p.cout_g() * l.max_width());
         let taps = tap_offsets(p, &l);
-        let x_run = &x[run * per * img_in..][..out_run.len() / img_out * img_in];
-        for (x_blk, o) in x_run
-            .chunks(l.imgs * img_in)
-            .zip(out_run.chunks_mut(l.imgs * img_out))
-        {
-            let xp_blk = padded_images(p, &l, x_blk, &mut xp);
+        for (i, o) in out_run.chunks_exact_mut(img_out).enumerate() {
+            let x_img = &x[(run * per + i) * img_in..][..img_in];
+            let xp_img: &[T] = if l.padded {
+                pad_image(p, &l, x_img, &mut xp);
+                &xp
+            } else {
+                x_img
+            };
             for g in 0..p.groups {
+                let xg = &xp_img[g * p.cin_g() * l.plane()..][..p.cin_g() * l.plane()];
                 for t in l.tiles() {
-                    let b = Block {
-                        imgs: o.len() / img_out,
-                        width: l.width(&t),
-                    };
-                    let col = &mut col[..k * b.ld()];
-                    lower(p, &l, xp_blk, g, &taps, &t, b, col);
-                    let wide = &mut wide[..cout_g * b.ld()];
+                    let width = l.width(&t);
+                    let col = &mut col[..k * width];
+                    lower(p, &l, xg, &taps, &t, col);
+                    let wide = &mut wide[..p.cout_g() * width];
+                    let c = MatMut::row_major(&mut *wide, p.cout_g(), width);
                     matmul(
                         weight_group(p, w, g),
-                        MatRef::row_major(col, k, b.ld()),
-                        MatMut::row_major(&mut *wide, cout_g, b.ld()),
+                        MatRef::row_major(col, k, width),
+                        c,
                         false,
                     )?;
-                    write_tile(p, &l, &t, g, b, wide, bias, o);
+                    write_tile(p, &l, &t, g, wide, bias, o);
                 }
             }
         }
@@ -239,34 +184,28 @@ pub fn forward<T: Real>(
     })
 }
 
-/// Copy the valid `W_out` columns of each wide row into the block's output images, adding
-/// the bias.
-#[allow(clippy::too_many_arguments)]
+/// Copy the valid `W_out` columns of each wide row into the output, adding the bias.
 fn write_tile<T: Real>(
     p: &Conv2dParams,
     l: &Layout,
     t: &Range<usize>,
     g: usize,
-    b: Block,
     wide: &[T],
     bias: Option<&[T]>,
     out: &mut [T],
 ) {
+    let width = l.width(t);
     let pix = l.oh * l.ow;
-    let img_out = p.out_channels * pix;
     simd::dispatch(
         #[inline(always)]
         || {
-            for (j, src) in wide.chunks_exact(b.ld()).enumerate() {
+            for (j, src) in wide.chunks_exact(width).enumerate() {
                 let co = g * p.cout_g() + j;
-                let bv = bias.map_or(T::ZERO, |b| b[co]);
-                for (img, src) in src.chunks_exact(b.width).enumerate() {
-                    let plane = &mut out[img * img_out + co * pix..][..pix];
-                    for (r, oh) in t.clone().enumerate() {
-                        let dst = &mut plane[oh * l.ow..][..l.ow];
-                        for (d, &v) in dst.iter_mut().zip(&src[r * l.wp..]) {
-                            *d = v + bv;
-                        }
+                let b = bias.map_or(T::ZERO, |b| b[co]);
+                for (r, oh) in t.clone().enumerate() {
+                    let dst = &mut out[co * pix + oh * l.ow..][..l.ow];
+                    for (d, &v) in dst.iter_mut().zip(&src[r * l.wp..]) {
+                        *d = v + b;
                     }
                 }
             }
@@ -274,29 +213,16 @@ fn write_tile<T: Real>(
     )
 }
 
-/// The wide form of a tile of group `g`'s `grad_output` rows for a block of images: zeros
-/// in the wrap-around columns.
-fn widen<T: Real>(
-    p: &Conv2dParams,
-    l: &Layout,
-    t: &Range<usize>,
-    g: usize,
-    b: Block,
-    dout: &[T],
-    wide: &mut [T],
-) {
+/// The wide form of a tile of `grad_output` rows: zeros in the wrap-around columns.
+fn widen<T: Real>(l: &Layout, t: &Range<usize>, dout: &[T], rows: usize, wide: &mut [T]) {
+    let width = l.width(t);
     let pix = l.oh * l.ow;
-    let img_out = p.out_channels * pix;
-    for (j, row) in wide.chunks_exact_mut(b.ld()).take(p.cout_g()).enumerate() {
-        let co = g * p.cout_g() + j;
-        for (img, dst) in row.chunks_exact_mut(b.width).enumerate() {
-            let plane = &dout[img * img_out + co * pix..][..pix];
-            for (r, oh) in t.clone().enumerate() {
-                let d = &mut dst[r * l.wp..];
-                d[..l.ow].copy_from_slice(&plane[oh * l.ow..][..l.ow]);
-                if r + 1 < t.len() {
-                    d[l.ow..l.wp].fill(T::ZERO);
-                }
+    for (co, dst) in wide.chunks_exact_mut(width).take(rows).enumerate() {
+        for (r, oh) in t.clone().enumerate() {
+            let d = &mut dst[r * l.wp..];
+            d[..l.ow].copy_from_slice(&dout[co * pix + oh * l.ow..][..l.ow]);
+            if r + 1 < t.len() {
+                d[l.ow..l.wp].fill(T::ZERO);
             }
         }
     }
@@ -323,134 +249,102 @@ fn backward_images<T: Real>(
     partial: &mut Partial<T>,
 ) -> Result<(), String> {
     let l = Layout::new::<T>(p);
-    let (k, cout_g) = (p.col_rows(), p.cout_g());
+    let (k, cout_g, cin_g) = (p.col_rows(), p.cout_g(), p.cin_g());
     let img_in = p.in_channels * p.in_h * p.in_w;
     let img_out = p.out_channels * l.oh * l.ow;
-    let img_p = p.in_channels * l.plane();
     let taps = tap_offsets(p, &l);
-    let want_dw = partial.weight.is_some();
     let want_dx = dx.is_some();
-    if !want_dw && !want_dx {
-        add_bias_grad(
-            p,
-            &grad_out[run.start * img_out..run.end * img_out],
-            partial,
-        );
-        return Ok(());
-    }
-    let padded_len = l.imgs * img_p;
-    let mut xp = Workspace::<T>::take(if l.padded && want_dw { padded_len } else { 0 });
+    let padded_len = p.in_channels * l.plane();
+    let mut xp = Workspace::<T>::take(if l.padded && partial.weight.is_some() {
+        padded_len
+    } else {
+        0
+    });
     let mut dxp = Workspace::<T>::take(if l.padded && want_dx { padded_len } else { 0 });
-    let mut col = Workspace::<T>::take(if want_dw { k * l.max_width() } else { 0 });
+    let mut col = Workspace::<T>::take(if partial.weight.is_some() {
+        k * l.max_width()
+    } else {
+        0
+    });
     let mut dcol = Workspace::<T>::take(if want_dx { k * l.max_width() } else { 0 });
     let mut wide = Workspace::<T>::take(cout_g * l.max_width());
-    for first in run.clone().step_by(l.imgs) {
-        let imgs = l.imgs.min(run.end - first);
-        let x_blk = &x[first * img_in..][..imgs * img_in];
-        let go = &grad_out[first * img_out..][..imgs * img_out];
-        let xp_blk: &[T] = if want_dw {
-            padded_images(p, &l, x_blk, &mut xp)
+    for (i, n) in run.enumerate() {
+        let x_img = &x[n * img_in..][..img_in];
+        let go = &grad_out[n * img_out..][..img_out];
+        let xp_img: &[T] = if l.padded && partial.weight.is_some() {
+            pad_image(p, &l, x_img, &mut xp);
+            &xp
         } else {
-            &[]
+            x_img
         };
-        let i = first - run.start;
-        // The padded input gradients of the block, cropped into grad_input at the end.
-        let mut dxp_blk: Option<&mut [T]> = match dx.as_deref_mut() {
-            Some(d) if !l.padded => Some(&mut d[i * img_in..][..imgs * img_in]),
-            Some(_) => Some(&mut dxp[..imgs * img_p]),
+        let dx_img = dx.as_deref_mut().map(|d| &mut d[i * img_in..][..img_in]);
+        // The padded input gradient, cropped into grad_input at the end.
+        let dxp_img: Option<&mut [T]> = match dx_img {
+            Some(d) if !l.padded => Some(d),
+            Some(_) => Some(&mut dxp[..]),
             None => None,
         };
-        if let Some(d) = dxp_blk.as_deref_mut() {
+        let mut dxp_img = dxp_img;
+        if let Some(d) = dxp_img.as_deref_mut() {
             d.fill(T::ZERO);
         }
         for g in 0..p.groups {
             let wg = weight_group(p, w, g);
+            let gog = &go[g * cout_g * l.oh * l.ow..][..cout_g * l.oh * l.ow];
             for t in l.tiles() {
-                let b = Block {
-                    imgs,
-                    width: l.width(&t),
-                };
-                let wide = &mut wide[..cout_g * b.ld()];
-                widen(p, &l, &t, g, b, go, wide);
-                let dout = MatRef::row_major(&*wide, cout_g, b.ld());
+                let width = l.width(&t);
+                let wide = &mut wide[..cout_g * width];
+                widen(&l, &t, gog, cout_g, wide);
+                let dout = MatRef::row_major(&*wide, cout_g, width);
                 if let Some(dw) = partial.weight.as_deref_mut() {
-                    let col = &mut col[..k * b.ld()];
-                    lower(p, &l, xp_blk, g, &taps, &t, b, col);
+                    let xg = &xp_img[g * cin_g * l.plane()..][..cin_g * l.plane()];
+                    let col = &mut col[..k * width];
+                    lower(p, &l, xg, &taps, &t, col);
                     let c = MatMut::row_major(&mut dw[g * cout_g * k..][..cout_g * k], cout_g, k);
-                    matmul(dout, MatRef::row_major(&*col, k, b.ld()).t(), c, true)?;
+                    matmul(dout, MatRef::row_major(&*col, k, width).t(), c, true)?;
                 }
-                if let Some(d) = dxp_blk.as_deref_mut() {
-                    let dcol = &mut dcol[..k * b.ld()];
-                    matmul(
-                        wg.t(),
-                        dout,
-                        MatMut::row_major(&mut *dcol, k, b.ld()),
-                        false,
-                    )?;
-                    raise(p, &l, &taps, &t, g, b, dcol, d);
+                if let Some(d) = dxp_img.as_deref_mut() {
+                    let dcol = &mut dcol[..k * width];
+                    matmul(wg.t(), dout, MatMut::row_major(&mut *dcol, k, width), false)?;
+                    let dg = &mut d[g * cin_g * l.plane()..][..cin_g * l.plane()];
+                    raise(&l, &taps, &t, dcol, dg);
                 }
             }
         }
         if l.padded {
             if let Some(d) = dx.as_deref_mut() {
-                let d = &mut d[i * img_in..][..imgs * img_in];
-                for (src, dst) in dxp.chunks_exact(img_p).zip(d.chunks_exact_mut(img_in)) {
-                    crop(p, &l, src, dst);
-                }
+                crop(p, &l, &dxp, &mut d[i * img_in..][..img_in]);
             }
         }
-        add_bias_grad(p, go, partial);
+        if let Some(db) = partial.bias.as_deref_mut() {
+            let pix = l.oh * l.ow;
+            simd::dispatch(
+                #[inline(always)]
+                || {
+                    for (co, d) in db.iter_mut().enumerate() {
+                        *d += simd::sum(&go[co * pix..][..pix]);
+                    }
+                },
+            );
+        }
     }
     Ok(())
 }
 
-/// `partial.bias += ` the per-channel sums of a block of images' `grad_output`.
-fn add_bias_grad<T: Real>(p: &Conv2dParams, go: &[T], partial: &mut Partial<T>) {
-    let Some(db) = partial.bias.as_deref_mut() else {
-        return;
-    };
-    let (oh, ow) = p.out_dims();
-    let pix = oh * ow;
-    simd::dispatch(
-        #[inline(always)]
-        || {
-            for img in go.chunks_exact(p.out_channels * pix) {
-                for (co, d) in db.iter_mut().enumerate() {
-                    *d += simd::sum(&img[co * pix..][..pix]);
-                }
-            }
-        },
-    );
-}
-
-/// The adjoint of [`lower`]: add each row of `dcol` onto the runs of the padded planes it
-/// came from.
-#[allow(clippy::too_many_arguments)]
-fn raise<T: Real>(
-    p: &Conv2dParams,
-    l: &Layout,
-    taps: &[usize],
-    t: &Range<usize>,
-    g: usize,
-    b: Block,
-    dcol: &[T],
-    dxp: &mut [T],
-) {
+/// The adjoint of [`lower`]: add each row of `dcol` onto the run of the padded plane it came
+/// from.
+fn raise<T: Real>(l: &Layout, taps: &[usize], t: &Range<usize>, dcol: &[T], dxp: &mut [T]) {
+    let width = l.width(t);
     let start = t.start * l.wp;
-    let img_p = p.in_channels * l.plane();
     simd::dispatch(
         #[inline(always)]
         || {
-            let mut rows = dcol.chunks_exact(b.ld());
-            for c in g * p.cin_g()..(g + 1) * p.cin_g() {
+            let mut rows = dcol.chunks_exact(width);
+            for plane in dxp.chunks_exact_mut(l.plane()) {
                 for &off in taps {
                     let row = rows.next().expect("dcol has C_g*KH*KW rows");
-                    for (j, src) in row.chunks_exact(b.width).enumerate() {
-                        let plane = &mut dxp[j * img_p + c * l.plane()..][..l.plane()];
-                        let dst = &mut plane[start + off..start + off + b.width];
-                        for (d, &v) in dst.iter_mut().zip(src) {
-                            *d += v;
-                        }
+                    for (d, &v) in plane[start + off..start + off + width].iter_mut().zip(row) {
+                        *d += v;
                     }
                 }
             }

@@ -266,9 +266,9 @@ fn big_enough_to_tile_and_thread() {
 }
 
 #[test]
-fn image_blocks_with_a_short_last_block() {
-    // Small images are lowered several to a GEMM; batches that do not divide into blocks
-    // (and into the threads' runs) leave a short last block. Padded, grouped and dilated too.
+fn odd_batches_of_small_images() {
+    // LeNet-sized images in batches that do not divide into the threads' runs of images;
+    // padded, grouped and dilated too.
     let mut rng = rand::rngs::StdRng::seed_from_u64(8);
     for p in [
         params([13, 6, 12, 12], [16, 6, 5, 5], 1, 0, 1, 1),
