@@ -118,6 +118,41 @@ def test_conv2d_random_geometries(n, groups, cin_g, cout_g, size, kernel, stride
     assert_conv_matches(x, w, rng.standard_normal(w.shape[0]), stride, padding, dilation, groups)
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(3, 13),
+    groups=st.sampled_from([1, 2]),
+    cin_g=st.integers(1, 3),
+    cout_g=st.integers(1, 9),
+    size=st.tuples(st.integers(3, 11), st.integers(3, 11)),
+    kernel=st.integers(2, 4),
+    padding=st.integers(0, 2),
+    dilation=st.integers(1, 2),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv2d_batches_of_small_images(n, groups, cin_g, cout_g, size, kernel, padding,
+                                        dilation, dtype, seed):
+    # Unit stride on small images (the shifted-row lowering) in batches that do not divide
+    # into the threads' runs of images.
+    rng = np.random.default_rng(seed)
+    if dilation * (kernel - 1) + 1 > min(size) + 2 * padding:
+        return
+    x = rng.standard_normal((n, cin_g * groups) + size).astype(dtype)
+    w = rng.standard_normal((cout_g * groups, cin_g, kernel, kernel)).astype(dtype)
+    b = rng.standard_normal(w.shape[0]).astype(dtype)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    assert_conv_matches(x, w, b, 1, padding, dilation, groups, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("xs, ws", [((64, 1, 28, 28), (6, 1, 5, 5)),
+                                    ((37, 6, 12, 12), (16, 6, 5, 5))])
+def test_conv2d_lenet_layers_at_training_batch_sizes(xs, ws):
+    x = R.standard_normal(xs)
+    w = R.standard_normal(ws)
+    assert_conv_matches(x, w, R.standard_normal(ws[0]))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     mode=st.sampled_from(["zeros", "reflect", "replicate", "circular"]),

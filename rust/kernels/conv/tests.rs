@@ -265,6 +265,22 @@ fn big_enough_to_tile_and_thread() {
     run_case(&p, Which::Gemm, &mut rng);
 }
 
+#[test]
+fn odd_batches_of_small_images() {
+    // LeNet-sized images in batches that do not divide into the threads' runs of images;
+    // padded, grouped and dilated too.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+    for p in [
+        params([13, 6, 12, 12], [16, 6, 5, 5], 1, 0, 1, 1),
+        params([11, 1, 28, 28], [6, 1, 5, 5], 1, 0, 1, 1),
+        params([9, 4, 7, 9], [6, 2, 3, 3], 1, 2, 2, 2),
+        params([7, 3, 5, 5], [4, 3, 3, 3], 1, 1, 1, 1),
+    ] {
+        run_case(&p, Which::Shifted, &mut rng);
+        run_case(&p, Which::Chosen, &mut rng);
+    }
+}
+
 fn gemm_path_tile_rows_f64(p: &Conv2dParams) -> usize {
     let (_, ow) = p.out_dims();
     (gemm_path::COL_TILE_BYTES / (p.col_rows() * ow * 8)).clamp(1, p.out_dims().0)

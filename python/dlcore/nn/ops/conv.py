@@ -117,7 +117,8 @@ def conv2d(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
             gx = gx.astype(x.dtype, copy=False).reshape(x.shape)
         return (gx, gw) if b is None else (gx, gw, gb)
 
-    return Tensor._from_op(out[0] if unbatched else out, parents, backward)
+    # The gradients are new arrays from the kernel: the leaves may keep them without a copy.
+    return Tensor._from_op(out[0] if unbatched else out, parents, backward, fresh_grads=True)
 
 
 def _pad_pairs(pad: Sequence[int], ndim: int) -> Sequence[Tuple[int, int]]:
