@@ -149,6 +149,9 @@ pub(crate) fn matmul_with<T: Real>(
         }
         return Ok(());
     }
+    if threads > 1 && splits_depth(m, n, k) {
+        return depth_split(backend, threads, a, b, c, accumulate);
+    }
     #[cfg(target_arch = "x86_64")]
     if backend == Backend::Auto && packed_gemm::available() {
         let view = |x: &MatRef<T>| packed_gemm::View {
@@ -171,6 +174,82 @@ pub(crate) fn matmul_with<T: Real>(
         }
     }
     portable((m, n, k), a, b, c, accumulate, threads);
+    Ok(())
+}
+
+/// Outputs up to this many elements with a depth of at least [`SPLIT_MIN_DEPTH`] are split
+/// along the depth instead of across the output.
+const SPLIT_MAX_OUTPUT: usize = 64 * 64;
+const SPLIT_MIN_DEPTH: usize = 2048;
+
+/// Whether a product is a small output summed over a long depth (a convolution's weight
+/// gradient: `(C_out, N*H*W) @ (N*H*W, C_in*KH*KW)`). Its output is one or two GEMM tiles,
+/// so splitting the output leaves all but one thread idle; splitting the depth does not.
+fn splits_depth(m: usize, n: usize, k: usize) -> bool {
+    m.saturating_mul(n) <= SPLIT_MAX_OUTPUT
+        && k >= SPLIT_MIN_DEPTH
+        && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_FLOPS
+}
+
+/// `C (+)= A @ B` as the sum of `threads` partial products over slices of the depth, each
+/// computed serially on its own thread into its own buffer, then added in a fixed order.
+fn depth_split<T: Real>(
+    backend: Backend,
+    threads: usize,
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: MatMut<T>,
+    accumulate: bool,
+) -> Result<(), String> {
+    use rayon::prelude::*;
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let parts = threads.min(k / (SPLIT_MIN_DEPTH / 2)).max(1);
+    let step = k.div_ceil(parts);
+    let partials: Vec<Result<Vec<T>, String>> = threading::install(|| {
+        (0..parts)
+            .into_par_iter()
+            .map(|p| {
+                let (start, end) = (p * step, ((p + 1) * step).min(k));
+                let mut part = vec![T::ZERO; m * n];
+                if start < end {
+                    // Columns start..end of A and rows start..end of B, as views. `check`
+                    // made sure both views lie inside their slices, so these offsets do too.
+                    let a_part = MatRef {
+                        data: &a.data[start * a.col_stride..],
+                        cols: end - start,
+                        ..a
+                    };
+                    let b_part = MatRef {
+                        data: &b.data[start * b.row_stride..],
+                        rows: end - start,
+                        ..b
+                    };
+                    let out = MatMut::row_major(&mut part, m, n);
+                    matmul_with(backend, 1, a_part, b_part, out, false)?;
+                }
+                Ok(part)
+            })
+            .collect()
+    });
+    let mut sum: Option<Vec<T>> = None;
+    for part in partials {
+        let part = part?;
+        match sum.as_mut() {
+            None => sum = Some(part),
+            Some(total) => total.iter_mut().zip(&part).for_each(|(t, &v)| *t += v),
+        }
+    }
+    let sum = sum.unwrap_or_else(|| vec![T::ZERO; m * n]);
+    for i in 0..m {
+        for j in 0..n {
+            let dst = &mut c.data[i * c.row_stride + j * c.col_stride];
+            *dst = if accumulate {
+                *dst + sum[i * n + j]
+            } else {
+                sum[i * n + j]
+            };
+        }
+    }
     Ok(())
 }
 
@@ -473,6 +552,17 @@ mod tests {
         for (seed, &(m, k, n)) in SHAPES.iter().enumerate() {
             check_shape::<f32>(m, k, n, 2e-6 * k as f64, 100 + seed as u64);
         }
+    }
+
+    #[test]
+    fn small_outputs_over_long_depths_split_the_depth() {
+        // A conv weight gradient's shape (6x25 over a depth of 9000) and a 64x64 output at the
+        // depth threshold, with the three-thread configurations running `depth_split`.
+        assert!(splits_depth(6, 25, 9000) && splits_depth(64, 64, 2100));
+        assert!(!splits_depth(65, 64, 4096) && !splits_depth(6, 25, 2047));
+        check_shape::<f64>(6, 9000, 25, 1e-12 * 9000.0, 11);
+        check_shape::<f32>(64, 2100, 64, 2e-6 * 2100.0, 12);
+        check_shape::<f32>(3, 5000, 1, 2e-6 * 5000.0, 13);
     }
 
     #[test]
