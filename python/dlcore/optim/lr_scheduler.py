@@ -61,7 +61,7 @@ class LRScheduler:
         self.step()
 
     def get_lr(self) -> List[float]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define get_lr()")
 
     def get_last_lr(self) -> List[float]:
         """The learning rates the last ``step`` set."""

@@ -118,7 +118,7 @@ class Optimizer:
 
     def _state_names(self, group: Dict[str, Any]) -> tuple:
         """The state buffers each parameter of ``group`` needs, in the kernel's order."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _state_names()")
 
     def _initial_state(self, name: str, data: np.ndarray, group: Dict[str, Any]) -> np.ndarray:
         """A new state buffer ``name`` for a parameter whose array is ``data``."""

@@ -60,11 +60,11 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> Tuple[float
     return loss, grad
 
 
-class NumpyMLP:
-    """784-256-128-10 (by default) with ReLU, softmax cross-entropy and Adam."""
+class _DenseNet:
+    """Fully connected layers with a hidden activation, trained by Adam; subclasses give the
+    activation (and its derivative from its output) and the loss (and its gradient)."""
 
-    def __init__(self, sizes: Tuple[int, ...] = (784, 256, 128, 10), seed: int = 0,
-                 lr: float = 1e-3) -> None:
+    def __init__(self, sizes: Tuple[int, ...], seed: int, lr: float) -> None:
         rng = np.random.default_rng(seed)
         self.params: Params = {}
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -73,72 +73,75 @@ class NumpyMLP:
         self.layers = len(sizes) - 1
         self.opt = NumpyAdam(self.params, lr)
 
-    def loss_and_grads(self, x: np.ndarray, labels: np.ndarray) -> Tuple[float, Params]:
+    def _activate(self, h: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define _activate")
+
+    def _activation_grad(self, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define _activation_grad")
+
+    def _loss(self, out: np.ndarray, target: np.ndarray) -> Tuple[float, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__} must define _loss")
+
+    def loss_and_grads(self, x: np.ndarray, target: np.ndarray) -> Tuple[float, Params]:
         p = self.params
         activations: List[np.ndarray] = [x]
         h = x
         for i in range(self.layers):
             h = h @ p[f"w{i}"].T + p[f"b{i}"]
             if i < self.layers - 1:
-                h = np.maximum(h, 0)
+                h = self._activate(h)
             activations.append(h)
-        loss, g = softmax_cross_entropy(h, labels)
+        loss, g = self._loss(h, target)
         grads: Params = {}
         for i in reversed(range(self.layers)):
             if i < self.layers - 1:
-                g = g * (activations[i + 1] > 0)
+                g = g * self._activation_grad(activations[i + 1])
             grads[f"w{i}"] = g.T @ activations[i]
             grads[f"b{i}"] = g.sum(axis=0)
             if i > 0:
                 g = g @ p[f"w{i}"]
         return loss, grads
 
-    def step(self, x: np.ndarray, labels: np.ndarray) -> float:
-        loss, grads = self.loss_and_grads(x, labels)
+    def step(self, x: np.ndarray, target: np.ndarray) -> float:
+        loss, grads = self.loss_and_grads(x, target)
         self.opt.step(grads)
         return loss
 
 
-class NumpyRegressionMLP:
+class NumpyMLP(_DenseNet):
+    """784-256-128-10 (by default) with ReLU, softmax cross-entropy and Adam."""
+
+    def __init__(self, sizes: Tuple[int, ...] = (784, 256, 128, 10), seed: int = 0,
+                 lr: float = 1e-3) -> None:
+        super().__init__(sizes, seed, lr)
+
+    def _activate(self, h: np.ndarray) -> np.ndarray:
+        return np.maximum(h, 0)
+
+    def _activation_grad(self, out: np.ndarray) -> np.ndarray:
+        return out > 0
+
+    def _loss(self, out: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]:
+        return softmax_cross_entropy(out, labels)
+
+
+class NumpyRegressionMLP(_DenseNet):
     """4-8-1 (by default) with tanh hidden units, mean squared error and Adam: the tiny network
     whose batch-1 training step measures pure per-step overhead."""
 
     def __init__(self, sizes: Tuple[int, ...] = (4, 8, 1), seed: int = 0,
                  lr: float = 1e-3) -> None:
-        rng = np.random.default_rng(seed)
-        self.params: Params = {}
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            self.params[f"w{i}"] = _uniform(rng, (n_out, n_in), n_in)
-            self.params[f"b{i}"] = _uniform(rng, (n_out,), n_in)
-        self.layers = len(sizes) - 1
-        self.opt = NumpyAdam(self.params, lr)
+        super().__init__(sizes, seed, lr)
 
-    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, Params]:
-        p = self.params
-        activations: List[np.ndarray] = [x]
-        h = x
-        for i in range(self.layers):
-            h = h @ p[f"w{i}"].T + p[f"b{i}"]
-            if i < self.layers - 1:
-                h = np.tanh(h)
-            activations.append(h)
-        diff = h - y
-        loss = float(np.mean(diff * diff))
-        g = diff * (2 / diff.size)
-        grads: Params = {}
-        for i in reversed(range(self.layers)):
-            if i < self.layers - 1:
-                g = g * (1 - activations[i + 1] ** 2)
-            grads[f"w{i}"] = g.T @ activations[i]
-            grads[f"b{i}"] = g.sum(axis=0)
-            if i > 0:
-                g = g @ p[f"w{i}"]
-        return loss, grads
+    def _activate(self, h: np.ndarray) -> np.ndarray:
+        return np.tanh(h)
 
-    def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        loss, grads = self.loss_and_grads(x, y)
-        self.opt.step(grads)
-        return loss
+    def _activation_grad(self, out: np.ndarray) -> np.ndarray:
+        return 1 - out**2
+
+    def _loss(self, out: np.ndarray, y: np.ndarray) -> Tuple[float, np.ndarray]:
+        diff = out - y
+        return float(np.mean(diff * diff)), diff * (2 / diff.size)
 
 
 def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
