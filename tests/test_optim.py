@@ -405,6 +405,7 @@ BAD_HYPERPARAMETERS = [
     ("Adadelta", {"rho": 1.5}, "Invalid rho value: 1.5"),
     ("Adadelta", {"eps": -1}, "Invalid epsilon value"),
     ("RMSprop", {"alpha": -0.1}, "Invalid alpha value"),
+    ("RMSprop", {"alpha": 1.5}, "Invalid alpha value: 1.5"),
     ("RMSprop", {"momentum": -1}, "Invalid momentum value"),
     ("RMSprop", {"lr": float("nan")}, "Invalid learning rate: nan"),
     ("Adam", {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0: 1.0"),

@@ -59,7 +59,9 @@ class RMSprop(Optimizer):
         check_range("epsilon value", hyper["eps"])
         check_range("momentum value", hyper["momentum"])
         check_range("weight_decay value", hyper["weight_decay"])
-        check_range("alpha value", hyper["alpha"])
+        # alpha > 1 would give the squared gradient a negative weight: square_avg goes
+        # negative and its square root NaN (PyTorch checks only alpha >= 0).
+        check_range("alpha value", hyper["alpha"], 0.0, 1.0)
 
     def _state_names(self, group: Dict[str, Any]) -> tuple:
         return _NAMES[group["momentum"] > 0, bool(group["centered"])]
