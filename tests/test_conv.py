@@ -58,6 +58,8 @@ CONFIGS = [
     ((3, 1, 1, 1), (2, 1, 1, 1), 1, 0, 1, 1),  # single pixel
     ((1, 3, 3, 3), (2, 3, 3, 3), 1, 0, 1, 1),  # kernel as large as the input
     ((4, 16, 20, 20), (8, 16, 3, 3), 1, 1, 1, 1),  # enough work for both threads
+    ((2, 32, 9, 8), (10, 32, 3, 3), 1, 1, 1, 1),  # 32+ channels: one GEMM per tap, in place
+    ((2, 64, 7, 9), (6, 32, 3, 2), 1, (2, 1), (2, 1), 2),  # per-tap GEMMs, grouped, dilated
 ]
 
 
@@ -142,6 +144,35 @@ def test_conv2d_batches_of_small_images(n, groups, cin_g, cout_g, size, kernel, 
     w = rng.standard_normal((cout_g * groups, cin_g, kernel, kernel)).astype(dtype)
     b = rng.standard_normal(w.shape[0]).astype(dtype)
     tol = 1e-10 if dtype == np.float64 else 1e-4
+    assert_conv_matches(x, w, b, 1, padding, dilation, groups, rtol=tol, atol=tol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 5),
+    groups=st.sampled_from([1, 2]),
+    cin_g=st.integers(32, 70),
+    cout_g=st.integers(1, 20),
+    size=st.tuples(st.integers(2, 12), st.integers(2, 12)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(2, 4)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv2d_many_channels(n, groups, cin_g, cout_g, size, kernel, padding, dilation, dtype,
+                              seed):
+    # From 32 input channels per group, unit-stride convolutions run one GEMM per kernel tap
+    # on the padded input in place (input and weight gradients likewise); channel counts
+    # that are not multiples of the SIMD width, odd sizes and batches that split unevenly.
+    rng = np.random.default_rng(seed)
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if any(s > h + 2 * p for s, h, p in zip(spans, size, padding)):
+        return
+    x = rng.standard_normal((n, cin_g * groups) + size).astype(dtype)
+    w = rng.standard_normal((cout_g * groups, cin_g) + kernel).astype(dtype)
+    b = rng.standard_normal(w.shape[0]).astype(dtype)
+    tol = 1e-10 if dtype == np.float64 else 2e-4
     assert_conv_matches(x, w, b, 1, padding, dilation, groups, rtol=tol, atol=tol)
 
 

@@ -266,6 +266,37 @@ fn big_enough_to_tile_and_thread() {
 }
 
 #[test]
+fn many_channels_read_taps_in_place() {
+    // Enough channels per group for the per-tap GEMMs: padded (unevenly), dilated, grouped,
+    // several tiles of rows, and batches that split unevenly across threads.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let uneven = Conv2dParams::new(
+        [3, 64, 9, 7],
+        [5, 64, 3, 2],
+        [1, 1],
+        [2, 0, 1, 3],
+        [2, 1],
+        1,
+    );
+    for p in [
+        params([2, 64, 8, 8], [8, 64, 3, 3], 1, 1, 1, 1),
+        params([1, 128, 6, 5], [6, 64, 3, 3], 1, 1, 1, 2),
+        uneven.unwrap(),
+        params([1, 64, 70, 8], [64, 64, 3, 3], 1, 1, 1, 1),
+    ] {
+        let (tiles, taps) = shifted::tiling::<f64>(&p);
+        assert!(taps, "{:?} should read taps in place", p.input_shape());
+        run_case(&p, Which::Shifted, &mut rng);
+        run_case(&p, Which::Chosen, &mut rng);
+        if p.in_h == 70 {
+            assert!(tiles > 1, "the tall image should take several tiles");
+        }
+    }
+    // Too few channels: lowered as before.
+    assert!(!shifted::tiling::<f64>(&params([1, 16, 8, 8], [8, 16, 3, 3], 1, 1, 1, 1)).1);
+}
+
+#[test]
 fn odd_batches_of_small_images() {
     // LeNet-sized images in batches that do not divide into the threads' runs of images;
     // padded, grouped and dilated too.
