@@ -38,11 +38,18 @@ fn tiles(p: &Conv2dParams, rows: usize) -> impl Iterator<Item = Range<usize>> {
     (0..oh).step_by(rows).map(move |r| r..(r + rows).min(oh))
 }
 
-/// Split the batch into contiguous runs of images, one per task.
+/// Most runs of images per thread. More runs than threads let the pool balance the load: a
+/// thread slowed down by other work on its core (these machines lend their cores out) then
+/// leaves its remaining runs to the others instead of holding up the whole call.
+const RUNS_PER_THREAD: usize = 4;
+
+/// Split the batch into contiguous runs of images, one per task: a few per thread, but none
+/// with less than about [`PARALLEL_MACS`] of work.
 pub(super) fn image_runs(p: &Conv2dParams) -> Vec<Range<usize>> {
     let threads = threading::num_threads();
     let tasks = if threads > 1 && p.macs() >= PARALLEL_MACS {
-        p.batch.min(threads)
+        let by_work = (p.macs() / PARALLEL_MACS).max(threads);
+        p.batch.min(threads * RUNS_PER_THREAD).min(by_work)
     } else {
         1
     };
