@@ -60,6 +60,8 @@ CONFIGS = [
     ((4, 16, 20, 20), (8, 16, 3, 3), 1, 1, 1, 1),  # enough work for both threads
     ((2, 32, 9, 8), (10, 32, 3, 3), 1, 1, 1, 1),  # 32+ channels: one GEMM per tap, in place
     ((2, 64, 7, 9), (6, 32, 3, 2), 1, (2, 1), (2, 1), 2),  # per-tap GEMMs, grouped, dilated
+    ((3, 6, 8, 8), (16, 6, 5, 5), 1, 0, 1, 1),  # one vector of filters (f32): dW summed as dW^T
+    ((2, 6, 7, 8), (16, 3, 3, 3), 1, 1, 2, 2),  # 8 filters per group (f64): dW summed as dW^T
 ]
 
 
@@ -73,7 +75,7 @@ def test_conv2d_matches_reference_forward_and_gradients(xs, ws, stride, padding,
     assert_conv_matches(x, w, b, stride, padding, dilation, groups)
 
 
-@pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups", CONFIGS[:8])
+@pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups", CONFIGS[:8] + CONFIGS[-2:])
 def test_conv2d_float32_matches_reference(xs, ws, stride, padding, dilation, groups):
     x = R.standard_normal(xs).astype(np.float32)
     w = R.standard_normal(ws).astype(np.float32)

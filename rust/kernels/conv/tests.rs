@@ -180,6 +180,9 @@ fn fixed_cases_both_algorithms() {
         params([1, 4, 5, 5], [8, 1, 3, 3], 2, 2, 1, 4),
         params([2, 3, 10, 7], [5, 3, 2, 4], 3, 0, 1, 1),
         params([1, 2, 4, 4], [3, 2, 1, 1], 2, 1, 1, 1),
+        // Eight filters (per group): one f64 vector, so the weight gradient is summed as dW^T.
+        params([3, 5, 9, 8], [8, 5, 3, 3], 1, 1, 1, 1),
+        params([2, 6, 7, 7], [16, 3, 3, 2], 1, 0, 2, 2),
     ];
     for p in &cases {
         for which in ALL {
