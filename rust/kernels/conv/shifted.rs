@@ -442,17 +442,17 @@ fn backward_images<T: Real>(
                 if let Some(dw) = partial.weight.as_deref_mut() {
                     let xg = &xp_img[g * cin_g * l.plane()..][..cin_g * l.plane()];
                     let dwg = &mut dw[g * cout_g * k..][..cout_g * k];
-                    if transposed_dw {
+                    if lowered {
                         let col = &mut col[..k * width];
                         lower(p, &l, xg, &taps, &t, col);
-                        let c =
-                            MatMut::row_major(&mut dw_t[g * k * cout_g..][..k * cout_g], k, cout_g);
-                        matmul(MatRef::row_major(&*col, k, width), dout.t(), c, true)?;
-                    } else if lowered {
-                        let col = &mut col[..k * width];
-                        lower(p, &l, xg, &taps, &t, col);
-                        let c = MatMut::row_major(dwg, cout_g, k);
-                        matmul(dout, MatRef::row_major(&*col, k, width).t(), c, true)?;
+                        let col = MatRef::row_major(&*col, k, width);
+                        if transposed_dw {
+                            let dwg_t = &mut dw_t[g * k * cout_g..][..k * cout_g];
+                            let c = MatMut::row_major(dwg_t, k, cout_g);
+                            matmul(col, dout.t(), c, true)?;
+                        } else {
+                            matmul(dout, col.t(), MatMut::row_major(dwg, cout_g, k), true)?;
+                        }
                     } else {
                         for (tap, &off) in taps.iter().enumerate() {
                             // This tap's weight gradients: dw[co, c, tap] for all co and c.
