@@ -285,6 +285,27 @@ def test_conv2d_layer_init_and_repr():
                                                       padding_mode="reflect"))
 
 
+def test_conv2d_reset_parameters_redraws_through_nn_init():
+    # As in PyTorch: the constructor calls reset_parameters(), which nn.init implements, so a
+    # seed reproduces a layer and re-initialising draws fresh weights on the same bounds.
+    dlcore.manual_seed(5)
+    layer = nn.Conv2d(4, 8, (3, 2), dtype=np.float64)
+    first = layer.weight.data.copy(), layer.bias.data.copy()
+    dlcore.manual_seed(5)
+    again = nn.Conv2d(4, 8, (3, 2), dtype=np.float64)
+    np.testing.assert_array_equal(again.weight.data, first[0])
+    np.testing.assert_array_equal(again.bias.data, first[1])
+    layer.reset_parameters()
+    assert not np.array_equal(layer.weight.data, first[0])
+    bound = 1 / math.sqrt(4 * 3 * 2)
+    for p in (layer.weight, layer.bias):
+        assert p.dtype == np.float64 and np.abs(p.data).max() <= bound
+    dlcore.manual_seed(5)
+    weight = np.empty((8, 4, 3, 2))
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    np.testing.assert_array_equal(weight, first[0])
+
+
 def test_conv2d_layer_rejects_bad_hyperparameters():
     with pytest.raises(ValueError, match="in_channels=3 is not divisible by groups=2"):
         nn.Conv2d(3, 4, 3, groups=2)

@@ -7,9 +7,9 @@ from typing import Any, Tuple, Union
 
 import numpy as np
 
-from ..random import default_generator
 from ..tensor import Tensor
 from . import functional as F
+from . import init
 from .module import Module, Parameter
 from .ops.conv import _pair, conv_padding
 
@@ -80,15 +80,23 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: padding must be non-negative, got {padding!r}")
         self.groups = int(groups)
         self.padding_mode = padding_mode
-        fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-        bound = 1.0 / math.sqrt(fan_in)
-        rng = default_generator()
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-        self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
         if bias:
-            self.bias = Parameter(rng.uniform(-bound, bound, (self.out_channels,)).astype(dtype))
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
         else:
             self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: Kaiming-uniform with ``a = sqrt(5)``, which works out to
+        ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_in / groups * KH * KW``, and
+        the bias on the same bounds."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1.0 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Any) -> Tensor:
         mode = _PADDING_MODES[self.padding_mode]
