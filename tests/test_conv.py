@@ -139,14 +139,23 @@ def test_conv2d_batches_of_small_images(n, groups, cin_g, cout_g, size, kernel, 
                                         dilation, dtype, seed):
     # Unit stride on small images (the shifted-row lowering) in batches that do not divide
     # into the threads' runs of images.
+    _check_unit_stride(seed, n, groups, cin_g, cout_g, size, (kernel, kernel), (padding,) * 2,
+                       (dilation,) * 2, dtype, f32_tol=1e-4)
+
+
+def _check_unit_stride(seed, n, groups, cin_g, cout_g, size, kernel, padding, dilation, dtype,
+                       f32_tol):
+    """A random unit-stride convolution of this geometry against the reference (skipped if
+    the kernel does not fit the padded input)."""
     rng = np.random.default_rng(seed)
-    if dilation * (kernel - 1) + 1 > min(size) + 2 * padding:
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if any(s > h + 2 * p for s, h, p in zip(spans, size, padding)):
         return
     x = rng.standard_normal((n, cin_g * groups) + size).astype(dtype)
-    w = rng.standard_normal((cout_g * groups, cin_g, kernel, kernel)).astype(dtype)
+    w = rng.standard_normal((cout_g * groups, cin_g) + tuple(kernel)).astype(dtype)
     b = rng.standard_normal(w.shape[0]).astype(dtype)
-    tol = 1e-10 if dtype == np.float64 else 1e-4
-    assert_conv_matches(x, w, b, 1, padding, dilation, groups, rtol=tol, atol=tol)
+    tol = 1e-10 if dtype == np.float64 else f32_tol
+    assert_conv_matches(x, w, b, 1, tuple(padding), tuple(dilation), groups, rtol=tol, atol=tol)
 
 
 @settings(max_examples=25, deadline=None)
@@ -167,15 +176,8 @@ def test_conv2d_many_channels(n, groups, cin_g, cout_g, size, kernel, padding, d
     # From 32 input channels per group, unit-stride convolutions run one GEMM per kernel tap
     # on the padded input in place (input and weight gradients likewise); channel counts
     # that are not multiples of the SIMD width, odd sizes and batches that split unevenly.
-    rng = np.random.default_rng(seed)
-    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    if any(s > h + 2 * p for s, h, p in zip(spans, size, padding)):
-        return
-    x = rng.standard_normal((n, cin_g * groups) + size).astype(dtype)
-    w = rng.standard_normal((cout_g * groups, cin_g) + kernel).astype(dtype)
-    b = rng.standard_normal(w.shape[0]).astype(dtype)
-    tol = 1e-10 if dtype == np.float64 else 2e-4
-    assert_conv_matches(x, w, b, 1, padding, dilation, groups, rtol=tol, atol=tol)
+    _check_unit_stride(seed, n, groups, cin_g, cout_g, size, kernel, padding, dilation, dtype,
+                       f32_tol=2e-4)
 
 
 @pytest.mark.parametrize("xs, ws", [((64, 1, 28, 28), (6, 1, 5, 5)),
