@@ -117,7 +117,9 @@ impl<T> ViewMut<T> {
 
 /// What the driver needs of an element type: block sizes, kernels and packing routines.
 trait Element: Real {
-    /// Columns of a B panel (two zmm vectors).
+    /// Elements per vector.
+    const LANES: usize;
+    /// Columns of a B panel (a few zmm vectors).
     const NR: usize;
     /// Most rows of an A panel.
     const MR: usize;
@@ -144,6 +146,7 @@ trait Element: Real {
 macro_rules! impl_element {
     ($t:ty, $family:ident, mc $mc:expr, nc $nc:expr) => {
         impl Element for $t {
+            const LANES: usize = avx512::$family::LANES;
             const NR: usize = avx512::$family::NR;
             const MR: usize = avx512::$family::MR;
             const KC: usize = avx512::$family::KC;
@@ -444,7 +447,8 @@ impl<E: Element> Block<E> {
             // C's columns are not contiguous: compute into an aligned local tile, then add it
             // into C element by element.
             #[repr(C, align(64))]
-            struct Tile([f64; 12 * 16]); // MR x NR for f32 (12 x 32) and f64 (12 x 16)
+            struct Tile([f64; 12 * 16]); // the largest MR x NR: f32 12 x 32, f64 6 x 32
+            const { assert!(E::MR * E::NR * std::mem::size_of::<E>() <= 12 * 16 * 8) };
             let mut tile = Tile([0.0; 12 * 16]);
             let t = tile.0.as_mut_ptr().cast::<E>();
             kernel(kc, a_panel, lda, b, ldb, t, E::NR, lanes, false);
@@ -461,7 +465,7 @@ impl<E: Element> Block<E> {
 
 /// How many lanes of the last vector a tile of `cols` columns uses.
 fn last_lanes<E: Element>(cols: usize) -> usize {
-    let lanes = E::NR / 2;
+    let lanes = E::LANES;
     cols - (cols - 1) / lanes * lanes
 }
 
