@@ -94,10 +94,15 @@ const PARALLEL_FLOPS: usize = 96 * 96 * 96;
 /// Which implementation computes the product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Backend {
-    /// The fastest this CPU supports: the packed AVX-512 GEMM where available, else portable.
+    /// The fastest this CPU supports: the packed GEMM with AVX-512 or AVX2 kernels where
+    /// available, else portable.
     Auto,
+    /// The packed GEMM with a chosen instruction set (tests run each one the CPU has).
+    #[cfg(target_arch = "x86_64")]
+    #[cfg_attr(not(test), allow(dead_code))]
+    Packed(packed_gemm::Isa),
     /// The `gemm` crate, which runs on any CPU (AVX2/FMA or NEON where available).
-    // Only tests choose it on an AVX-512 machine; elsewhere `Auto` falls back to it.
+    // Only tests choose it on x86-64 with AVX2; elsewhere `Auto` falls back to it.
     #[cfg_attr(not(test), allow(dead_code))]
     Portable,
 }
@@ -153,7 +158,13 @@ pub(crate) fn matmul_with<T: Real>(
         return depth_split(backend, threads, a, b, c, accumulate);
     }
     #[cfg(target_arch = "x86_64")]
-    if backend == Backend::Auto && packed_gemm::available() {
+    let packed = match backend {
+        Backend::Auto => packed_gemm::Isa::best(),
+        Backend::Packed(isa) => Some(isa),
+        Backend::Portable => None,
+    };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(isa) = packed {
         let view = |x: &MatRef<T>| packed_gemm::View {
             ptr: x.data.as_ptr(),
             rs: x.row_stride,
@@ -164,11 +175,12 @@ pub(crate) fn matmul_with<T: Real>(
             rs: c.row_stride,
             cs: c.col_stride,
         };
-        // SAFETY: AVX-512F was detected; `check` verified every view lies inside its slice
+        // SAFETY: `isa` is supported (`best` checked, or tests did); `check` verified every view lies inside its slice
         // and that C's elements are distinct; C is borrowed mutably, so it cannot overlap A
         // or B; k >= 1.
-        let done =
-            unsafe { packed_gemm::matmul((m, n, k), view(&a), view(&b), out, accumulate, threads) };
+        let done = unsafe {
+            packed_gemm::matmul(isa, (m, n, k), view(&a), view(&b), out, accumulate, threads)
+        };
         if done {
             return Ok(());
         }
@@ -445,13 +457,16 @@ mod tests {
         c
     }
 
-    /// Backends and thread counts every case runs under: the packed path (where the CPU has
-    /// AVX-512) and the portable one, each serial and split into three strips.
+    /// Backends and thread counts every case runs under: the packed path with each
+    /// instruction set the CPU has (AVX-512, AVX2) and the portable one, each serial and
+    /// split into three strips.
     fn configurations() -> Vec<(Backend, usize)> {
         let mut configs = vec![(Backend::Portable, 1), (Backend::Portable, 3)];
         #[cfg(target_arch = "x86_64")]
-        if packed_gemm::available() {
-            configs.extend([(Backend::Auto, 1), (Backend::Auto, 3)]);
+        for isa in [packed_gemm::Isa::Avx512, packed_gemm::Isa::Avx2] {
+            if isa.supported() {
+                configs.extend([(Backend::Packed(isa), 1), (Backend::Packed(isa), 3)]);
+            }
         }
         configs
     }

@@ -1,5 +1,7 @@
-//! A BLIS-style packed GEMM with AVX-512 microkernels: dlcore's matmul on x86-64 CPUs that
-//! have AVX-512F. Other CPUs use the portable `gemm` crate (see `matmul.rs`).
+//! A BLIS-style packed GEMM with AVX-512 or AVX2 + FMA microkernels: dlcore's matmul on x86-64
+//! CPUs that have either. Other CPUs use the portable `gemm` crate (see `matmul.rs`). The
+//! microkernels and packing routines come from one macro (`family.rs`) instantiated per
+//! instruction set and element type (`avx512.rs`, `avx2.rs`); the driver here is generic.
 //!
 //! The loops, outermost first (Goto/BLIS): split C's columns into blocks of `NC`; split the
 //! inner dimension into blocks of `KC` and pack that `KC x NC` block of B into panels of `NR`
@@ -12,9 +14,7 @@
 //! not packed at all when its panels stay within few pages, nor is a row-major A in a product
 //! so narrow (at most two B panels) that each packed A block would be used only once or twice.
 //!
-//! Block sizes were chosen by measurement on a Sapphire Rapids core (48 KiB L1d, 2 MiB L2)
-//! and kept within what a Zen 5 core (48 KiB L1d, 1 MiB L2) holds: a deep `KC` (fewer passes
-//! over C, whose tiles are the costly loads), a small `MC` (A block 192 KiB) and `NC` = 1024.
+//! Block sizes are each family's (see the instantiations).
 //!
 //! Threads split C into independent column (or row) strips, each computed by the serial
 //! algorithm with that thread's own packing buffers: no barriers, at the price of packing the
@@ -22,14 +22,16 @@
 //! are claimed dynamically, the calling thread included, so a thread that starts late on a
 //! busy machine costs little.
 
+mod avx2;
 mod avx512;
 mod buffers;
+mod family;
 
 use std::any::TypeId;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use self::avx512::{a_layout, KernelFn};
 use self::buffers::{with_scratch, Scratch};
+use self::family::{a_layout, KernelFn};
 use super::real::Real;
 use crate::threading;
 
@@ -115,11 +117,13 @@ impl<T> ViewMut<T> {
     }
 }
 
-/// What the driver needs of an element type: block sizes, kernels and packing routines.
-trait Element: Real {
+/// What the driver needs of a SIMD family: its element type, block sizes, kernels and packing
+/// routines. Implemented by the `Family` type of each module `simd_family!` generates.
+trait Family {
+    type E: Real;
     /// Elements per vector.
     const LANES: usize;
-    /// Columns of a B panel (a few zmm vectors).
+    /// Columns of a B panel (a few vectors).
     const NR: usize;
     /// Most rows of an A panel.
     const MR: usize;
@@ -131,59 +135,84 @@ trait Element: Real {
     const MC: usize;
     /// Most columns of a packed B block.
     const NC: usize;
-    fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<Self>;
+    fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<Self::E>;
     /// # Safety
-    /// See `avx512::*::pack_a_rows`.
-    unsafe fn pack_a_rows(src: View<Self>, h: usize, kc: usize, dst: *mut Self);
+    /// See `family.rs`, `pack_a_rows`.
+    unsafe fn pack_a_rows(src: View<Self::E>, h: usize, kc: usize, dst: *mut Self::E);
     /// # Safety
-    /// See `avx512::*::pack_a_depth`.
-    unsafe fn pack_a_depth(src: View<Self>, h: usize, kc: usize, dst: *mut Self);
+    /// See `family.rs`, `pack_a_depth`.
+    unsafe fn pack_a_depth(src: View<Self::E>, h: usize, kc: usize, dst: *mut Self::E);
     /// # Safety
-    /// See `avx512::*::pack_b`.
-    unsafe fn pack_b(src: View<Self>, nc: usize, kc: usize, dst: *mut Self);
+    /// See `family.rs`, `pack_b`.
+    unsafe fn pack_b(src: View<Self::E>, nc: usize, kc: usize, dst: *mut Self::E);
 }
 
-macro_rules! impl_element {
-    ($t:ty, $family:ident, mc $mc:expr, nc $nc:expr) => {
-        impl Element for $t {
-            const LANES: usize = avx512::$family::LANES;
-            const NR: usize = avx512::$family::NR;
-            const MR: usize = avx512::$family::MR;
-            const KC: usize = avx512::$family::KC;
-            const A_ROW_STRIDE: usize = avx512::$family::A_ROW_STRIDE;
-            const MC: usize = $mc;
-            const NC: usize = $nc;
-            fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<Self> {
-                avx512::$family::kernel_for(rows, cols, layout)
+macro_rules! impl_family {
+    ($($family:ident)::+, $t:ty) => {
+        impl Family for $($family)::+::Family {
+            type E = $t;
+            const LANES: usize = $($family)::+::LANES;
+            const NR: usize = $($family)::+::NR;
+            const MR: usize = $($family)::+::MR;
+            const KC: usize = $($family)::+::KC;
+            const A_ROW_STRIDE: usize = $($family)::+::A_ROW_STRIDE;
+            const MC: usize = $($family)::+::MC;
+            const NC: usize = $($family)::+::NC;
+            fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<$t> {
+                $($family)::+::kernel_for(rows, cols, layout)
             }
-            unsafe fn pack_a_rows(src: View<Self>, h: usize, kc: usize, dst: *mut Self) {
-                avx512::$family::pack_a_rows(src.ptr, src.rs, src.cs, h, kc, dst)
+            unsafe fn pack_a_rows(src: View<$t>, h: usize, kc: usize, dst: *mut $t) {
+                $($family)::+::pack_a_rows(src.ptr, src.rs, src.cs, h, kc, dst)
             }
-            unsafe fn pack_a_depth(src: View<Self>, h: usize, kc: usize, dst: *mut Self) {
-                avx512::$family::pack_a_depth(src.ptr, src.rs, src.cs, h, kc, dst)
+            unsafe fn pack_a_depth(src: View<$t>, h: usize, kc: usize, dst: *mut $t) {
+                $($family)::+::pack_a_depth(src.ptr, src.rs, src.cs, h, kc, dst)
             }
-            unsafe fn pack_b(src: View<Self>, nc: usize, kc: usize, dst: *mut Self) {
-                avx512::$family::pack_b(src.ptr, src.rs, src.cs, nc, kc, dst)
+            unsafe fn pack_b(src: View<$t>, nc: usize, kc: usize, dst: *mut $t) {
+                $($family)::+::pack_b(src.ptr, src.rs, src.cs, nc, kc, dst)
             }
         }
     };
 }
 
-impl_element!(f32, f32x16, mc 96, nc 1024);
-impl_element!(f64, f64x8, mc 96, nc 1024);
+impl_family!(avx512::f32x16, f32);
+impl_family!(avx512::f64x8, f64);
+impl_family!(avx2::f32x8, f32);
+impl_family!(avx2::f64x4, f64);
 
-/// Whether this CPU can run the packed AVX-512 path.
-pub(crate) fn available() -> bool {
-    std::is_x86_feature_detected!("avx512f")
+/// The instruction sets the packed GEMM has microkernels for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    Avx512,
+    Avx2,
 }
 
-/// `C (+)= A @ B` for `m x k` A and `k x n` B on the AVX-512 path, using up to `threads`
+impl Isa {
+    /// Whether this CPU can run this instruction set's kernels.
+    pub(crate) fn supported(self) -> bool {
+        match self {
+            Isa::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            Isa::Avx2 => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+            }
+        }
+    }
+
+    /// The widest instruction set this CPU supports, if any.
+    pub(crate) fn best() -> Option<Isa> {
+        [Isa::Avx512, Isa::Avx2]
+            .into_iter()
+            .find(|isa| isa.supported())
+    }
+}
+
+/// `C (+)= A @ B` for `m x k` A and `k x n` B with `isa`'s kernels, using up to `threads`
 /// threads. Returns false (doing nothing) for element types other than f32 and f64.
 ///
 /// # Safety
-/// AVX-512F must be available ([`available`]); the views must cover their `m x k`, `k x n`
+/// `isa` must be supported ([`Isa::supported`]); the views must cover their `m x k`, `k x n`
 /// and `m x n` extents, with C's elements distinct and not overlapping A or B; `k >= 1`.
 pub(crate) unsafe fn matmul<T: Real>(
+    isa: Isa,
     (m, n, k): (usize, usize, usize),
     a: View<T>,
     b: View<T>,
@@ -191,12 +220,25 @@ pub(crate) unsafe fn matmul<T: Real>(
     accumulate: bool,
     threads: usize,
 ) -> bool {
-    if TypeId::of::<T>() == TypeId::of::<f32>() {
-        run::<f32>((m, n, k), a.cast(), b.cast(), c.cast(), accumulate, threads);
-    } else if TypeId::of::<T>() == TypeId::of::<f64>() {
-        run::<f64>((m, n, k), a.cast(), b.cast(), c.cast(), accumulate, threads);
-    } else {
-        return false;
+    let shape = (m, n, k);
+    let f32 = TypeId::of::<T>() == TypeId::of::<f32>();
+    let f64 = TypeId::of::<T>() == TypeId::of::<f64>();
+    let (a32, b32, c32) = (a.cast(), b.cast(), c.cast());
+    let (a64, b64, c64) = (a.cast(), b.cast(), c.cast());
+    match (isa, f32, f64) {
+        (Isa::Avx512, true, _) => {
+            run::<avx512::f32x16::Family>(shape, a32, b32, c32, accumulate, threads)
+        }
+        (Isa::Avx512, _, true) => {
+            run::<avx512::f64x8::Family>(shape, a64, b64, c64, accumulate, threads)
+        }
+        (Isa::Avx2, true, _) => {
+            run::<avx2::f32x8::Family>(shape, a32, b32, c32, accumulate, threads)
+        }
+        (Isa::Avx2, _, true) => {
+            run::<avx2::f64x4::Family>(shape, a64, b64, c64, accumulate, threads)
+        }
+        _ => return false,
     }
     true
 }
@@ -205,28 +247,28 @@ pub(crate) unsafe fn matmul<T: Real>(
 ///
 /// # Safety
 /// As for [`matmul`].
-unsafe fn run<E: Element>(
+unsafe fn run<F: Family>(
     (m, n, k): (usize, usize, usize),
-    a: View<E>,
-    b: View<E>,
-    c: ViewMut<E>,
+    a: View<F::E>,
+    b: View<F::E>,
+    c: ViewMut<F::E>,
     accumulate: bool,
     threads: usize,
 ) {
     if c.cs != 1 && c.rs == 1 {
         // Column-major C: compute C^T = B^T A^T, whose rows are contiguous in memory.
-        return run((n, m, k), b.t(), a.t(), c.t(), accumulate, threads);
+        return run::<F>((n, m, k), b.t(), a.t(), c.t(), accumulate, threads);
     }
     if threads < 2 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_MIN_FMAS {
-        return with_scratch(|s| serial((m, n, k), a, b, c, accumulate, s));
+        return with_scratch(|s| serial::<F>((m, n, k), a, b, c, accumulate, s));
     }
     // Split the longer side of C: the strips then share the smaller operand, whose repacking
     // per strip costs least.
     let split_columns = n >= m;
     let (len, align) = if split_columns {
-        (n, E::NR)
+        (n, F::NR)
     } else {
-        (m, E::MR)
+        (m, F::MR)
     };
     let strip = strip_size(len, align, threads);
     let strips = len.div_ceil(strip);
@@ -237,10 +279,10 @@ unsafe fn run<E: Element>(
         unsafe {
             if split_columns {
                 let (b, c) = (b.offset(0, start), c.offset(0, start));
-                with_scratch(|sc| serial((m, size, k), a, b, c, accumulate, sc));
+                with_scratch(|sc| serial::<F>((m, size, k), a, b, c, accumulate, sc));
             } else {
                 let (a, c) = (a.offset(start, 0), c.offset(start, 0));
-                with_scratch(|sc| serial((size, n, k), a, b, c, accumulate, sc));
+                with_scratch(|sc| serial::<F>((size, n, k), a, b, c, accumulate, sc));
             }
         }
     };
@@ -287,17 +329,17 @@ fn balanced_step(len: usize, max: usize, align: usize) -> usize {
 ///
 /// # Safety
 /// As for [`matmul`]; no other thread writes the part of C this call covers.
-unsafe fn serial<E: Element>(
+unsafe fn serial<F: Family>(
     (m, n, k): (usize, usize, usize),
-    a: View<E>,
-    b: View<E>,
-    c: ViewMut<E>,
+    a: View<F::E>,
+    b: View<F::E>,
+    c: ViewMut<F::E>,
     accumulate: bool,
     scratch: &mut Scratch,
 ) {
-    let nc_step = balanced_step(n, E::NC, E::NR);
-    let kc_step = balanced_step(k, E::KC, 1);
-    let mc_step = balanced_step(m, E::MC, E::MR);
+    let nc_step = balanced_step(n, F::NC, F::NR);
+    let kc_step = balanced_step(k, F::KC, 1);
+    let mc_step = balanced_step(m, F::MC, F::MR);
     // Copy A without transposing: a row-major A packs row by row, anything else by depth.
     let a_rows = a.cs == 1 && a.rs != 1;
     // A row-major A whose blocks would each serve only one or two B panels is read in place:
@@ -305,31 +347,31 @@ unsafe fn serial<E: Element>(
     // Not when its rows lie a multiple of 2 KiB apart, though: a tile's rows would then
     // share one or two L1 sets and evict each other.
     let a_in_place =
-        a_rows && n <= 2 * E::NR && !(a.rs * std::mem::size_of::<E>()).is_multiple_of(2048);
+        a_rows && n <= 2 * F::NR && !(a.rs * std::mem::size_of::<F::E>()).is_multiple_of(2048);
     // A row-major B whose panels each serve a single block of A gains little from packing
     // (it is read once either way), so the kernel may read it in place, but only if walking
     // down a panel stays within few pages: each B row on its own page defeats the hardware
     // prefetcher and the TLB, and then packing row by row (streaming) is much faster.
-    let few_pages = b.rs * std::mem::size_of::<E>() <= 4096 || kc_step <= 64;
+    let few_pages = b.rs * std::mem::size_of::<F::E>() <= 4096 || kc_step <= 64;
     let b_in_place = b.cs == 1 && m <= mc_step && few_pages;
     let packed_b = if b_in_place {
         std::ptr::null_mut()
     } else {
         scratch
             .b
-            .get::<E>(kc_step * nc_step.next_multiple_of(E::NR))
+            .get::<F::E>(kc_step * nc_step.next_multiple_of(F::NR))
     };
     let (layout, a_stride) = if a_in_place {
         (a_layout::IN_PLACE, a.rs)
     } else if a_rows {
-        (a_layout::ROWS, E::A_ROW_STRIDE)
+        (a_layout::ROWS, F::A_ROW_STRIDE)
     } else {
         (a_layout::DEPTH, kc_step)
     };
     let packed_a = if a_in_place {
         std::ptr::null_mut()
     } else {
-        scratch.a.get::<E>(mc_step * a_stride)
+        scratch.a.get::<F::E>(mc_step * a_stride)
     };
     for jc in (0..n).step_by(nc_step) {
         let nc = nc_step.min(n - jc);
@@ -338,7 +380,7 @@ unsafe fn serial<E: Element>(
             let b_block = if b_in_place {
                 PackedB::InPlace(b.offset(pc, jc))
             } else {
-                E::pack_b(b.offset(pc, jc), nc, kc, packed_b);
+                F::pack_b(b.offset(pc, jc), nc, kc, packed_b);
                 PackedB::Panels(packed_b)
             };
             for ic in (0..m).step_by(mc_step) {
@@ -347,18 +389,18 @@ unsafe fn serial<E: Element>(
                     a.offset(ic, pc).ptr
                 } else {
                     let mut offset = 0;
-                    for (i0, h) in row_panels(mc, E::MR) {
+                    for (i0, h) in row_panels(mc, F::MR) {
                         let (src, dst) = (a.offset(ic + i0, pc), packed_a.add(offset));
                         if a_rows {
-                            E::pack_a_rows(src, h, kc, dst);
+                            F::pack_a_rows(src, h, kc, dst);
                         } else {
-                            E::pack_a_depth(src, h, kc, dst);
+                            F::pack_a_depth(src, h, kc, dst);
                         }
                         offset += h * if a_rows { a_stride } else { kc };
                     }
                     packed_a.cast_const()
                 };
-                let block = Block {
+                let block = Block::<F> {
                     mc,
                     nc,
                     kc,
@@ -396,29 +438,29 @@ enum PackedB<E> {
 }
 
 /// One `mc x kc` block of A (packed or in place) against one `kc x nc` block of B.
-struct Block<E> {
+struct Block<F: Family> {
     mc: usize,
     nc: usize,
     kc: usize,
     /// The block's first A panel.
-    a: *const E,
+    a: *const F::E,
     /// The A panels' layout (see [`a_layout`]).
     layout: u8,
     /// Elements from one row of A to the next in the row layouts; `kc` in the depth layout.
     a_stride: usize,
-    b: PackedB<E>,
-    c: ViewMut<E>,
+    b: PackedB<F::E>,
+    c: ViewMut<F::E>,
     load_c: bool,
 }
 
-impl<E: Element> Block<E> {
+impl<F: Family> Block<F> {
     /// # Safety
     /// The packed blocks hold what `serial` packed; C covers `mc x nc` elements.
     unsafe fn multiply(&self) {
         let Block { mc, nc, .. } = *self;
-        for (panel, j0) in (0..nc).step_by(E::NR).enumerate() {
+        for (panel, j0) in (0..nc).step_by(F::NR).enumerate() {
             let mut a_panel = self.a;
-            for (i0, h) in row_panels(mc, E::MR) {
+            for (i0, h) in row_panels(mc, F::MR) {
                 self.tile(a_panel, i0, h, panel, j0);
                 a_panel = a_panel.add(h * self.a_stride);
             }
@@ -430,16 +472,16 @@ impl<E: Element> Block<E> {
     /// # Safety
     /// As for [`Block::multiply`].
     #[inline(always)]
-    unsafe fn tile(&self, a_panel: *const E, i0: usize, h: usize, panel: usize, j0: usize) {
+    unsafe fn tile(&self, a_panel: *const F::E, i0: usize, h: usize, panel: usize, j0: usize) {
         let kc = self.kc;
-        let cols = E::NR.min(self.nc - j0);
+        let cols = F::NR.min(self.nc - j0);
         let (b, ldb) = match self.b {
-            PackedB::Panels(p) => (p.add(panel * kc * E::NR), E::NR),
+            PackedB::Panels(p) => (p.add(panel * kc * F::NR), F::NR),
             PackedB::InPlace(v) => (v.offset(0, j0).ptr, v.rs),
         };
-        let kernel = E::kernel_for(h, cols, self.layout);
+        let kernel = F::kernel_for(h, cols, self.layout);
         let c = self.c.offset(i0, j0);
-        let lanes = last_lanes::<E>(cols);
+        let lanes = last_lanes::<F>(cols);
         let lda = self.a_stride;
         if c.cs == 1 {
             kernel(kc, a_panel, lda, b, ldb, c.ptr, c.rs, lanes, self.load_c);
@@ -448,14 +490,14 @@ impl<E: Element> Block<E> {
             // into C element by element.
             #[repr(C, align(64))]
             struct Tile([f64; 12 * 16]); // the largest MR x NR: f32 12 x 32, f64 6 x 32
-            const { assert!(E::MR * E::NR * std::mem::size_of::<E>() <= 12 * 16 * 8) };
+            const { assert!(F::MR * F::NR * std::mem::size_of::<F::E>() <= 12 * 16 * 8) };
             let mut tile = Tile([0.0; 12 * 16]);
-            let t = tile.0.as_mut_ptr().cast::<E>();
-            kernel(kc, a_panel, lda, b, ldb, t, E::NR, lanes, false);
+            let t = tile.0.as_mut_ptr().cast::<F::E>();
+            kernel(kc, a_panel, lda, b, ldb, t, F::NR, lanes, false);
             for i in 0..h {
                 for j in 0..cols {
                     let dst = c.ptr.add(i * c.rs + j * c.cs);
-                    let value = *t.add(i * E::NR + j);
+                    let value = *t.add(i * F::NR + j);
                     *dst = if self.load_c { *dst + value } else { value };
                 }
             }
@@ -464,8 +506,8 @@ impl<E: Element> Block<E> {
 }
 
 /// How many lanes of the last vector a tile of `cols` columns uses.
-fn last_lanes<E: Element>(cols: usize) -> usize {
-    let lanes = E::LANES;
+fn last_lanes<F: Family>(cols: usize) -> usize {
+    let lanes = F::LANES;
     cols - (cols - 1) / lanes * lanes
 }
 
