@@ -525,7 +525,8 @@ mod tests {
     }
 
     /// Shapes around every blocking boundary: single elements, k = 1, partial register tiles
-    /// (MR = 12 f32 / 6 f64 rows, NR = 32 columns), several KC / MC / NC blocks, and
+    /// (AVX-512: MR = 12 f32 / 6 f64 rows, NR = 32 columns; AVX2: MR = 6, NR = 16 f32 / 8 f64
+    /// columns), several KC / MC / NC blocks, and
     /// products above the threading threshold (128^3 multiply-adds) split by columns
     /// (n >= m) or by rows. Narrow products (n <= 2 NR) read a row-major A in place, across
     /// several depth and row blocks too, except when its rows are a multiple of 2 KiB apart

@@ -90,7 +90,7 @@ macro_rules! simd_family {
             /// Copy `len` contiguous elements: whole vectors, then one masked vector.
             ///
             /// # Safety
-            /// The family's instruction set; `len` elements readable at `src` and writable at `dst`.
+            /// Its instruction set; `len` elements readable at `src` and writable at `dst`.
             #[inline(always)]
             unsafe fn copy_contiguous(src: *const $t, dst: *mut $t, len: usize) {
                 let mut p = 0;
@@ -110,9 +110,9 @@ macro_rules! simd_family {
             /// immediate), packed depth, or in place with row stride `lda`.
             ///
             /// # Safety
-            /// The family's instruction set must be available; the A panel holds `k` columns of `R` rows in its
-            /// layout; row `p < k` of B has `n` readable elements at `b + p * ldb`; row `i < R`
-            /// of C has `n` writable elements at `c + i * ldc`.
+            /// Its instruction set must be available; the A panel holds `k` columns of `R`
+            /// rows in its layout; row `p < k` of B has `n` readable elements at
+            /// `b + p * ldb`; row `i < R` of C has `n` writable elements at `c + i * ldc`.
             // The arguments are the microkernel's whole interface, as in BLIS; a struct would
             // only move them through memory.
             #[allow(clippy::too_many_arguments)]
@@ -199,7 +199,11 @@ macro_rules! simd_family {
                             let x = if load_c { $add(value, $loadu(ptr)) } else { value };
                             $storeu(ptr, x);
                         } else {
-                            let x = if load_c { $add(value, $maskz_loadu(last, ptr)) } else { value };
+                            let x = if load_c {
+                                $add(value, $maskz_loadu(last, ptr))
+                            } else {
+                                value
+                            };
                             $mask_storeu(ptr, last, x);
                         }
                     }
@@ -222,8 +226,8 @@ macro_rules! simd_family {
             /// writing `LANES` elements per output row (zeros past `rows`).
             ///
             /// # Safety
-            /// The family's instruction set; the source block readable, `cols` output rows of `LANES` elements
-            /// writable.
+            /// Its instruction set; the source block readable, `cols` output rows of `LANES`
+            /// elements writable.
             #[target_feature(enable = $feature)]
             unsafe fn transpose_block(
                 src: *const $t,
@@ -248,7 +252,7 @@ macro_rules! simd_family {
             /// `src[i * rs + p * cs]`) into row layout: `dst[i * KC + p]`.
             ///
             /// # Safety
-            /// The family's instruction set; the strided source readable; `dst` holds `h * KC` elements.
+            /// Its instruction set; the strided source readable; `dst` holds `h * KC` elements.
             #[target_feature(enable = $feature)]
             pub unsafe fn pack_a_rows(
                 src: *const $t,
@@ -274,7 +278,7 @@ macro_rules! simd_family {
             /// into depth layout: `dst[p * h + i]`.
             ///
             /// # Safety
-            /// The family's instruction set; the strided source readable; `dst` holds `h * kc` elements.
+            /// Its instruction set; the strided source readable; `dst` holds `h * kc` elements.
             #[target_feature(enable = $feature)]
             pub unsafe fn pack_a_depth(
                 src: *const $t,
@@ -303,7 +307,7 @@ macro_rules! simd_family {
             /// zero-filling the last panel past `nc`.
             ///
             /// # Safety
-            /// The family's instruction set; the strided source readable; `dst` 64-byte aligned with
+            /// Its instruction set; the strided source readable; `dst` 64-byte aligned with
             /// `kc * nc.next_multiple_of(NR)` elements.
             #[target_feature(enable = $feature)]
             pub unsafe fn pack_b(
