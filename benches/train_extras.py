@@ -101,12 +101,22 @@ def training_memory(side: str, kind: str, batch: int, steps: int,
             "growth_bytes": end - warm, "faults_per_step": faults}
 
 
+def _has_extension(wheel: Path) -> bool:
+    """Whether a wheel carries the compiled core (`pip install -e .` leaves an editable wheel
+    of a few KB in target/wheels/ that only points at the checkout)."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        return any(name.startswith("dlcore/_core") for name in archive.namelist())
+
+
 def newest_wheel() -> Optional[Path]:
-    """The newest dlcore wheel in dist/, target/wheels/ or $DLCORE_WHEEL_DIR."""
+    """The newest complete dlcore wheel in dist/, target/wheels/ or $DLCORE_WHEEL_DIR."""
     dirs = [ROOT / "dist", ROOT / "target" / "wheels"]
     if os.environ.get("DLCORE_WHEEL_DIR"):
         dirs.insert(0, Path(os.environ["DLCORE_WHEEL_DIR"]))
     wheels = [Path(p) for d in dirs for p in glob.glob(str(d / "dlcore_rs-*.whl"))]
+    wheels = [w for w in wheels if _has_extension(w)]
     return max(wheels, key=lambda p: p.stat().st_mtime) if wheels else None
 
 
