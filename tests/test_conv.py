@@ -180,6 +180,30 @@ def test_conv2d_many_channels(n, groups, cin_g, cout_g, size, kernel, padding, d
                        f32_tol=2e-4)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(2, 4),
+    cin=st.sampled_from([33, 64, 67]),
+    cout=st.sampled_from([32, 64, 70]),
+    size=st.tuples(st.integers(1, 11), st.integers(1, 11)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv2d_winograd(n, cin, cout, size, padding, dtype, seed):
+    # 3x3 unit-stride convolutions with many channels compute the forward pass (C_in >= 32,
+    # C_out >= 64) and the input gradient (C_out >= 32, C_in >= 64) by Winograd's F(2x2, 3x3):
+    # odd sizes leave partial tiles, tiny images are smaller than one tile.
+    # It takes an image per thread, so run on two threads whatever the machine has.
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(2)
+    try:
+        _check_unit_stride(seed, n, 1, cin, cout, size, (3, 3), padding, (1, 1), dtype,
+                           f32_tol=2e-4)
+    finally:
+        dlcore.set_num_threads(before)
+
+
 @pytest.mark.parametrize("xs, ws", [((64, 1, 28, 28), (6, 1, 5, 5)),
                                     ((37, 6, 12, 12), (16, 6, 5, 5))])
 def test_conv2d_lenet_layers_at_training_batch_sizes(xs, ws):

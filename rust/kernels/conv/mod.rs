@@ -10,8 +10,10 @@
 //! padding is a plain GEMM per image ([`gemm_path`]); other unit-stride convolutions are
 //! lowered by whole shifted rows of the padded input ([`shifted`]); strided ones by im2col
 //! ([`gemm_path`]); both lower one L2-sized tile of output rows at a time, so the column
-//! buffer never leaves cache. Depthwise convolutions run as direct loops: long per-plane
-//! axpys at unit stride ([`depthwise`]), row-wise loops otherwise ([`direct`]).
+//! buffer never leaves cache. 3x3 unit-stride convolutions with many channels compute their
+//! forward pass and input gradient by Winograd's F(2x2, 3x3) ([`winograd`]), 2.25x fewer
+//! multiplies. Depthwise convolutions run as direct loops: long per-plane axpys at unit
+//! stride ([`depthwise`]), row-wise loops otherwise ([`direct`]).
 
 mod depthwise;
 mod direct;
@@ -19,6 +21,7 @@ mod gemm_path;
 mod im2col;
 pub mod pad;
 mod shifted;
+mod winograd;
 
 use super::real::Real;
 use super::simd;
@@ -333,6 +336,10 @@ pub fn conv2d_forward<T: Real>(
         return Ok(());
     }
     match Algorithm::choose(p) {
+        Algorithm::Gemm if winograd::applies_forward(p) => {
+            winograd::forward(p, input, weight, bias, output);
+            Ok(())
+        }
         Algorithm::Gemm if shifted::applies(p) => shifted::forward(p, input, weight, bias, output),
         Algorithm::Gemm => gemm_path::forward(p, input, weight, bias, output),
         Algorithm::Direct if depthwise::applies(p) => {
@@ -371,6 +378,13 @@ pub fn conv2d_backward<T: Real>(
             g.fill(T::ZERO);
         }
         return Ok(());
+    }
+    let mut grads = grads;
+    if Algorithm::choose(p) == Algorithm::Gemm && winograd::applies_input_grad(p) {
+        // The input gradient by Winograd; the weight and bias gradients below.
+        if let Some(grad_input) = grads.input.take() {
+            winograd::input_grad(p, weight, grad_output, grad_input);
+        }
     }
     match Algorithm::choose(p) {
         Algorithm::Gemm if shifted::applies(p) => {

@@ -300,6 +300,56 @@ fn many_channels_read_taps_in_place() {
 }
 
 #[test]
+fn winograd_matches_the_direct_sums() {
+    // Forward and input gradient by F(2x2, 3x3) against the naive sums: odd and even sizes
+    // (partial tiles at the bottom and right), every padding from 0 to 2 per side, images
+    // smaller than a tile, channels that are not multiples of the SIMD width.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    let geometries = [
+        ([3, 33, 7, 9], [65, 33, 3, 3], [1, 1, 1, 1]),
+        ([2, 40, 6, 5], [70, 40, 3, 3], [0, 2, 2, 0]),
+        ([2, 64, 3, 3], [64, 64, 3, 3], [0, 0, 0, 0]),
+        ([4, 65, 1, 2], [33, 65, 3, 3], [2, 2, 1, 2]),
+        ([2, 64, 12, 11], [64, 64, 3, 3], [1, 2, 0, 1]),
+    ];
+    for (input, weight, pad) in geometries {
+        let p = Conv2dParams::new(input, weight, [1, 1], pad, [1, 1], 1).unwrap();
+        let x = random(&mut rng, p.input_shape().iter().product());
+        let w = random(&mut rng, p.weight_shape().iter().product());
+        let b = random(&mut rng, p.out_channels);
+        let g = random(&mut rng, p.output_shape().iter().product());
+        let want = naive(&p, &x, &w, &b, &g);
+        let mut out = vec![f64::NAN; want.out.len()];
+        let mut dx = vec![f64::NAN; x.len()];
+        winograd::forward(&p, &x, &w, Some(&b), &mut out);
+        winograd::input_grad(&p, &w, &g, &mut dx);
+        close(&out, &want.out, 1e-10, &format!("winograd out {p:?}"));
+        close(&dx, &want.dx, 1e-10, &format!("winograd dx {p:?}"));
+        // And through the dispatcher, which picks it wherever it applies.
+        run_case(&p, Which::Chosen, &mut rng);
+    }
+    let p = params([2, 64, 8, 8], [64, 64, 3, 3], 1, 1, 1, 1);
+    let threads_fit = p.batch >= crate::threading::num_threads();
+    assert_eq!(winograd::applies_forward(&p), threads_fit);
+    assert_eq!(winograd::applies_input_grad(&p), threads_fit);
+    // 64 -> 32 channels: too few written by the forward pass, enough for the input gradient.
+    let p = params([2, 64, 8, 8], [32, 64, 3, 3], 1, 1, 1, 1);
+    assert!(!winograd::applies_forward(&p));
+    assert_eq!(winograd::applies_input_grad(&p), threads_fit);
+    // Too few channels, or not a 3x3 unit-stride kernel.
+    for p in [
+        params([2, 16, 8, 8], [16, 16, 3, 3], 1, 1, 1, 1),
+        params([2, 64, 8, 8], [64, 64, 3, 3], 2, 1, 1, 1),
+        params([2, 64, 8, 8], [64, 64, 3, 3], 1, 1, 2, 1),
+        params([2, 64, 8, 8], [64, 32, 3, 3], 1, 1, 1, 2),
+        params([2, 64, 8, 8], [64, 64, 5, 5], 1, 2, 1, 1),
+        params([2, 64, 8, 8], [64, 64, 3, 3], 1, 3, 1, 1),
+    ] {
+        assert!(!winograd::applies_forward(&p), "{p:?}");
+    }
+}
+
+#[test]
 fn odd_batches_of_small_images() {
     // LeNet-sized images in batches that do not divide into the threads' runs of images;
     // padded, grouped and dilated too.
