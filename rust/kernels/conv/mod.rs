@@ -11,7 +11,7 @@
 //! lowered by whole shifted rows of the padded input ([`shifted`]); strided ones by im2col
 //! ([`gemm_path`]); both lower one L2-sized tile of output rows at a time, so the column
 //! buffer never leaves cache. 3x3 unit-stride convolutions with many channels compute their
-//! forward pass and input gradient by Winograd's F(2x2, 3x3) ([`winograd`]), 2.25x fewer
+//! forward pass and gradients by Winograd's F(2x2, 3x3) ([`winograd`]), 2.25x fewer
 //! multiplies. Depthwise convolutions run as direct loops: long per-plane axpys at unit
 //! stride ([`depthwise`]), row-wise loops otherwise ([`direct`]).
 
@@ -381,9 +381,14 @@ pub fn conv2d_backward<T: Real>(
     }
     let mut grads = grads;
     if Algorithm::choose(p) == Algorithm::Gemm && winograd::applies_input_grad(p) {
-        // The input gradient by Winograd; the weight and bias gradients below.
+        // The input gradient by Winograd; the others below.
         if let Some(grad_input) = grads.input.take() {
             winograd::input_grad(p, weight, grad_output, grad_input);
+        }
+    }
+    if Algorithm::choose(p) == Algorithm::Gemm && winograd::applies_weight_grad(p) {
+        if let Some(grad_weight) = grads.weight.take() {
+            winograd::weight_grad(p, input, grad_output, grad_weight);
         }
     }
     match Algorithm::choose(p) {

@@ -301,7 +301,7 @@ fn many_channels_read_taps_in_place() {
 
 #[test]
 fn winograd_matches_the_direct_sums() {
-    // Forward and input gradient by F(2x2, 3x3) against the naive sums: odd and even sizes
+    // Forward, input and weight gradients by F(2x2, 3x3) against the naive sums: odd and even sizes
     // (partial tiles at the bottom and right), every padding from 0 to 2 per side, images
     // smaller than a tile, channels that are not multiples of the SIMD width.
     let mut rng = rand::rngs::StdRng::seed_from_u64(21);
@@ -321,10 +321,13 @@ fn winograd_matches_the_direct_sums() {
         let want = naive(&p, &x, &w, &b, &g);
         let mut out = vec![f64::NAN; want.out.len()];
         let mut dx = vec![f64::NAN; x.len()];
+        let mut dw = vec![f64::NAN; w.len()];
         winograd::forward(&p, &x, &w, Some(&b), &mut out);
         winograd::input_grad(&p, &w, &g, &mut dx);
+        winograd::weight_grad(&p, &x, &g, &mut dw);
         close(&out, &want.out, 1e-10, &format!("winograd out {p:?}"));
         close(&dx, &want.dx, 1e-10, &format!("winograd dx {p:?}"));
+        close(&dw, &want.dw, 1e-10, &format!("winograd dw {p:?}"));
         // And through the dispatcher, which picks it wherever it applies.
         run_case(&p, Which::Chosen, &mut rng);
     }
@@ -336,6 +339,15 @@ fn winograd_matches_the_direct_sums() {
     let p = params([2, 64, 8, 8], [32, 64, 3, 3], 1, 1, 1, 1);
     assert!(!winograd::applies_forward(&p));
     assert_eq!(winograd::applies_input_grad(&p), threads_fit);
+    assert_eq!(winograd::applies_weight_grad(&p), threads_fit);
+    assert!(!winograd::applies_weight_grad(&params(
+        [2, 32, 8, 8],
+        [32, 32, 3, 3],
+        1,
+        1,
+        1,
+        1
+    )));
     // Too few channels, or not a 3x3 unit-stride kernel.
     for p in [
         params([2, 16, 8, 8], [16, 16, 3, 3], 1, 1, 1, 1),
@@ -346,6 +358,7 @@ fn winograd_matches_the_direct_sums() {
         params([2, 64, 8, 8], [64, 64, 3, 3], 1, 3, 1, 1),
     ] {
         assert!(!winograd::applies_forward(&p), "{p:?}");
+        assert!(!winograd::applies_weight_grad(&p), "{p:?}");
     }
 }
 
