@@ -83,6 +83,35 @@ struct Geometry {
     ow: usize,
 }
 
+impl Geometry {
+    /// The forward pass's correlation: input to output channels.
+    fn of_forward(p: &Conv2dParams) -> Self {
+        let (oh, ow) = p.out_dims();
+        Self {
+            c: p.in_channels,
+            k: p.out_channels,
+            h: p.in_h,
+            w: p.in_w,
+            top: p.padding[0],
+            left: p.padding[2],
+            oh,
+            ow,
+        }
+    }
+
+    /// Tiles across the output, and how many rows of them one block takes: as many as keep
+    /// the block's transformed input and output within [`BLOCK_BYTES`].
+    fn tiling<T>(&self) -> (usize, usize, usize) {
+        let (tiles_h, tiles_w) = (self.oh.div_ceil(2), self.ow.div_ceil(2));
+        let row_bytes = 16 * (self.c + self.k) * tiles_w * std::mem::size_of::<T>();
+        (
+            tiles_h,
+            tiles_w,
+            (BLOCK_BYTES / row_bytes).clamp(1, tiles_h),
+        )
+    }
+}
+
 /// The forward pass: `output = conv2d(input, weight) + bias`.
 pub fn forward<T: Real>(
     p: &Conv2dParams,
@@ -91,17 +120,7 @@ pub fn forward<T: Real>(
     bias: Option<&[T]>,
     output: &mut [T],
 ) {
-    let (oh, ow) = p.out_dims();
-    let g = Geometry {
-        c: p.in_channels,
-        k: p.out_channels,
-        h: p.in_h,
-        w: p.in_w,
-        top: p.padding[0],
-        left: p.padding[2],
-        oh,
-        ow,
-    };
+    let g = Geometry::of_forward(p);
     let u = transform_filters(g.k, g.c, |ko, ci, y, x| {
         weight[((ko * g.c + ci) * 3 + y) * 3 + x]
     });
@@ -146,21 +165,9 @@ pub fn weight_grad<T: Real>(
     grad_output: &[T],
     grad_weight: &mut [T],
 ) {
-    let (oh, ow) = p.out_dims();
-    let g = Geometry {
-        c: p.in_channels,
-        k: p.out_channels,
-        h: p.in_h,
-        w: p.in_w,
-        top: p.padding[0],
-        left: p.padding[2],
-        oh,
-        ow,
-    };
-    let (tiles_h, tiles_w) = (oh.div_ceil(2), ow.div_ceil(2));
-    let row_bytes = 16 * (g.c + g.k) * tiles_w * std::mem::size_of::<T>();
-    let block_rows = (BLOCK_BYTES / row_bytes).clamp(1, tiles_h);
-    let (in_image, out_image) = (g.c * g.h * g.w, g.k * oh * ow);
+    let g = Geometry::of_forward(p);
+    let (tiles_h, tiles_w, block_rows) = g.tiling::<T>();
+    let (in_image, out_image) = (g.c * g.h * g.w, g.k * g.oh * g.ow);
     let du_len = 16 * g.k * g.c;
     let parts = threading::num_threads().min(p.batch).max(1);
     let per_part = p.batch.div_ceil(parts);
@@ -326,10 +333,7 @@ fn transform_filters<T: Real>(
 /// Correlate every image of `x` with the transformed filters `u` (see [`transform_filters`]),
 /// adding `bias`, into `out`.
 fn correlate<T: Real>(g: Geometry, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
-    let (tiles_h, tiles_w) = (g.oh.div_ceil(2), g.ow.div_ceil(2));
-    // Whole rows of tiles per block, as many as fit the budget.
-    let row_bytes = 16 * (g.c + g.k) * tiles_w * std::mem::size_of::<T>();
-    let block_rows = (BLOCK_BYTES / row_bytes).clamp(1, tiles_h);
+    let (tiles_h, tiles_w, block_rows) = g.tiling::<T>();
     let in_plane = g.h * g.w;
     par_chunks(out, g.k * g.oh * g.ow, |n, out| {
         let x = &x[n * g.c * in_plane..][..g.c * in_plane];
