@@ -191,9 +191,9 @@ def test_conv2d_many_channels(n, groups, cin_g, cout_g, size, kernel, padding, d
     seed=st.integers(0, 2**32 - 1),
 )
 def test_conv2d_winograd(n, cin, cout, size, padding, dtype, seed):
-    # 3x3 unit-stride convolutions with many channels compute the forward pass (C_in >= 32,
-    # C_out >= 64) and the input gradient (C_out >= 32, C_in >= 64) by Winograd's F(2x2, 3x3):
-    # odd sizes leave partial tiles, tiny images are smaller than one tile.
+    # 3x3 unit-stride convolutions with at least 32 channels on one side and 64 on the other
+    # compute the forward pass and both gradients by Winograd's F(2x2, 3x3) (32 -> 32 stays
+    # on the GEMM path): odd sizes leave partial tiles, tiny images are smaller than a tile.
     # It takes an image per thread, so run on two threads whatever the machine has.
     before = dlcore.get_num_threads()
     dlcore.set_num_threads(2)

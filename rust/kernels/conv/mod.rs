@@ -336,7 +336,7 @@ pub fn conv2d_forward<T: Real>(
         return Ok(());
     }
     match Algorithm::choose(p) {
-        Algorithm::Gemm if winograd::applies_forward(p) => {
+        Algorithm::Gemm if winograd::applies(p) => {
             winograd::forward(p, input, weight, bias, output);
             Ok(())
         }
@@ -380,13 +380,11 @@ pub fn conv2d_backward<T: Real>(
         return Ok(());
     }
     let mut grads = grads;
-    if Algorithm::choose(p) == Algorithm::Gemm && winograd::applies_input_grad(p) {
-        // The input gradient by Winograd; the others below.
+    if Algorithm::choose(p) == Algorithm::Gemm && winograd::applies(p) {
+        // The input and weight gradients by Winograd; the bias gradient below.
         if let Some(grad_input) = grads.input.take() {
             winograd::input_grad(p, weight, grad_output, grad_input);
         }
-    }
-    if Algorithm::choose(p) == Algorithm::Gemm && winograd::applies_weight_grad(p) {
         if let Some(grad_weight) = grads.weight.take() {
             winograd::weight_grad(p, input, grad_output, grad_weight);
         }

@@ -16,7 +16,7 @@
 //!
 //! Work is split by image (each image's tiles in blocks whose transformed input and output
 //! stay near L2), so it applies when there are at least as many images as threads, and only
-//! with enough channels (see [`MIN_READ_CHANNELS`]). The weight gradient is the transpose of
+//! with enough channels (see [`MIN_FEWER_CHANNELS`]). The weight gradient is the transpose of
 //! the same algebra (see [`weight_grad`]).
 
 use super::{par_chunks, Conv2dParams};
@@ -26,47 +26,32 @@ use crate::kernels::simd;
 use crate::kernels::workspace::Workspace;
 use crate::threading;
 
-/// Fewest channels read and written by one Winograd correlation. Measured in one process
-/// against the GEMM paths on a 2-core Zen 3 (float32, 2 threads, 3x3, padding 1): 64 -> 64
-/// channels on 56x56 images 1.6x faster (forward and input gradient), 64 -> 128 on 16x16 1.4x
-/// and 128 -> 64 1.1x, 128 -> 128 on 8x8 1.35-1.7x, 32 -> 64 on 32x32 1.25x; but 64 -> 32
-/// 0.9x, 32 -> 32 0.86-0.97x and 16 -> 16 0.6-0.7x, where the transforms (whose cost grows
-/// with `C_in + C_out`) outweigh the multiply-adds saved (which grow with `C_in * C_out`).
-const MIN_READ_CHANNELS: usize = 32;
-const MIN_WRITTEN_CHANNELS: usize = 64;
+/// Fewest channels on the smaller and the larger side of the convolution for Winograd. The
+/// transforms' cost grows with `C_in + C_out`, the multiply-adds they save with
+/// `C_in * C_out`. Measured in one process against the GEMM paths on a 2-core Zen 3 (float32,
+/// 2 threads, 3x3, padding 1; forward / input gradient / weight gradient): 64 -> 64 channels
+/// on 56x56 images 1.8 / 1.6 / 1.9x, on 16x16 1.2 / 1.2 / 1.4x, on 8x8 1.0 / 1.15 / 1.0x;
+/// 128 -> 128 on 8x8 1.3 / 1.6 / 1.85x; 32 -> 64 on 32x32 1.2 / 1.1 / 1.1x and 64 -> 32
+/// 1.2 / 1.3 / 1.2x; but 32 -> 32 0.9-1.0x, and 16 channels on either side 0.5-1.0x.
+const MIN_FEWER_CHANNELS: usize = 32;
+const MIN_MORE_CHANNELS: usize = 64;
 /// Target bytes of one block's transformed input and output together.
 const BLOCK_BYTES: usize = 1 << 20;
 
-/// 3x3, unit stride and dilation, no groups, padding at most 2 per side (so the input
-/// gradient's padding `2 - p` is not negative), and an image per thread.
-fn fits(p: &Conv2dParams) -> bool {
+/// Whether a convolution's forward pass and gradients run here: 3x3, unit stride and
+/// dilation, no groups, padding at most 2 per side (so the input gradient's padding `2 - p`
+/// is not negative), an image per thread, and enough channels on both sides.
+pub fn applies(p: &Conv2dParams) -> bool {
+    let fewer = p.in_channels.min(p.out_channels);
+    let more = p.in_channels.max(p.out_channels);
     p.kernel == (3, 3)
         && p.stride == (1, 1)
         && p.dilation == (1, 1)
         && p.groups == 1
         && p.padding.iter().all(|&q| q <= 2)
         && p.batch >= threading::num_threads()
-}
-
-/// Whether the forward pass runs here (it reads `C_in` channels and writes `C_out`).
-pub fn applies_forward(p: &Conv2dParams) -> bool {
-    fits(p) && p.in_channels >= MIN_READ_CHANNELS && p.out_channels >= MIN_WRITTEN_CHANNELS
-}
-
-/// Whether the weight gradient runs here: at least 32 channels on both sides and 64 on one
-/// (measured as above: 64 -> 64 on 32x32 and 56x56 images 1.4-1.7x faster than the GEMM
-/// path, 64 -> 128 and 128 -> 128 1.7x, 32 -> 64 1.1x, 32 -> 32 0.93-0.96x).
-pub fn applies_weight_grad(p: &Conv2dParams) -> bool {
-    let (fewer, more) = (
-        p.in_channels.min(p.out_channels),
-        p.in_channels.max(p.out_channels),
-    );
-    fits(p) && fewer >= MIN_READ_CHANNELS && more >= MIN_WRITTEN_CHANNELS
-}
-
-/// Whether the input gradient runs here (it reads `C_out` channels and writes `C_in`).
-pub fn applies_input_grad(p: &Conv2dParams) -> bool {
-    fits(p) && p.out_channels >= MIN_READ_CHANNELS && p.in_channels >= MIN_WRITTEN_CHANNELS
+        && fewer >= MIN_FEWER_CHANNELS
+        && more >= MIN_MORE_CHANNELS
 }
 
 /// A stride-1 3x3 correlation: `(N, c, h, w)` in, `(N, k, oh, ow)` out, zero padding `top`
@@ -364,6 +349,38 @@ fn correlate<T: Real>(g: Geometry, x: &[T], u: &[T], bias: Option<&[T]>, out: &m
     });
 }
 
+/// Scatter an input row into the even and odd columns of its zero-padded row (`left` zeros
+/// first): padded column `c = s + left` of source column `s` goes to `even[c / 2]` or
+/// `odd[c / 2]`. The caller zeroes both first and makes them long enough.
+#[inline(always)]
+fn split_columns<T: Real>(src: &[T], left: usize, even: &mut [T], odd: &mut [T]) {
+    let q0 = left / 2;
+    let pairs = src.chunks_exact(2);
+    let last = pairs.remainder().first().copied();
+    let n = src.len() / 2;
+    if left.is_multiple_of(2) {
+        // Source pairs land as (even, odd) of one padded pair.
+        let (e, o) = (&mut even[q0..q0 + n], &mut odd[q0..q0 + n]);
+        for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(pairs) {
+            *e = pair[0];
+            *o = pair[1];
+        }
+        if let Some(v) = last {
+            even[q0 + n] = v;
+        }
+    } else {
+        // Shifted by one: source pair k lands as odd[q0 + k] and even[q0 + k + 1].
+        let (e, o) = (&mut even[q0 + 1..q0 + 1 + n], &mut odd[q0..q0 + n]);
+        for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(pairs) {
+            *o = pair[0];
+            *e = pair[1];
+        }
+        if let Some(v) = last {
+            odd[q0 + n] = v;
+        }
+    }
+}
+
 /// `V[e][ci][j] = (B^T d B)[e]` for the input patches `d` of tile rows `ty0..ty0 + rows`
 /// (tile `j` of the block), `B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]`.
 ///
@@ -376,37 +393,34 @@ fn transform_input<T: Real>(g: Geometry, x: &[T], ty0: usize, rows: usize, v: &m
     let nt = rows * tiles_w;
     let step = g.c * nt;
     let half = tiles_w + 1;
-    let mut line = vec![T::ZERO; 2 * half];
-    // Rows 0..4 of the patches, even columns then odd, before and after B^T.
-    let mut even = vec![T::ZERO; 4 * half];
-    let mut odd = vec![T::ZERO; 4 * half];
+    // The block's input rows (each shared by two tile rows), split into even and odd padded
+    // columns once, then rows 0..4 of one tile row's patches after B^T.
+    let rows_in = 2 * rows + 2;
+    let mut even_in = vec![T::ZERO; rows_in * half];
+    let mut odd_in = vec![T::ZERO; rows_in * half];
     let mut t_even = vec![T::ZERO; 4 * half];
     let mut t_odd = vec![T::ZERO; 4 * half];
     for ci in 0..g.c {
         let plane = &x[ci * g.h * g.w..][..g.h * g.w];
-        for r in 0..rows {
-            let y0 = 2 * (ty0 + r);
-            for i in 0..4 {
-                line.fill(T::ZERO);
-                let y = (y0 + i).wrapping_sub(g.top);
-                if y < g.h {
-                    let start = g.left.min(line.len());
-                    let len = g.w.min(line.len() - start);
-                    line[start..start + len].copy_from_slice(&plane[y * g.w..][..len]);
-                }
-                let (e, o) = (&mut even[i * half..][..half], &mut odd[i * half..][..half]);
-                for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(line.chunks_exact(2)) {
-                    *e = pair[0];
-                    *o = pair[1];
-                }
+        for yy in 0..rows_in {
+            let y = (2 * ty0 + yy).wrapping_sub(g.top);
+            let e = &mut even_in[yy * half..][..half];
+            let o = &mut odd_in[yy * half..][..half];
+            e.fill(T::ZERO);
+            o.fill(T::ZERO);
+            if y < g.h {
+                split_columns(&plane[y * g.w..][..g.w], g.left, e, o);
             }
+        }
+        for r in 0..rows {
+            let (even, odd) = (&even_in[2 * r * half..], &odd_in[2 * r * half..]);
             // B^T down the columns.
-            for (src, dst) in [(&even, &mut t_even), (&odd, &mut t_odd)] {
+            for (src, dst) in [(even, &mut t_even), (odd, &mut t_odd)] {
                 let (l0, l1, l2, l3) = (
                     &src[..half],
                     &src[half..2 * half],
                     &src[2 * half..3 * half],
-                    &src[3 * half..],
+                    &src[3 * half..4 * half],
                 );
                 let (d0, rest) = dst.split_at_mut(half);
                 let (d1, rest) = rest.split_at_mut(half);
@@ -459,7 +473,6 @@ fn transform_output<T: Real>(
     let tiles_w = g.ow.div_ceil(2);
     let nt = rows * tiles_w;
     let step = g.k * nt;
-    let mut pair = vec![T::ZERO; 2 * 2 * tiles_w];
     // A^T down the columns of each 4 x 4 tile: rows 0 and 1 of the result, 4 columns each.
     let mut s = vec![T::ZERO; 8 * tiles_w];
     for ko in 0..g.k {
@@ -480,25 +493,30 @@ fn transform_output<T: Real>(
                     *d = a - p - q;
                 }
             }
-            // A along the rows, interleaving the two output columns of each tile.
-            let (top, bottom) = pair.split_at_mut(2 * tiles_w);
-            for (rowbuf, sr) in [(top, &*s0), (bottom, &*s1)] {
+            // A along the rows, straight into the output rows (the second only if it exists),
+            // interleaving the two output columns of each tile; an odd last column alone.
+            let y = 2 * (ty0 + r);
+            let (s0, s1) = s.split_at(4 * tiles_w);
+            for (dy, sr) in [(0, s0), (1, s1)] {
+                if y + dy >= g.oh {
+                    break;
+                }
                 let (c0, c1, c2, c3) = (
                     &sr[..tiles_w],
                     &sr[tiles_w..2 * tiles_w],
                     &sr[2 * tiles_w..3 * tiles_w],
                     &sr[3 * tiles_w..],
                 );
-                for (tx, px) in rowbuf.chunks_exact_mut(2).enumerate() {
+                let row = &mut plane[(y + dy) * g.ow..][..g.ow];
+                let mut pairs = row.chunks_exact_mut(2);
+                for (tx, px) in (&mut pairs).enumerate() {
                     px[0] = c0[tx] + c1[tx] + c2[tx] + b;
                     px[1] = c1[tx] - c2[tx] - c3[tx] + b;
                 }
-            }
-            let y = 2 * (ty0 + r);
-            let (top, bottom) = pair.split_at(2 * tiles_w);
-            plane[y * g.ow..][..g.ow].copy_from_slice(&top[..g.ow]);
-            if y + 1 < g.oh {
-                plane[(y + 1) * g.ow..][..g.ow].copy_from_slice(&bottom[..g.ow]);
+                if let [px] = pairs.into_remainder() {
+                    let tx = tiles_w - 1;
+                    *px = c0[tx] + c1[tx] + c2[tx] + b;
+                }
             }
         }
     }
