@@ -204,6 +204,22 @@ def test_conv2d_winograd(n, cin, cout, size, padding, dtype, seed):
         dlcore.set_num_threads(before)
 
 
+def test_conv2d_winograd_shape_with_nan_and_inf_matches_the_direct_sums():
+    # Winograd's transforms would spread a NaN or an infinity over its whole 2x2 tile of
+    # outputs; such inputs take the exact path, so only the windows that hold them are hit.
+    x = R.standard_normal((2, 32, 8, 9)).astype(np.float32)
+    w = R.standard_normal((64, 32, 3, 3)).astype(np.float32)
+    x[0, 3, 2, 5] = np.nan
+    x[1, 7, 4, 0] = np.inf
+    y = F.conv2d(dlcore.tensor(x), dlcore.tensor(w), None, 1, 1).data
+    want = ref.conv2d(x.astype(np.float64), w.astype(np.float64), padding=(1, 1, 1, 1))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(y[finite], want[finite], rtol=2e-4, atol=2e-4)
+    assert np.isnan(y).sum() == 64 * 9  # every output channel, the 3x3 window around it
+
+
 @pytest.mark.parametrize("xs, ws", [((64, 1, 28, 28), (6, 1, 5, 5)),
                                     ((37, 6, 12, 12), (16, 6, 5, 5))])
 def test_conv2d_lenet_layers_at_training_batch_sizes(xs, ws):

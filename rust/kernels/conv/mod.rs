@@ -336,7 +336,11 @@ pub fn conv2d_forward<T: Real>(
         return Ok(());
     }
     match Algorithm::choose(p) {
-        Algorithm::Gemm if winograd::applies(p) => {
+        Algorithm::Gemm
+            if winograd::applies(p)
+                && winograd::all_finite(weight)
+                && winograd::all_finite(input) =>
+        {
             winograd::forward(p, input, weight, bias, output);
             Ok(())
         }
@@ -380,13 +384,21 @@ pub fn conv2d_backward<T: Real>(
         return Ok(());
     }
     let mut grads = grads;
-    if Algorithm::choose(p) == Algorithm::Gemm && winograd::applies(p) {
-        // The input and weight gradients by Winograd; the bias gradient below.
-        if let Some(grad_input) = grads.input.take() {
-            winograd::input_grad(p, weight, grad_output, grad_input);
+    if Algorithm::choose(p) == Algorithm::Gemm
+        && winograd::applies(p)
+        && winograd::all_finite(grad_output)
+    {
+        // The input and weight gradients by Winograd (each only if what it reads is
+        // finite); the rest below.
+        if grads.input.is_some() && winograd::all_finite(weight) {
+            if let Some(grad_input) = grads.input.take() {
+                winograd::input_grad(p, weight, grad_output, grad_input);
+            }
         }
-        if let Some(grad_weight) = grads.weight.take() {
-            winograd::weight_grad(p, input, grad_output, grad_weight);
+        if grads.weight.is_some() && winograd::all_finite(input) {
+            if let Some(grad_weight) = grads.weight.take() {
+                winograd::weight_grad(p, input, grad_output, grad_weight);
+            }
         }
     }
     match Algorithm::choose(p) {

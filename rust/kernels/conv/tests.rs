@@ -331,6 +331,26 @@ fn winograd_matches_the_direct_sums() {
         // And through the dispatcher, which picks it wherever it applies.
         run_case(&p, Which::Chosen, &mut rng);
     }
+    // A NaN and an infinity reach exactly the outputs (and gradients) whose windows hold
+    // them, as in the direct sums: the dispatcher takes the exact path for non-finite data.
+    let p = params([2, 32, 6, 7], [64, 32, 3, 3], 1, 1, 1, 1);
+    let mut x = random(&mut rng, p.input_shape().iter().product());
+    let w = random(&mut rng, p.weight_shape().iter().product());
+    let g = random(&mut rng, p.output_shape().iter().product());
+    x[3 * 7 + 4] = f64::NAN;
+    x[42 * 7 + 1] = f64::INFINITY;
+    let want = naive(&p, &x, &w, &[0.0; 64], &g);
+    let mut out = vec![0.0; want.out.len()];
+    conv2d_forward(&p, &x, &w, None, &mut out).unwrap();
+    for (i, (&got, &exp)) in out.iter().zip(&want.out).enumerate() {
+        assert!(
+            got.is_nan() == exp.is_nan() && (got.is_finite() == exp.is_finite()),
+            "output {i}: {got} but the direct sum gives {exp}"
+        );
+    }
+    assert!(winograd::all_finite(&w) && !winograd::all_finite(&x));
+    assert!(!winograd::all_finite(&[1.0f32, f32::NEG_INFINITY]));
+    assert!(winograd::all_finite::<f32>(&[]));
     let threads_fit = |p: &Conv2dParams| p.batch >= crate::threading::num_threads();
     // 32 channels on one side and 64 on the other, either way round.
     for p in [

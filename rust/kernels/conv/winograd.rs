@@ -40,7 +40,8 @@ const BLOCK_BYTES: usize = 1 << 20;
 
 /// Whether a convolution's forward pass and gradients run here: 3x3, unit stride and
 /// dilation, no groups, padding at most 2 per side (so the input gradient's padding `2 - p`
-/// is not negative), an image per thread, and enough channels on both sides.
+/// is not negative), an image per thread, and enough channels on both sides. The caller
+/// also checks [`all_finite`] on the arrays a pass reads.
 pub fn applies(p: &Conv2dParams) -> bool {
     let fewer = p.in_channels.min(p.out_channels);
     let more = p.in_channels.max(p.out_channels);
@@ -52,6 +53,27 @@ pub fn applies(p: &Conv2dParams) -> bool {
         && p.batch >= threading::num_threads()
         && fewer >= MIN_FEWER_CHANNELS
         && more >= MIN_MORE_CHANNELS
+}
+
+/// Whether every element is finite. The transforms mix each 4x4 input patch into all 16 of
+/// its transformed values, so a NaN or infinity would reach all four outputs of its tile
+/// (and `inf - inf` makes NaN), where the direct sum reaches only the outputs whose window
+/// holds it; with non-finite values the exact paths run instead. Checked by summing in
+/// parallel: a sum of finite values is NaN or infinite only on overflow, which merely
+/// takes the exact path too.
+pub fn all_finite<T: Real>(data: &[T]) -> bool {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 16;
+    let finite = |chunk: &[T]| {
+        simd::dispatch(
+            #[inline(always)]
+            || simd::sum(chunk).to_f64().is_finite(),
+        )
+    };
+    if data.len() <= CHUNK || threading::num_threads() == 1 {
+        return data.chunks(CHUNK).all(finite);
+    }
+    threading::install(|| data.par_chunks(CHUNK).all(finite))
 }
 
 /// A stride-1 3x3 correlation: `(N, c, h, w)` in, `(N, k, oh, ow)` out, zero padding `top`
