@@ -14,9 +14,9 @@
 //! zero-padded by `2 - p` on each side, correlated with the filters rotated by 180 degrees and
 //! with input and output channels swapped. So both passes share [`correlate`].
 //!
-//! Work is split by image (each image's tiles in blocks whose transformed input and output
-//! stay near L2), so it applies when there are at least as many images as threads, and only
-//! with enough channels (see [`MIN_FEWER_CHANNELS`]). The weight gradient is the transpose of
+//! Work is split into tasks of one image's tiles in blocks of whole tile rows, whose
+//! transformed input and output stay near L2 (so one image alone still keeps every thread
+//! busy). It applies only with enough channels (see [`MIN_FEWER_CHANNELS`]). The weight gradient is the transpose of
 //! the same algebra (see [`weight_grad`]).
 
 use super::{par_chunks, Conv2dParams};
@@ -40,7 +40,7 @@ const BLOCK_BYTES: usize = 1 << 20;
 
 /// Whether a convolution's forward pass and gradients run here: 3x3, unit stride and
 /// dilation, no groups, padding at most 2 per side (so the input gradient's padding `2 - p`
-/// is not negative), an image per thread, and enough channels on both sides. The caller
+/// is not negative), and enough channels on both sides. The caller
 /// also checks [`all_finite`] on the arrays a pass reads.
 pub fn applies(p: &Conv2dParams) -> bool {
     let fewer = p.in_channels.min(p.out_channels);
@@ -50,7 +50,6 @@ pub fn applies(p: &Conv2dParams) -> bool {
         && p.dilation == (1, 1)
         && p.groups == 1
         && p.padding.iter().all(|&q| q <= 2)
-        && p.batch >= threading::num_threads()
         && fewer >= MIN_FEWER_CHANNELS
         && more >= MIN_MORE_CHANNELS
 }
@@ -108,15 +107,50 @@ impl Geometry {
 
     /// Tiles across the output, and how many rows of them one block takes: as many as keep
     /// the block's transformed input and output within [`BLOCK_BYTES`].
-    fn tiling<T>(&self) -> (usize, usize, usize) {
+    fn tiling<T>(&self, batch: usize) -> Tiling {
         let (tiles_h, tiles_w) = (self.oh.div_ceil(2), self.ow.div_ceil(2));
         let row_bytes = 16 * (self.c + self.k) * tiles_w * std::mem::size_of::<T>();
-        (
+        let mut blocks = tiles_h.div_ceil((BLOCK_BYTES / row_bytes).clamp(1, tiles_h));
+        let threads = threading::num_threads();
+        if batch < threads {
+            // Fewer images than threads: as many blocks per image as threads, or a multiple,
+            // so the threads get equal shares.
+            blocks = blocks.next_multiple_of(threads).min(tiles_h);
+        }
+        Tiling {
             tiles_h,
             tiles_w,
-            (BLOCK_BYTES / row_bytes).clamp(1, tiles_h),
-        )
+            blocks,
+        }
     }
+}
+
+/// How one image's tiles are split into blocks of whole tile rows.
+#[derive(Clone, Copy)]
+struct Tiling {
+    tiles_h: usize,
+    tiles_w: usize,
+    blocks: usize,
+}
+
+impl Tiling {
+    /// The first tile row and the number of rows of block `b`: balanced, so sizes differ by
+    /// at most one row.
+    fn block(&self, b: usize) -> (usize, usize) {
+        let (base, extra) = (self.tiles_h / self.blocks, self.tiles_h % self.blocks);
+        (b * base + b.min(extra), base + usize::from(b < extra))
+    }
+
+    /// The most tile rows in one block.
+    fn max_rows(&self) -> usize {
+        self.tiles_h.div_ceil(self.blocks)
+    }
+}
+
+/// How many blocks of tile rows one image of the forward pass takes (for tests).
+#[cfg(test)]
+pub fn blocks_per_image<T>(p: &Conv2dParams) -> usize {
+    Geometry::of_forward(p).tiling::<T>(p.batch).blocks
 }
 
 /// The forward pass: `output = conv2d(input, weight) + bias`.
@@ -173,22 +207,26 @@ pub fn weight_grad<T: Real>(
     grad_weight: &mut [T],
 ) {
     let g = Geometry::of_forward(p);
-    let (tiles_h, tiles_w, block_rows) = g.tiling::<T>();
+    let tiling = g.tiling::<T>(p.batch);
+    let (tiles_w, blocks) = (tiling.tiles_w, tiling.blocks);
     let (in_image, out_image) = (g.c * g.h * g.w, g.k * g.oh * g.ow);
     let du_len = 16 * g.k * g.c;
-    let parts = threading::num_threads().min(p.batch).max(1);
-    let per_part = p.batch.div_ceil(parts);
+    // Tasks are (image, block of tile rows); each thread sums a contiguous run of them.
+    let tasks = p.batch * blocks;
+    let parts = threading::num_threads().min(tasks).max(1);
+    let per_part = tasks.div_ceil(parts);
     let mut partials = Workspace::take(parts * du_len);
     par_chunks(&mut partials, du_len, |part, du| {
         du.fill(T::ZERO);
-        let tiles = block_rows * tiles_w;
+        let tiles = tiling.max_rows() * tiles_w;
         let mut v = Workspace::take(16 * g.c * tiles);
         let mut z = Workspace::take(16 * g.k * tiles);
-        for n in part * per_part..((part + 1) * per_part).min(p.batch) {
+        for t in part * per_part..((part + 1) * per_part).min(tasks) {
+            let n = t / blocks;
+            let (ty0, rows) = tiling.block(t % blocks);
             let x = &input[n * in_image..][..in_image];
             let dy = &grad_output[n * out_image..][..out_image];
-            for ty0 in (0..tiles_h).step_by(block_rows) {
-                let rows = block_rows.min(tiles_h - ty0);
+            {
                 let nt = rows * tiles_w;
                 let (v, z) = (&mut v[..16 * g.c * nt], &mut z[..16 * g.k * nt]);
                 simd::dispatch(
@@ -340,35 +378,97 @@ fn transform_filters<T: Real>(
 /// Correlate every image of `x` with the transformed filters `u` (see [`transform_filters`]),
 /// adding `bias`, into `out`.
 fn correlate<T: Real>(g: Geometry, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
-    let (tiles_h, tiles_w, block_rows) = g.tiling::<T>();
-    let in_plane = g.h * g.w;
-    par_chunks(out, g.k * g.oh * g.ow, |n, out| {
-        let x = &x[n * g.c * in_plane..][..g.c * in_plane];
-        let tiles = block_rows * tiles_w;
-        let mut v = Workspace::take(16 * g.c * tiles);
-        let mut m = Workspace::take(16 * g.k * tiles);
-        for ty0 in (0..tiles_h).step_by(block_rows) {
-            let rows = block_rows.min(tiles_h - ty0);
-            let nt = rows * tiles_w;
-            let (v, m) = (&mut v[..16 * g.c * nt], &mut m[..16 * g.k * nt]);
-            simd::dispatch(
-                #[inline(always)]
-                || transform_input(g, x, ty0, rows, v),
-            );
-            for e in 0..16 {
-                let a = MatRef::row_major(&u[e * g.k * g.c..][..g.k * g.c], g.k, g.c);
-                let b = MatRef::row_major(&v[e * g.c * nt..][..g.c * nt], g.c, nt);
-                let c = MatMut::row_major(&mut m[e * g.k * nt..][..g.k * nt], g.k, nt);
-                // Inside the pool this runs on the calling thread; shapes agree by
-                // construction, so it cannot fail.
-                matmul(a, b, c, false).expect("winograd: GEMM shapes agree");
-            }
-            simd::dispatch(
-                #[inline(always)]
-                || transform_output(g, m, bias, ty0, rows, out),
-            );
+    let (in_image, out_image) = (g.c * g.h * g.w, g.k * g.oh * g.ow);
+    let tiling = g.tiling::<T>(out.len() / out_image);
+    let (tiles_w, blocks) = (tiling.tiles_w, tiling.blocks);
+    let tasks = out.len() / out_image * blocks;
+    let shared = SharedOut {
+        ptr: out.as_mut_ptr(),
+        len: out.len(),
+        _out: std::marker::PhantomData,
+    };
+    let task = |t: usize| {
+        let n = t / blocks;
+        let (ty0, rows) = tiling.block(t % blocks);
+        let nt = rows * tiles_w;
+        let x = &x[n * in_image..][..in_image];
+        let mut v = Workspace::take(16 * g.c * nt);
+        let mut m = Workspace::take(16 * g.k * nt);
+        simd::dispatch(
+            #[inline(always)]
+            || transform_input(g, x, ty0, rows, &mut v),
+        );
+        for e in 0..16 {
+            let a = MatRef::row_major(&u[e * g.k * g.c..][..g.k * g.c], g.k, g.c);
+            let b = MatRef::row_major(&v[e * g.c * nt..][..g.c * nt], g.c, nt);
+            let c = MatMut::row_major(&mut m[e * g.k * nt..][..g.k * nt], g.k, nt);
+            // Inside the pool this runs on the calling thread; shapes agree by
+            // construction, so it cannot fail.
+            matmul(a, b, c, false).expect("winograd: GEMM shapes agree");
         }
-    });
+        // SAFETY: task `t` alone writes the output rows of image `n` that tile rows
+        // `ty0..ty0 + rows` cover, and `out` is borrowed mutably for the whole call.
+        let image = unsafe { shared.image(n, out_image) };
+        simd::dispatch(
+            #[inline(always)]
+            || transform_output(g, &m, bias, ty0, rows, image),
+        );
+    };
+    par_tasks(tasks, task);
+}
+
+/// Run `task(0..tasks)`, in the pool when there is more than one task and thread.
+fn par_tasks(tasks: usize, task: impl Fn(usize) + Sync + Send) {
+    if tasks <= 1 || threading::num_threads() == 1 {
+        (0..tasks).for_each(task);
+        return;
+    }
+    use rayon::prelude::*;
+    threading::install(|| (0..tasks).into_par_iter().for_each(task));
+}
+
+/// The output array, shared by tasks that each write their own rows of it (tiles of rows of
+/// one image: not contiguous across channels, so it cannot be split into slices up front).
+struct SharedOut<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _out: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: tasks only write disjoint rows (see `SharedOut::image`).
+unsafe impl<T: Send> Sync for SharedOut<'_, T> {}
+
+impl<'a, T> SharedOut<'a, T> {
+    /// Image `n`'s output, for writing the rows its caller owns.
+    ///
+    /// # Safety
+    /// While the view lives, no other caller may write or read the elements this caller
+    /// writes through it (callers write disjoint sets of rows).
+    unsafe fn image(&self, n: usize, image_len: usize) -> ImageOut<'a, T> {
+        assert!((n + 1) * image_len <= self.len);
+        ImageOut {
+            ptr: self.ptr.add(n * image_len),
+            len: image_len,
+            _out: std::marker::PhantomData,
+        }
+    }
+}
+
+/// One image's output, handing out one row at a time (see [`SharedOut::image`]).
+struct ImageOut<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _out: std::marker::PhantomData<&'a mut [T]>,
+}
+
+impl<T> ImageOut<'_, T> {
+    /// Elements `start..start + len`.
+    fn row(&mut self, start: usize, len: usize) -> &mut [T] {
+        assert!(start + len <= self.len);
+        // SAFETY: in bounds (checked); the `SharedOut::image` contract makes this caller the
+        // only one touching these elements, and `&mut self` keeps one row alive at a time.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
 }
 
 /// Scatter an input row into the even and odd columns of its zero-padded row (`left` zeros
@@ -490,7 +590,7 @@ fn transform_output<T: Real>(
     bias: Option<&[T]>,
     ty0: usize,
     rows: usize,
-    out: &mut [T],
+    mut out: ImageOut<T>,
 ) {
     let tiles_w = g.ow.div_ceil(2);
     let nt = rows * tiles_w;
@@ -499,7 +599,6 @@ fn transform_output<T: Real>(
     let mut s = vec![T::ZERO; 8 * tiles_w];
     for ko in 0..g.k {
         let b = bias.map_or(T::ZERO, |b| b[ko]);
-        let plane = &mut out[ko * g.oh * g.ow..][..g.oh * g.ow];
         for r in 0..rows {
             let at = ko * nt + r * tiles_w;
             let ms = |e: usize| &m[e * step + at..][..tiles_w];
@@ -529,7 +628,7 @@ fn transform_output<T: Real>(
                     &sr[2 * tiles_w..3 * tiles_w],
                     &sr[3 * tiles_w..],
                 );
-                let row = &mut plane[(y + dy) * g.ow..][..g.ow];
+                let row = out.row((ko * g.oh + y + dy) * g.ow, g.ow);
                 let mut pairs = row.chunks_exact_mut(2);
                 for (tx, px) in (&mut pairs).enumerate() {
                     px[0] = c0[tx] + c1[tx] + c2[tx] + b;
