@@ -83,6 +83,17 @@ pub fn for_each_chunk<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &m
     });
 }
 
+/// Run `task(i)` for every `i` in `0..tasks`, in parallel when there is more than one task
+/// and the pool has more than one thread, else serially on this thread.
+pub fn for_each_task(tasks: usize, task: impl Fn(usize) + Sync + Send) {
+    if tasks <= 1 || num_threads() == 1 {
+        (0..tasks).for_each(task);
+        return;
+    }
+    use rayon::prelude::*;
+    install(|| (0..tasks).into_par_iter().for_each(task));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +107,16 @@ mod tests {
             }
         });
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+    }
+
+    #[test]
+    fn tasks_run_once_each() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let seen: Vec<AtomicU32> = (0..1000).map(|_| AtomicU32::new(0)).collect();
+        for_each_task(seen.len(), |i| {
+            seen[i].fetch_add(1, Ordering::Relaxed);
+        });
+        assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
     }
 
     #[test]

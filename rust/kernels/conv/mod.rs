@@ -363,7 +363,7 @@ pub fn conv2d_backward<T: Real>(
     input: &[T],
     weight: &[T],
     grad_output: &[T],
-    grads: Conv2dGrads<T>,
+    mut grads: Conv2dGrads<T>,
 ) -> Result<(), String> {
     p.check_len("input", &p.input_shape(), input.len())?;
     p.check_len("weight", &p.weight_shape(), weight.len())?;
@@ -383,7 +383,6 @@ pub fn conv2d_backward<T: Real>(
         }
         return Ok(());
     }
-    let mut grads = grads;
     if Algorithm::choose(p) == Algorithm::Gemm
         && winograd::applies(p)
         && winograd::all_finite(grad_output)

@@ -226,22 +226,20 @@ pub fn weight_grad<T: Real>(
             let (ty0, rows) = tiling.block(t % blocks);
             let x = &input[n * in_image..][..in_image];
             let dy = &grad_output[n * out_image..][..out_image];
-            {
-                let nt = rows * tiles_w;
-                let (v, z) = (&mut v[..16 * g.c * nt], &mut z[..16 * g.k * nt]);
-                simd::dispatch(
-                    #[inline(always)]
-                    || {
-                        transform_input(g, x, ty0, rows, v);
-                        transform_grad_output(g, dy, ty0, rows, z);
-                    },
-                );
-                for e in 0..16 {
-                    let a = MatRef::row_major(&z[e * g.k * nt..][..g.k * nt], g.k, nt);
-                    let b = MatRef::row_major(&v[e * g.c * nt..][..g.c * nt], g.c, nt).t();
-                    let c = MatMut::row_major(&mut du[e * g.k * g.c..][..g.k * g.c], g.k, g.c);
-                    matmul(a, b, c, true).expect("winograd: GEMM shapes agree");
-                }
+            let nt = rows * tiles_w;
+            let (v, z) = (&mut v[..16 * g.c * nt], &mut z[..16 * g.k * nt]);
+            simd::dispatch(
+                #[inline(always)]
+                || {
+                    transform_input(g, x, ty0, rows, v);
+                    transform_grad_output(g, dy, ty0, rows, z);
+                },
+            );
+            for e in 0..16 {
+                let a = MatRef::row_major(&z[e * g.k * nt..][..g.k * nt], g.k, nt);
+                let b = MatRef::row_major(&v[e * g.c * nt..][..g.c * nt], g.c, nt).t();
+                let c = MatMut::row_major(&mut du[e * g.k * g.c..][..g.k * g.c], g.k, g.c);
+                matmul(a, b, c, true).expect("winograd: GEMM shapes agree");
             }
         }
     });
@@ -414,17 +412,7 @@ fn correlate<T: Real>(g: Geometry, x: &[T], u: &[T], bias: Option<&[T]>, out: &m
             || transform_output(g, &m, bias, ty0, rows, image),
         );
     };
-    par_tasks(tasks, task);
-}
-
-/// Run `task(0..tasks)`, in the pool when there is more than one task and thread.
-fn par_tasks(tasks: usize, task: impl Fn(usize) + Sync + Send) {
-    if tasks <= 1 || threading::num_threads() == 1 {
-        (0..tasks).for_each(task);
-        return;
-    }
-    use rayon::prelude::*;
-    threading::install(|| (0..tasks).into_par_iter().for_each(task));
+    threading::for_each_task(tasks, task);
 }
 
 /// The output array, shared by tasks that each write their own rows of it (tiles of rows of
