@@ -23,24 +23,32 @@ def _sides(padding):
 
 
 def assert_conv_matches(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, rtol=1e-10,
-                        atol=1e-10):
-    """dlcore's forward and its input/weight/bias gradients equal the reference's."""
+                        atol=1e-10, atol_of_scale=False):
+    """dlcore's forward and its input/weight/bias gradients equal the reference's. With
+    `atol_of_scale`, each array's absolute tolerance is `atol` times its largest magnitude
+    (at least one): for Winograd, whose rounding error follows the array's scale rather than
+    each element's."""
     pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
     geometry = dict(stride=pair(stride), padding=_sides(padding), dilation=pair(dilation),
                     groups=groups)
+
+    def close(got, want):
+        scale = max(1.0, float(np.abs(want).max(initial=0.0))) if atol_of_scale else 1.0
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale)
+
     xt = dlcore.tensor(x, requires_grad=True)
     wt = dlcore.tensor(w, requires_grad=True)
     bt = None if b is None else dlcore.tensor(b, requires_grad=True)
     y = F.conv2d(xt, wt, bt, stride, padding, dilation, groups)
     want = ref.conv2d(x, w, b, **geometry)
-    np.testing.assert_allclose(y.data, want, rtol=rtol, atol=atol)
+    close(y.data, want)
     g = R.standard_normal(want.shape).astype(x.dtype)
     (y * dlcore.tensor(g)).sum().backward()
     gx, gw, gb = ref.conv2d_backward(x, w, g, **geometry)
-    np.testing.assert_allclose(xt.grad.data, gx, rtol=rtol, atol=atol)
-    np.testing.assert_allclose(wt.grad.data, gw, rtol=rtol, atol=atol)
+    close(xt.grad.data, gx)
+    close(wt.grad.data, gw)
     if b is not None:
-        np.testing.assert_allclose(bt.grad.data, gb, rtol=rtol, atol=atol)
+        close(bt.grad.data, gb)
 
 
 # (input shape, weight shape, stride, padding, dilation, groups): every path of the kernel.
@@ -144,18 +152,23 @@ def test_conv2d_batches_of_small_images(n, groups, cin_g, cout_g, size, kernel, 
 
 
 def _check_unit_stride(seed, n, groups, cin_g, cout_g, size, kernel, padding, dilation, dtype,
-                       f32_tol):
+                       f32_tol, fan_in_scaled=False):
     """A random unit-stride convolution of this geometry against the reference (skipped if
-    the kernel does not fit the padded input)."""
+    the kernel does not fit the padded input). With `fan_in_scaled`, weights have the scale
+    of a trained layer's (std 1/sqrt(fan_in)) and tolerances follow each array's scale."""
     rng = np.random.default_rng(seed)
     spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
     if any(s > h + 2 * p for s, h, p in zip(spans, size, padding)):
         return
     x = rng.standard_normal((n, cin_g * groups) + size).astype(dtype)
-    w = rng.standard_normal((cout_g * groups, cin_g) + tuple(kernel)).astype(dtype)
+    w = rng.standard_normal((cout_g * groups, cin_g) + tuple(kernel))
+    if fan_in_scaled:
+        w /= np.sqrt(cin_g * np.prod(kernel))
+    w = w.astype(dtype)
     b = rng.standard_normal(w.shape[0]).astype(dtype)
     tol = 1e-10 if dtype == np.float64 else f32_tol
-    assert_conv_matches(x, w, b, 1, tuple(padding), tuple(dilation), groups, rtol=tol, atol=tol)
+    assert_conv_matches(x, w, b, 1, tuple(padding), tuple(dilation), groups, rtol=tol, atol=tol,
+                        atol_of_scale=fan_in_scaled)
 
 
 @settings(max_examples=25, deadline=None)
@@ -192,7 +205,8 @@ def test_conv2d_many_channels(n, groups, cin_g, cout_g, size, kernel, padding, d
 )
 def test_conv2d_winograd(n, cin, cout, size, padding, dtype, seed):
     # 3x3 unit-stride convolutions with at least 32 channels on one side and 64 on the other
-    # compute the forward pass and both gradients by Winograd's F(2x2, 3x3) (32 -> 32 stays
+    # compute the forward pass and both gradients by Winograd's F(2x2, 3x3) on these narrow
+    # images (32 -> 32 stays
     # on the GEMM path): odd sizes leave partial tiles, tiny images are smaller than a tile.
     # Two threads whatever the machine has, so tasks (blocks of one image's tiles) run in
     # parallel even for a single image.
@@ -205,10 +219,37 @@ def test_conv2d_winograd(n, cin, cout, size, padding, dtype, seed):
         dlcore.set_num_threads(before)
 
 
-def test_conv2d_winograd_shape_with_nan_and_inf_matches_the_direct_sums():
-    # Winograd's transforms would spread a NaN or an infinity over its whole 2x2 tile of
-    # outputs; such inputs take the exact path, so only the windows that hold them are hit.
-    x = R.standard_normal((2, 32, 8, 9)).astype(np.float32)
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    cin=st.sampled_from([33, 64]),
+    cout=st.sampled_from([32, 70]),
+    size=st.tuples(st.integers(1, 9), st.integers(29, 45)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv2d_winograd_wide_images(n, cin, cout, size, padding, dtype, seed):
+    # Outputs at least 29 pixels wide take F(4x4, 3x3), whose transforms run across 8 tiles
+    # of a row at once: widths that are not a multiple of 4 or of 32 leave partial tiles and
+    # a short last run of tiles. Its float32 error follows each array's magnitude (about 6e-6
+    # of it, 20x the direct sum's), so the tolerance does too: the weight gradient sums
+    # thousands of products.
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(2)
+    try:
+        _check_unit_stride(seed, n, 1, cin, cout, size, (3, 3), padding, (1, 1), dtype,
+                           f32_tol=2e-4, fan_in_scaled=True)
+    finally:
+        dlcore.set_num_threads(before)
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 8, 9), (2, 32, 6, 33)])
+def test_conv2d_winograd_shape_with_nan_and_inf_matches_the_direct_sums(shape):
+    # Winograd's transforms would spread a NaN or an infinity over its whole tile of outputs
+    # (2x2, or 4x4 on wide images); such inputs take the exact path, so only the windows that
+    # hold them are hit.
+    x = R.standard_normal(shape).astype(np.float32)
     w = R.standard_normal((64, 32, 3, 3)).astype(np.float32)
     x[0, 3, 2, 5] = np.nan
     x[1, 7, 4, 0] = np.inf

@@ -301,7 +301,7 @@ fn many_channels_read_taps_in_place() {
 
 #[test]
 fn winograd_matches_the_direct_sums() {
-    // Forward, input and weight gradients by F(2x2, 3x3) against the naive sums: odd and even sizes
+    // Forward, input and weight gradients by F(4x4, 3x3) against the naive sums: odd and even sizes
     // (partial tiles at the bottom and right), every padding from 0 to 2 per side, images
     // smaller than a tile, channels that are not multiples of the SIMD width.
     let mut rng = rand::rngs::StdRng::seed_from_u64(21);
@@ -311,15 +311,28 @@ fn winograd_matches_the_direct_sums() {
         ([2, 64, 3, 3], [64, 64, 3, 3], [0, 0, 0, 0]),
         ([4, 65, 1, 2], [33, 65, 3, 3], [2, 2, 1, 2]),
         ([2, 64, 12, 11], [64, 64, 3, 3], [1, 2, 0, 1]),
+        // Small images grouped several to a task, the last group short.
+        ([7, 32, 8, 8], [64, 32, 3, 3], [1, 1, 1, 1]),
+        // Wide enough for F(4x4, 3x3): partial tiles, a short last run of tiles (10 across),
+        // uneven padding, and a 29-wide output (the narrowest that takes it).
+        ([2, 32, 9, 37], [64, 32, 3, 3], [0, 2, 2, 0]),
+        ([3, 64, 5, 33], [33, 64, 3, 3], [2, 1, 0, 1]),
+        ([1, 64, 6, 29], [64, 64, 3, 3], [1, 1, 1, 1]),
         // One image in several blocks of tile rows (the last one partial), split between
         // threads.
         ([1, 64, 70, 30], [64, 64, 3, 3], [1, 1, 1, 1]),
     ];
     for (input, weight, pad) in geometries {
         let p = Conv2dParams::new(input, weight, [1, 1], pad, [1, 1], 1).unwrap();
-        if input[0] == 1 {
+        if input[0] == 1 && input[2] > 60 {
             assert!(winograd::blocks_per_image::<f64>(&p) > 2);
         }
+        let wide = p.out_dims().1 >= 29;
+        assert_eq!(
+            winograd::tile_of_forward(&p),
+            if wide { 4 } else { 2 },
+            "{p:?}"
+        );
         let x = random(&mut rng, p.input_shape().iter().product());
         let w = random(&mut rng, p.weight_shape().iter().product());
         let b = random(&mut rng, p.out_channels);
