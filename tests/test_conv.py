@@ -193,6 +193,19 @@ def test_conv2d_many_channels(n, groups, cin_g, cout_g, size, kernel, padding, d
                        f32_tol=2e-4)
 
 
+def _check_winograd(n, cin, cout, size, padding, dtype, seed, wide):
+    """A 3x3 unit-stride convolution that Winograd computes, on two threads whatever the
+    machine has, so tasks (blocks of one image's tiles, or groups of small images) run in
+    parallel even for a single image."""
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(2)
+    try:
+        _check_unit_stride(seed, n, 1, cin, cout, size, (3, 3), padding, (1, 1), dtype,
+                           f32_tol=2e-4, fan_in_scaled=wide)
+    finally:
+        dlcore.set_num_threads(before)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     n=st.integers(1, 4),
@@ -205,18 +218,10 @@ def test_conv2d_many_channels(n, groups, cin_g, cout_g, size, kernel, padding, d
 )
 def test_conv2d_winograd(n, cin, cout, size, padding, dtype, seed):
     # 3x3 unit-stride convolutions with at least 32 channels on one side and 64 on the other
-    # compute the forward pass and both gradients by Winograd's F(2x2, 3x3) on these narrow
-    # images (32 -> 32 stays
-    # on the GEMM path): odd sizes leave partial tiles, tiny images are smaller than a tile.
-    # Two threads whatever the machine has, so tasks (blocks of one image's tiles) run in
-    # parallel even for a single image.
-    before = dlcore.get_num_threads()
-    dlcore.set_num_threads(2)
-    try:
-        _check_unit_stride(seed, n, 1, cin, cout, size, (3, 3), padding, (1, 1), dtype,
-                           f32_tol=2e-4)
-    finally:
-        dlcore.set_num_threads(before)
+    # compute the forward pass and both gradients by Winograd; these narrow images take
+    # F(2x2, 3x3) (32 -> 32 stays on the GEMM path): odd sizes leave partial tiles, tiny
+    # images are smaller than a tile.
+    _check_winograd(n, cin, cout, size, padding, dtype, seed, wide=False)
 
 
 @settings(max_examples=15, deadline=None)
@@ -233,15 +238,9 @@ def test_conv2d_winograd_wide_images(n, cin, cout, size, padding, dtype, seed):
     # Outputs at least 29 pixels wide take F(4x4, 3x3), whose transforms run across 8 tiles
     # of a row at once: widths that are not a multiple of 4 or of 32 leave partial tiles and
     # a short last run of tiles. Its float32 error follows each array's magnitude (about 6e-6
-    # of it, 20x the direct sum's), so the tolerance does too: the weight gradient sums
-    # thousands of products.
-    before = dlcore.get_num_threads()
-    dlcore.set_num_threads(2)
-    try:
-        _check_unit_stride(seed, n, 1, cin, cout, size, (3, 3), padding, (1, 1), dtype,
-                           f32_tol=2e-4, fan_in_scaled=True)
-    finally:
-        dlcore.set_num_threads(before)
+    # of it, 20x the direct sum's), so weights have a trained layer's scale and the tolerance
+    # follows the scale too: the weight gradient sums thousands of products.
+    _check_winograd(n, cin, cout, size, padding, dtype, seed, wide=True)
 
 
 @pytest.mark.parametrize("shape", [(2, 32, 8, 9), (2, 32, 6, 33)])
