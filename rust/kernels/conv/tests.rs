@@ -352,7 +352,8 @@ fn winograd_matches_the_direct_sums() {
     }
     // A NaN and an infinity reach exactly the outputs (and gradients) whose windows hold
     // them, as in the direct sums: the dispatcher takes the exact path for non-finite data.
-    let p = params([2, 32, 6, 7], [64, 32, 3, 3], 1, 1, 1, 1);
+    let p = params([2, 64, 6, 7], [64, 64, 3, 3], 1, 1, 1, 1);
+    assert!(winograd::applies(&p));
     let mut x = random(&mut rng, p.input_shape().iter().product());
     let w = random(&mut rng, p.weight_shape().iter().product());
     let g = random(&mut rng, p.output_shape().iter().product());
@@ -370,18 +371,21 @@ fn winograd_matches_the_direct_sums() {
     assert!(winograd::all_finite(&w) && !winograd::all_finite(&x));
     assert!(!winograd::all_finite(&[1.0f32, f32::NEG_INFINITY]));
     assert!(winograd::all_finite::<f32>(&[]));
-    // 32 channels on one side and 64 on the other, either way round, any batch.
+    // At least 64 channels on each side on narrow outputs (F(2x2)), 32 on outputs at least 29
+    // wide (F(4x4)), either way round, any batch.
     for p in [
         params([2, 64, 8, 8], [64, 64, 3, 3], 1, 1, 1, 1),
-        params([1, 64, 8, 8], [32, 64, 3, 3], 1, 1, 1, 1),
-        params([2, 32, 8, 8], [64, 32, 3, 3], 1, 2, 1, 1),
+        params([1, 64, 8, 8], [128, 64, 3, 3], 1, 1, 1, 1),
+        params([2, 32, 8, 32], [32, 32, 3, 3], 1, 1, 1, 1),
+        params([2, 64, 8, 31], [32, 64, 3, 3], 1, 0, 1, 1),
     ] {
         assert!(winograd::applies(&p), "{p:?}");
     }
-    // Too few channels, or not a 3x3 unit-stride kernel without groups.
+    // Too few channels for the width, or not a 3x3 unit-stride kernel without groups.
     for p in [
-        params([2, 32, 8, 8], [32, 32, 3, 3], 1, 1, 1, 1),
-        params([2, 16, 8, 8], [128, 16, 3, 3], 1, 1, 1, 1),
+        params([2, 32, 8, 8], [64, 32, 3, 3], 1, 1, 1, 1),
+        params([2, 64, 8, 30], [32, 64, 3, 3], 1, 0, 1, 1),
+        params([2, 16, 8, 40], [128, 16, 3, 3], 1, 1, 1, 1),
         params([2, 64, 8, 8], [64, 64, 3, 3], 2, 1, 1, 1),
         params([2, 64, 8, 8], [64, 64, 3, 3], 1, 1, 2, 1),
         params([2, 64, 8, 8], [64, 32, 3, 3], 1, 1, 1, 2),

@@ -20,7 +20,7 @@
 //! Work is split into tasks of one image's tiles in blocks of whole tile rows, whose
 //! transformed input and output stay near L2 (so one image alone still keeps every thread
 //! busy), or of several small images whole. It applies only with enough channels (see
-//! [`MIN_FEWER_CHANNELS`]).
+//! [`applies`]).
 
 mod f2;
 mod f4;
@@ -32,16 +32,6 @@ use crate::kernels::simd;
 use crate::kernels::workspace::Workspace;
 use crate::threading;
 
-/// Fewest channels on the smaller and the larger side of the convolution for Winograd. The
-/// transforms' cost grows with `C_in + C_out`, the multiply-adds they save with
-/// `C_in * C_out`. Measured (with F(2x2, 3x3) throughout) in one process against the GEMM
-/// paths on a 2-core Zen 3 (float32, 2 threads, 3x3, padding 1; forward / input gradient /
-/// weight gradient): 64 -> 64 channels
-/// on 56x56 images 1.8 / 1.6 / 1.9x, on 16x16 1.2 / 1.2 / 1.4x, on 8x8 1.0 / 1.15 / 1.0x;
-/// 128 -> 128 on 8x8 1.3 / 1.6 / 1.85x; 32 -> 64 on 32x32 1.2 / 1.1 / 1.1x and 64 -> 32
-/// 1.2 / 1.3 / 1.2x; but 32 -> 32 0.9-1.0x, and 16 channels on either side 0.5-1.0x.
-const MIN_FEWER_CHANNELS: usize = 32;
-const MIN_MORE_CHANNELS: usize = 64;
 /// Target bytes of one block's transformed input and output together.
 const BLOCK_BYTES: usize = 1 << 20;
 /// The most bytes of transformed data that small images grouped into one task may take (in
@@ -52,18 +42,17 @@ const GROUP_BYTES: usize = BLOCK_BYTES / 2;
 
 /// Whether a convolution's forward pass and gradients run here: 3x3, unit stride and
 /// dilation, no groups, padding at most 2 per side (so the input gradient's padding `2 - p`
-/// is not negative), and enough channels on both sides. The caller
-/// also checks [`all_finite`] on the arrays a pass reads.
+/// is not negative), and enough channels on both sides for the tile size its output width
+/// takes (see [`Variant::min_channels`]). The caller also checks [`all_finite`] on the
+/// arrays a pass reads.
 pub fn applies(p: &Conv2dParams) -> bool {
     let fewer = p.in_channels.min(p.out_channels);
-    let more = p.in_channels.max(p.out_channels);
     p.kernel == (3, 3)
         && p.stride == (1, 1)
         && p.dilation == (1, 1)
         && p.groups == 1
         && p.padding.iter().all(|&q| q <= 2)
-        && fewer >= MIN_FEWER_CHANNELS
-        && more >= MIN_MORE_CHANNELS
+        && fewer >= Variant::for_width(p.out_dims().1).min_channels()
 }
 
 /// Whether every element is finite. The transforms mix each input patch into all of its
@@ -103,6 +92,22 @@ impl Variant {
             Variant::F4
         } else {
             Variant::F2
+        }
+    }
+
+    /// Fewest channels on either side for Winograd to beat the GEMM paths: the transforms'
+    /// cost grows with `C_in + C_out`, the multiply-adds they save with `C_in * C_out`.
+    /// Measured in one process against the GEMM paths on a 2-core Zen 3 (float32, 2 threads,
+    /// 3x3, padding 1; forward / input gradient / weight gradient): with F(4x4), 32 -> 32
+    /// channels on 32x32 images 1.18 / 1.22 / 1.31x and on 56x56 1.23 / 1.39 / 1.37x, but
+    /// 16 -> 32 and 16 -> 64 on 32x32 0.85-1.2x; with F(2x2), 64 -> 64 on 16x16 1.14 / 1.19 /
+    /// 1.29x, on 28x28 1.29 / 1.29 / 1.11x, 128 -> 128 on 8x8 1.08 / 1.31 / 1.57x, but
+    /// 32 -> 64 on 16x16 0.89 / 0.63 / 0.82x, 64 -> 32 0.59 / 0.81 / 0.93x, and 32 -> 32
+    /// 0.6x.
+    fn min_channels(self) -> usize {
+        match self {
+            Variant::F2 => 64,
+            Variant::F4 => 32,
         }
     }
 
