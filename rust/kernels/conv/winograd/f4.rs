@@ -136,21 +136,20 @@ fn map_lanes<T: Real, const I: usize, const O: usize>(
     n: usize,
     f: impl Fn([Lanes<T>; I]) -> [Lanes<T>; O],
 ) {
-    let step = |q: usize, dst: &mut [&mut [T]; O]| {
-        // Fixed-length copies, so they stay vector loads and stores (not memcpy calls).
-        let x = std::array::from_fn(|i| {
-            Lanes(<[T; WIDTH]>::try_from(&src[i][q..q + WIDTH]).expect("WIDTH elements"))
-        });
-        for (d, v) in dst.iter_mut().zip(f(x)) {
-            d[q..q + WIDTH].copy_from_slice(&v.0);
-        }
-    };
     if n >= WIDTH {
-        for q in (0..n - WIDTH).step_by(WIDTH) {
-            step(q, &mut dst);
+        // Steps of WIDTH, the last one ending at `n` (recomputing a few lanes of the one
+        // before). One loop body, not a closure: a closure is compiled apart, without the
+        // caller's instruction set.
+        let last = n - WIDTH;
+        for q in (0..last).step_by(WIDTH).chain(std::iter::once(last)) {
+            // Fixed-length copies, so they stay vector loads and stores (not memcpy calls).
+            let x = std::array::from_fn(|i| {
+                Lanes(<[T; WIDTH]>::try_from(&src[i][q..q + WIDTH]).expect("WIDTH elements"))
+            });
+            for (d, v) in dst.iter_mut().zip(f(x)) {
+                d[q..q + WIDTH].copy_from_slice(&v.0);
+            }
         }
-        // The last step ends at `n`, recomputing a few lanes of the one before.
-        step(n - WIDTH, &mut dst);
     } else if n > 0 {
         // Lane by lane: a variable-length copy would be a memcpy call per slice.
         let x = std::array::from_fn(|i| {
