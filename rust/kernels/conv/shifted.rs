@@ -410,6 +410,14 @@ fn backward_images<T: Real>(
     } else {
         Workspace::<T>::take(0)
     };
+    // The lowered input gradient's GEMM, `dcol = W_g^T @ dY`, reads the weights transposed;
+    // a row-major copy made once per run of images is cheaper to pack than the transposed
+    // view is on every call (LeNet's conv2 input gradient: 1.14x on one thread, 1.1x on two).
+    let w_t = if lowered && want_dx {
+        transposed_weights(p, w)
+    } else {
+        Workspace::take(0)
+    };
     let mut wide = Workspace::<T>::take(cout_g * l.max_width());
     for (i, n) in run.enumerate() {
         let x_img = &x[n * img_in..][..img_in];
@@ -432,7 +440,6 @@ fn backward_images<T: Real>(
             d.fill(T::ZERO);
         }
         for g in 0..p.groups {
-            let wg = weight_group(p, w, g);
             let gog = &go[g * cout_g * l.oh * l.ow..][..cout_g * l.oh * l.ow];
             for t in l.tiles() {
                 let width = l.width(&t);
@@ -471,7 +478,9 @@ fn backward_images<T: Real>(
                     let dg = &mut d[g * cin_g * l.plane()..][..cin_g * l.plane()];
                     if lowered {
                         let dcol = &mut dcol[..k * width];
-                        matmul(wg.t(), dout, MatMut::row_major(&mut *dcol, k, width), false)?;
+                        let w_t_g =
+                            MatRef::row_major(&w_t[g * k * cout_g..][..k * cout_g], k, cout_g);
+                        matmul(w_t_g, dout, MatMut::row_major(&mut *dcol, k, width), false)?;
                         raise(&l, &taps, &t, dcol, dg);
                     } else {
                         for (tap, &off) in taps.iter().enumerate() {
@@ -512,6 +521,20 @@ fn backward_images<T: Real>(
         }
     }
     Ok(())
+}
+
+/// Each group's weights transposed, `[group][c, kh, kw][co]`: row-major `C_in/g*KH*KW x
+/// C_out/g` matrices.
+fn transposed_weights<T: Real>(p: &Conv2dParams, w: &[T]) -> Workspace<T> {
+    let (k, cout_g) = (p.col_rows(), p.cout_g());
+    let mut w_t = Workspace::<T>::take(w.len());
+    for (o, filter) in w.chunks_exact(k).enumerate() {
+        let (g, co) = (o / cout_g, o % cout_g);
+        for (r, &v) in filter.iter().enumerate() {
+            w_t[(g * k + r) * cout_g + co] = v;
+        }
+    }
+    w_t
 }
 
 /// The adjoint of [`lower`]: add each row of `dcol` onto the run of the padded plane it came
