@@ -117,14 +117,20 @@ macro_rules! lanes_op {
             type Output = Self;
             #[inline(always)]
             fn $method(self, other: Self) -> Self {
-                Self(std::array::from_fn(|l| self.0[l] $op other.0[l]))
+                // A plain loop, not `array::from_fn`: its closure is not always inlined, and
+                // then runs without the caller's instruction set.
+                let mut out = self.0;
+                for (o, &b) in out.iter_mut().zip(&other.0) {
+                    *o $op b;
+                }
+                Self(out)
             }
         }
     };
 }
-lanes_op!(Add, add, +);
-lanes_op!(Sub, sub, -);
-lanes_op!(Mul, mul, *);
+lanes_op!(Add, add, +=);
+lanes_op!(Sub, sub, -=);
+lanes_op!(Mul, mul, *=);
 
 /// `dst[o][q] = f(src[0][q], .., src[I-1][q])[o]` for `q < n`: one transform applied to runs
 /// of tiles, `WIDTH` at a time. The source and destination slices must not overlap (the last
@@ -142,27 +148,24 @@ fn map_lanes<T: Real, const I: usize, const O: usize>(
         // caller's instruction set.
         let last = n - WIDTH;
         for q in (0..last).step_by(WIDTH).chain(std::iter::once(last)) {
-            // Fixed-length copies, so they stay vector loads and stores (not memcpy calls).
-            let x = std::array::from_fn(|i| {
-                Lanes(<[T; WIDTH]>::try_from(&src[i][q..q + WIDTH]).expect("WIDTH elements"))
-            });
+            // Fixed-length copies, so they stay vector loads and stores (not memcpy calls);
+            // plain loops rather than `array::from_fn`, whose closure is not always inlined.
+            let mut x = [Lanes([T::ZERO; WIDTH]); I];
+            for (x, s) in x.iter_mut().zip(&src) {
+                x.0 = <[T; WIDTH]>::try_from(&s[q..q + WIDTH]).expect("WIDTH elements");
+            }
             for (d, v) in dst.iter_mut().zip(f(x)) {
                 d[q..q + WIDTH].copy_from_slice(&v.0);
             }
         }
     } else if n > 0 {
         // Lane by lane: a variable-length copy would be a memcpy call per slice.
-        let x = std::array::from_fn(|i| {
-            Lanes(std::array::from_fn(
-                |l| {
-                    if l < n {
-                        src[i][l]
-                    } else {
-                        T::ZERO
-                    }
-                },
-            ))
-        });
+        let mut x = [Lanes([T::ZERO; WIDTH]); I];
+        for (x, s) in x.iter_mut().zip(&src) {
+            for (x, &v) in x.0.iter_mut().zip(&s[..n]) {
+                *x = v;
+            }
+        }
         for (d, v) in dst.iter_mut().zip(f(x)) {
             for (d, v) in d[..n].iter_mut().zip(v.0) {
                 *d = v;
@@ -172,7 +175,19 @@ fn map_lanes<T: Real, const I: usize, const O: usize>(
 }
 
 /// `N` equal-length slices of `data`, `stride` apart, starting at `start`: the same run of
-/// `N` planes of a transformed buffer, written together.
+/// `N` planes of a transformed buffer, read together. (A loop rather than `array::from_fn`,
+/// whose closure machinery is not always inlined into the vectorised caller.)
+#[inline(always)]
+fn planes<T, const N: usize>(data: &[T], start: usize, stride: usize, len: usize) -> [&[T]; N] {
+    let mut out: [&[T]; N] = [&[]; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = &data[start + i * stride..][..len];
+    }
+    out
+}
+
+/// `N` equal-length slices of `data`, `stride` apart, starting at `start`: the same run of
+/// `N` planes of a transformed buffer, written together. (A loop too; see [`planes`].)
 #[inline(always)]
 fn planes_mut<T, const N: usize>(
     data: &mut [T],
@@ -180,14 +195,18 @@ fn planes_mut<T, const N: usize>(
     stride: usize,
     len: usize,
 ) -> [&mut [T]; N] {
+    use std::mem::MaybeUninit;
+    let mut out: [MaybeUninit<&mut [T]>; N] = [const { MaybeUninit::uninit() }; N];
     let mut rest = &mut data[start..];
-    std::array::from_fn(|_| {
+    for o in out.iter_mut() {
         let taken = std::mem::take(&mut rest);
         let cut = stride.min(taken.len());
         let (head, tail) = taken.split_at_mut(cut);
         rest = tail;
-        &mut head[..len]
-    })
+        o.write(&mut head[..len]);
+    }
+    // SAFETY: the loop wrote all N elements, and `MaybeUninit<X>` has the layout of `X`.
+    unsafe { (&out as *const [MaybeUninit<&mut [T]>; N] as *const [&mut [T]; N]).read() }
 }
 
 /// `Z[e][ko][j] = (A dy A^T)[e]` for the 4x4 tiles `dy` of the output gradient in tile rows
@@ -218,7 +237,7 @@ pub fn transform_grad_output<T: Real>(
                     deinterleave(&plane[y * g.ow..][..g.ow], tiles_w, dst);
                 }
             }
-            let src: [&[T]; TILE] = std::array::from_fn(|i| &phases[i * n..][..n]);
+            let src: [&[T]; TILE] = planes(&phases, 0, n, n);
             map_lanes(
                 src,
                 planes_mut(&mut down, 0, n, n),
@@ -229,7 +248,7 @@ pub fn transform_grad_output<T: Real>(
             // A along the rows: column j of the tile is phase j.
             let at = ko * nt + col0 + r * tiles_w;
             for (i, row) in down.chunks_exact(n).enumerate() {
-                let src: [&[T]; TILE] = std::array::from_fn(|j| &row[j * tiles_w..][..tiles_w]);
+                let src: [&[T]; TILE] = planes(row, 0, tiles_w, tiles_w);
                 let dst = planes_mut(z, i * PATCH * step + at, step, tiles_w);
                 map_lanes(
                     src,
@@ -247,13 +266,32 @@ pub fn transform_grad_output<T: Real>(
 /// (`dst` is `TILE * len` long and zeroed past the row's end by the caller).
 #[inline(always)]
 fn deinterleave<T: Real>(row: &[T], len: usize, dst: &mut [T]) {
-    let mut quads = row.chunks_exact(TILE);
     let [d0, d1, d2, d3]: [&mut [T]; TILE] = planes_mut(dst, 0, len, len);
-    for (q, quad) in (&mut quads).enumerate() {
-        d0[q] = quad[0];
-        d1[q] = quad[1];
-        d2[q] = quad[2];
-        d3[q] = quad[3];
+    // WIDTH quads at a time through fixed-size arrays (shuffles in vector registers), then
+    // quad by quad.
+    let mut blocks = row.chunks_exact(TILE * WIDTH);
+    for (b, block) in (&mut blocks).enumerate() {
+        let block = <&[T; TILE * WIDTH]>::try_from(block).expect("TILE * WIDTH elements");
+        let q = b * WIDTH;
+        for (j, d) in [&mut *d0, &mut *d1, &mut *d2, &mut *d3]
+            .into_iter()
+            .enumerate()
+        {
+            let mut phase = [T::ZERO; WIDTH];
+            for (l, v) in phase.iter_mut().enumerate() {
+                *v = block[TILE * l + j];
+            }
+            d[q..q + WIDTH].copy_from_slice(&phase);
+        }
+    }
+    let done = row.len() / (TILE * WIDTH) * WIDTH;
+    let rest = blocks.remainder();
+    let mut quads = rest.chunks_exact(TILE);
+    for (i, quad) in (&mut quads).enumerate() {
+        d0[done + i] = quad[0];
+        d1[done + i] = quad[1];
+        d2[done + i] = quad[2];
+        d3[done + i] = quad[3];
     }
     let q = row.len() / TILE;
     for (j, &v) in quads.remainder().iter().enumerate() {
@@ -342,7 +380,7 @@ pub fn transform_input<T: Real>(
             }
         }
         for r in 0..rows {
-            let src: [&[T]; PATCH] = std::array::from_fn(|i| &split[(TILE * r + i) * n..][..n]);
+            let src: [&[T]; PATCH] = planes(&split, TILE * r * n, n, n);
             map_lanes(
                 src,
                 planes_mut(&mut down, 0, n, n),
@@ -398,8 +436,7 @@ pub fn transform_output<T: Real>(
         for r in 0..rows {
             let at = ko * nt + col0 + r * tiles_w;
             for col in 0..PATCH {
-                let src: [&[T]; PATCH] =
-                    std::array::from_fn(|i| &m[(i * PATCH + col) * step + at..][..tiles_w]);
+                let src: [&[T]; PATCH] = planes(m, col * step + at, PATCH * step, tiles_w);
                 let dst = planes_mut(&mut down, col * tiles_w, PATCH * tiles_w, tiles_w);
                 map_lanes(
                     src,
@@ -414,8 +451,7 @@ pub fn transform_output<T: Real>(
                 if y >= g.oh {
                     break;
                 }
-                let src: [&[T]; PATCH] =
-                    std::array::from_fn(|c| &row_of_cols[c * tiles_w..][..tiles_w]);
+                let src: [&[T]; PATCH] = planes(row_of_cols, 0, tiles_w, tiles_w);
                 let dst = planes_mut(&mut pixels, 0, tiles_w, tiles_w);
                 let b = Lanes::splat(b);
                 map_lanes(
@@ -429,12 +465,27 @@ pub fn transform_output<T: Real>(
                 let (p0, rest) = pixels.split_at(tiles_w);
                 let (p1, rest) = rest.split_at(tiles_w);
                 let (p2, p3) = rest.split_at(tiles_w);
-                let mut quads = row.chunks_exact_mut(TILE);
-                for (tx, px) in (&mut quads).enumerate() {
-                    px[0] = p0[tx];
-                    px[1] = p1[tx];
-                    px[2] = p2[tx];
-                    px[3] = p3[tx];
+                // WIDTH tiles at a time through a fixed-size array (shuffles in vector
+                // registers), then tile by tile.
+                let mut blocks = row.chunks_exact_mut(TILE * WIDTH);
+                for (b, block) in (&mut blocks).enumerate() {
+                    let t0 = b * WIDTH;
+                    let mut quads = [T::ZERO; TILE * WIDTH];
+                    for (j, p) in [p0, p1, p2, p3].into_iter().enumerate() {
+                        let p = <&[T; WIDTH]>::try_from(&p[t0..t0 + WIDTH]).expect("WIDTH tiles");
+                        for (l, &v) in p.iter().enumerate() {
+                            quads[TILE * l + j] = v;
+                        }
+                    }
+                    block.copy_from_slice(&quads);
+                }
+                let done = g.ow / (TILE * WIDTH) * WIDTH;
+                let mut quads = blocks.into_remainder().chunks_exact_mut(TILE);
+                for (i, px) in (&mut quads).enumerate() {
+                    px[0] = p0[done + i];
+                    px[1] = p1[done + i];
+                    px[2] = p2[done + i];
+                    px[3] = p3[done + i];
                 }
                 let tx = g.ow / TILE;
                 for (j, px) in quads.into_remainder().iter_mut().enumerate() {
