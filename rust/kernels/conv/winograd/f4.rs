@@ -133,8 +133,8 @@ lanes_op!(Sub, sub, -=);
 lanes_op!(Mul, mul, *=);
 
 /// `dst[o][q] = f(src[0][q], .., src[I-1][q])[o]` for `q < n`: one transform applied to runs
-/// of tiles, `WIDTH` at a time. The source and destination slices must not overlap (the last
-/// step may recompute lanes).
+/// of at least `WIDTH` tiles, `WIDTH` at a time. The source and destination slices must not
+/// overlap (the last step may recompute lanes).
 #[inline(always)]
 fn map_lanes<T: Real, const I: usize, const O: usize>(
     src: [&[T]; I],
@@ -142,34 +142,25 @@ fn map_lanes<T: Real, const I: usize, const O: usize>(
     n: usize,
     f: impl Fn([Lanes<T>; I]) -> [Lanes<T>; O],
 ) {
-    if n >= WIDTH {
-        // Steps of WIDTH, the last one ending at `n` (recomputing a few lanes of the one
-        // before). One loop body, not a closure: a closure is compiled apart, without the
-        // caller's instruction set.
-        let last = n - WIDTH;
-        for q in (0..last).step_by(WIDTH).chain(std::iter::once(last)) {
-            // Fixed-length copies, so they stay vector loads and stores (not memcpy calls);
-            // plain loops rather than `array::from_fn`, whose closure is not always inlined.
-            let mut x = [Lanes([T::ZERO; WIDTH]); I];
-            for (x, s) in x.iter_mut().zip(&src) {
-                x.0 = <[T; WIDTH]>::try_from(&s[q..q + WIDTH]).expect("WIDTH elements");
-            }
-            for (d, v) in dst.iter_mut().zip(f(x)) {
-                d[q..q + WIDTH].copy_from_slice(&v.0);
-            }
-        }
-    } else if n > 0 {
-        // Lane by lane: a variable-length copy would be a memcpy call per slice.
+    // F(4x4) runs only where a tile row has at least WIDTH tiles (`Variant::for_width`), so
+    // every run here fills a whole step.
+    assert!(
+        n >= WIDTH,
+        "map_lanes: {n} lanes, fewer than one step of {WIDTH}"
+    );
+    // Steps of WIDTH, the last one ending at `n` (recomputing a few lanes of the one
+    // before). One loop body, not a closure: a closure is compiled apart, without the
+    // caller's instruction set.
+    let last = n - WIDTH;
+    for q in (0..last).step_by(WIDTH).chain(std::iter::once(last)) {
+        // Fixed-length copies, so they stay vector loads and stores (not memcpy calls);
+        // plain loops rather than `array::from_fn`, whose closure is not always inlined.
         let mut x = [Lanes([T::ZERO; WIDTH]); I];
         for (x, s) in x.iter_mut().zip(&src) {
-            for (x, &v) in x.0.iter_mut().zip(&s[..n]) {
-                *x = v;
-            }
+            x.0 = <[T; WIDTH]>::try_from(&s[q..q + WIDTH]).expect("WIDTH elements");
         }
         for (d, v) in dst.iter_mut().zip(f(x)) {
-            for (d, v) in d[..n].iter_mut().zip(v.0) {
-                *d = v;
-            }
+            d[q..q + WIDTH].copy_from_slice(&v.0);
         }
     }
 }
@@ -365,6 +356,7 @@ pub fn transform_input<T: Real>(
     // phases once; then B^T down the columns of one tile row's patches.
     let rows_in = TILE * rows + 2;
     let mut split = vec![T::ZERO; rows_in * n];
+    // One padded row: only `left..left + w` is ever written, so the padding stays zero.
     let mut padded = vec![T::ZERO; n];
     let mut down = vec![T::ZERO; PATCH * n];
     for ci in 0..g.c {
@@ -372,7 +364,6 @@ pub fn transform_input<T: Real>(
         for (yy, dst) in split.chunks_exact_mut(n).enumerate() {
             let y = (TILE * ty0 + yy).wrapping_sub(g.top);
             if y < g.h {
-                padded.fill(T::ZERO);
                 padded[g.left..g.left + g.w].copy_from_slice(&plane[y * g.w..][..g.w]);
                 deinterleave(&padded, len, dst);
             } else {
