@@ -6,8 +6,9 @@
 //! grain size never enters the pool: waking threads costs more than small work saves, and on
 //! a loaded two-core machine extra threads only fight each other.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use rayon::ThreadPool;
 
@@ -57,6 +58,38 @@ pub fn num_threads() -> usize {
 pub fn set_num_threads(threads: usize) {
     let mut current = slot().write().unwrap_or_else(|e| e.into_inner());
     *current = build_pool(threads.max(1));
+}
+
+/// How long a worker stays awake after a parallel kernel, polling for the next one.
+const LINGER: Duration = Duration::from_micros(300);
+
+/// Whether a worker is lingering (see [`linger`]).
+static LINGERING: AtomicBool = AtomicBool::new(false);
+
+/// Keep one worker of `pool` awake for a moment, polling for work, so that a parallel kernel
+/// called right after this one (the next layer, the next batch) finds it running instead of
+/// waking it. On these VMs a sleeping worker can take 100 us or more to start, longer than a
+/// 256^3 matmul's share of work on it, and then the calling thread does all of the work
+/// alone. OpenBLAS and OpenMP runtimes spin for 0.1 s or more after every call for the same
+/// reason; this spins for well under a millisecond, and only once per burst of calls.
+pub fn linger(pool: &ThreadPool) {
+    if LINGERING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    pool.spawn(|| {
+        let mut deadline = Instant::now() + LINGER;
+        loop {
+            match rayon::yield_now() {
+                Some(rayon::Yield::Executed) => deadline = Instant::now() + LINGER,
+                Some(rayon::Yield::Idle) => std::hint::spin_loop(),
+                None => break,
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        LINGERING.store(false, Ordering::Release);
+    });
 }
 
 /// Run `f` inside the pool, so rayon calls within it use dlcore's threads.

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import dlcore
 from dlcore import _core
 
 
@@ -130,3 +131,46 @@ def test_narrow_products_reading_a_in_place(dtype, m, k, n, pad):
     np.testing.assert_allclose(out, want + 2, rtol=tol, atol=tol * np.sqrt(k))
     np.testing.assert_allclose(_core.matmul(a, b.T.copy().T), want, rtol=tol,
                                atol=tol * np.sqrt(k))
+
+
+@pytest.mark.parametrize("threads", [2, 3, 5])
+@pytest.mark.parametrize("m,k,n", [(130, 300, 2100), (513, 700, 200), (128, 600, 40)])
+def test_threads_sharing_packed_blocks(threads, m, k, n):
+    # Products with at least 128 rows are shared by packing each block of B together and
+    # claiming blocks of A's rows: across the wider shared column blocks (2048 f32 columns),
+    # several depth blocks, ragged row blocks and more threads than cores. Called back to
+    # back, so a lingering pool thread picks up the next call.
+    rng = np.random.default_rng(threads * m)
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(threads)
+        for dtype in (np.float32, np.float64):
+            a = rng.standard_normal((m, k)).astype(dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            want = a.astype(np.float64) @ b.astype(np.float64)
+            tol = 1e-4 if dtype == np.float32 else 1e-10
+            for _ in range(3):
+                np.testing.assert_allclose(_core.matmul(a, b), want, rtol=tol,
+                                           atol=tol * np.sqrt(k))
+            out = np.ones((m, n), dtype=dtype)
+            _core.matmul(a.T.copy().T, b, out, True)
+            np.testing.assert_allclose(out, want + 1, rtol=tol, atol=tol * np.sqrt(k))
+    finally:
+        dlcore.set_num_threads(before)
+
+
+def test_concurrent_callers_share_the_pool():
+    # Python threads calling matmul at once (the GIL is released while it runs): each
+    # caller packs into its own buffers while they share the pool's threads.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    pairs = [(rng.standard_normal((300, 200)).astype(np.float32),
+              rng.standard_normal((200, 400)).astype(np.float32)) for _ in range(4)]
+    wants = [a.astype(np.float64) @ b for a, b in pairs]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda ab: [_core.matmul(*ab) for _ in range(5)],
+                                pairs * 2))
+    for got, want in zip(results, wants * 2):
+        for g in got:
+            np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-3)

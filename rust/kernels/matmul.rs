@@ -582,6 +582,15 @@ mod tests {
     }
 
     #[test]
+    fn shared_b_blocks_across_every_block_boundary() {
+        // Threads sharing packed B blocks (three threads here) over several depth blocks
+        // (f32 AVX2 KC 320, f64 256), column blocks (NC 1024) and ragged row blocks; the
+        // column-major outputs run transposed, with 1030 rows shared out.
+        check_shape::<f32>(140, 650, 1030, 2e-6 * 650.0, 21);
+        check_shape::<f64>(301, 530, 1100, 1e-12 * 530.0, 22);
+    }
+
+    #[test]
     fn column_major_output_wider_than_a_block() {
         // A column-major C is computed transposed, so its 2100 rows cross the f64 NC block.
         check_shape::<f64>(2100, 5, 3, 1e-12 * 5.0, 7);

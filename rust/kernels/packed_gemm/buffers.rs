@@ -39,6 +39,9 @@ pub struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// The B blocks a calling thread packs with its helpers (see `parallel.rs`), apart from
+    /// `SCRATCH` because the caller also packs its own A blocks while one is in use.
+    static SHARED_B: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
 }
 
 /// Run `f` with this thread's scratch space (or a temporary one if it is already in use,
@@ -47,5 +50,14 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut scratch) => f(&mut scratch),
         Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// Run `f` with this thread's buffer for B blocks shared with other threads (or a temporary
+/// one if it is already in use, which a kernel never does).
+pub fn with_shared_b<R>(f: impl FnOnce(&mut AlignedBuf) -> R) -> R {
+    SHARED_B.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => f(&mut buffer),
+        Err(_) => f(&mut AlignedBuf::default()),
     })
 }

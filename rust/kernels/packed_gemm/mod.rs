@@ -16,28 +16,21 @@
 //!
 //! Block sizes are each family's (see the instantiations).
 //!
-//! Threads split C into independent column (or row) strips, each computed by the serial
-//! algorithm with that thread's own packing buffers: no barriers, at the price of packing the
-//! shared operand once per strip, which is small against the strip's arithmetic. The strips
-//! are claimed dynamically, the calling thread included, so a thread that starts late on a
-//! busy machine costs little.
+//! Threads share the product as `parallel.rs` describes: the packed blocks of B shared, or
+//! strips of C computed serially.
 
 mod avx2;
 mod avx512;
 mod buffers;
 mod family;
+mod parallel;
 
 use std::any::TypeId;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use self::buffers::{with_scratch, Scratch};
+use self::buffers::Scratch;
 use self::family::{a_layout, KernelFn};
+use self::parallel::run;
 use super::real::Real;
-use crate::threading;
-
-/// Below this many multiply-adds (a 128^3 product, ~30 us on one core) a single thread is
-/// faster than waking another.
-const PARALLEL_MIN_FMAS: usize = 128 * 128 * 128;
 
 /// A strided read-only operand: element `(i, j)` is at `ptr + i * rs + j * cs`.
 #[derive(Clone, Copy)]
@@ -243,81 +236,6 @@ pub(crate) unsafe fn matmul<T: Real>(
     true
 }
 
-/// Split the work into strips for the threads and run the serial algorithm on each.
-///
-/// # Safety
-/// As for [`matmul`].
-unsafe fn run<F: Family>(
-    (m, n, k): (usize, usize, usize),
-    a: View<F::E>,
-    b: View<F::E>,
-    c: ViewMut<F::E>,
-    accumulate: bool,
-    threads: usize,
-) {
-    if c.cs != 1 && c.rs == 1 {
-        // Column-major C: compute C^T = B^T A^T, whose rows are contiguous in memory.
-        return run::<F>((n, m, k), b.t(), a.t(), c.t(), accumulate, threads);
-    }
-    if threads < 2 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_MIN_FMAS {
-        return with_scratch(|s| serial::<F>((m, n, k), a, b, c, accumulate, s));
-    }
-    // Split the longer side of C: the strips then share the smaller operand, whose repacking
-    // per strip costs least.
-    let split_columns = n >= m;
-    let (len, align) = if split_columns {
-        (n, F::NR)
-    } else {
-        (m, F::MR)
-    };
-    let strip = strip_size(len, align, threads);
-    let strips = len.div_ceil(strip);
-    let run_strip = move |s: usize| {
-        let start = s * strip;
-        let size = strip.min(len - start);
-        // SAFETY: strips are disjoint parts of C, inside the extents the caller checked.
-        unsafe {
-            if split_columns {
-                let (b, c) = (b.offset(0, start), c.offset(0, start));
-                with_scratch(|sc| serial::<F>((m, size, k), a, b, c, accumulate, sc));
-            } else {
-                let (a, c) = (a.offset(start, 0), c.offset(start, 0));
-                with_scratch(|sc| serial::<F>((size, n, k), a, b, c, accumulate, sc));
-            }
-        }
-    };
-    // Threads claim strips from a counter until none are left. The calling thread works too,
-    // so nothing waits for a pool thread to wake up: if one starts late (the cores are busy
-    // with other work), the others have simply taken more strips. Nobody spins: at the end
-    // the caller blocks until the strips already claimed are done.
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let s = next.fetch_add(1, Ordering::Relaxed);
-        if s >= strips {
-            break;
-        }
-        run_strip(s);
-    };
-    threading::pool().in_place_scope(|scope| {
-        for _ in 1..threads.min(strips) {
-            scope.spawn(|_| work());
-        }
-        work();
-    });
-}
-
-/// Width of the strips `len` rows or columns are split into for `threads` threads: up to
-/// four per thread so a late thread delays little, but no narrower than `MIN_STRIP` (each
-/// strip repacks the shared operand) unless that would leave threads without a strip;
-/// multiples of `align`.
-fn strip_size(len: usize, align: usize, threads: usize) -> usize {
-    // Measured on a Zen 3 at 2 threads: 256-wide strips ran 1024^3 and 2048^3 at 157-158
-    // GFLOP/s, 512-wide ones at 167-171 (NumPy's OpenBLAS: 162-178).
-    const MIN_STRIP: usize = 512;
-    let per_thread = (len / (threads * MIN_STRIP)).clamp(1, 4);
-    len.div_ceil(threads * per_thread).next_multiple_of(align)
-}
-
 /// Block sizes that split `len` into `ceil(len / max)` nearly equal blocks, each a multiple
 /// of `align` (except the last), so no block is much smaller than the rest.
 fn balanced_step(len: usize, max: usize, align: usize) -> usize {
@@ -325,6 +243,92 @@ fn balanced_step(len: usize, max: usize, align: usize) -> usize {
     len.div_ceil(blocks)
         .next_multiple_of(align)
         .min(max.max(align))
+}
+
+/// How a block of A reaches the microkernel: packed by rows, packed by depth, or read in
+/// place (see `family.rs` for the layouts).
+#[derive(Clone, Copy)]
+struct APlan<E> {
+    a: View<E>,
+    /// A is row-major, so it packs row by row (else by depth).
+    rows: bool,
+    in_place: bool,
+}
+
+impl<E: Real> APlan<E> {
+    /// The plan for an A multiplied into `n` columns of C.
+    fn new<F: Family<E = E>>(a: View<E>, n: usize) -> Self {
+        // Copy A without transposing: a row-major A packs row by row, anything else by depth.
+        let rows = a.cs == 1 && a.rs != 1;
+        // A row-major A whose blocks would each serve only one or two B panels is read in
+        // place: the copy would cost about what it saves (a 64^3 product spent 8% of its time
+        // packing). Not when its rows lie a multiple of 2 KiB apart, though: a tile's rows
+        // would then share one or two L1 sets and evict each other.
+        let in_place =
+            rows && n <= 2 * F::NR && !(a.rs * std::mem::size_of::<E>()).is_multiple_of(2048);
+        Self { a, rows, in_place }
+    }
+
+    /// Elements of packing space a block of `mc_step` rows needs (0 in place).
+    fn packed_len<F: Family<E = E>>(&self, mc_step: usize, kc_step: usize) -> usize {
+        match (self.in_place, self.rows) {
+            (true, _) => 0,
+            (false, true) => mc_step * F::A_ROW_STRIDE,
+            (false, false) => mc_step * kc_step,
+        }
+    }
+
+    /// Multiply rows `ic..ic + mc`, depths `pc..pc + kc` of A (packing them into `packed_a`
+    /// unless read in place) by `b_block` into `c_block`.
+    ///
+    /// # Safety
+    /// As for [`matmul`]; `packed_a` holds [`APlan::packed_len`] elements; `b_block` holds
+    /// the `kc x nc` block of B at depth `pc`; no other thread writes `c_block`'s `mc x nc`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn multiply<F: Family<E = E>>(
+        &self,
+        (ic, mc): (usize, usize),
+        (pc, kc): (usize, usize),
+        b_block: PackedB<E>,
+        nc: usize,
+        c_block: ViewMut<E>,
+        load_c: bool,
+        packed_a: *mut E,
+    ) {
+        let (a_block, layout, a_stride) = if self.in_place {
+            (self.a.offset(ic, pc).ptr, a_layout::IN_PLACE, self.a.rs)
+        } else {
+            let stride = if self.rows { F::A_ROW_STRIDE } else { kc };
+            let mut offset = 0;
+            for (i0, h) in row_panels(mc, F::MR) {
+                let (src, dst) = (self.a.offset(ic + i0, pc), packed_a.add(offset));
+                if self.rows {
+                    F::pack_a_rows(src, h, kc, dst);
+                } else {
+                    F::pack_a_depth(src, h, kc, dst);
+                }
+                offset += h * stride;
+            }
+            let layout = if self.rows {
+                a_layout::ROWS
+            } else {
+                a_layout::DEPTH
+            };
+            (packed_a.cast_const(), layout, stride)
+        };
+        let block = Block::<F> {
+            mc,
+            nc,
+            kc,
+            a: a_block,
+            layout,
+            a_stride,
+            b: b_block,
+            c: c_block,
+            load_c,
+        };
+        block.multiply();
+    }
 }
 
 /// The serial blocked algorithm (see the module comment) on one thread's buffers.
@@ -342,14 +346,7 @@ unsafe fn serial<F: Family>(
     let nc_step = balanced_step(n, F::NC, F::NR);
     let kc_step = balanced_step(k, F::KC, 1);
     let mc_step = balanced_step(m, F::MC, F::MR);
-    // Copy A without transposing: a row-major A packs row by row, anything else by depth.
-    let a_rows = a.cs == 1 && a.rs != 1;
-    // A row-major A whose blocks would each serve only one or two B panels is read in place:
-    // the copy would cost about what it saves (a 64^3 product spent 8% of its time packing).
-    // Not when its rows lie a multiple of 2 KiB apart, though: a tile's rows would then
-    // share one or two L1 sets and evict each other.
-    let a_in_place =
-        a_rows && n <= 2 * F::NR && !(a.rs * std::mem::size_of::<F::E>()).is_multiple_of(2048);
+    let plan = APlan::new::<F>(a, n);
     // A row-major B whose panels each serve a single block of A gains little from packing
     // (it is read once either way), so the kernel may read it in place, but only if walking
     // down a panel stays within few pages: each B row on its own page defeats the hardware
@@ -359,22 +356,11 @@ unsafe fn serial<F: Family>(
     let packed_b = if b_in_place {
         std::ptr::null_mut()
     } else {
-        scratch
-            .b
-            .get::<F::E>(kc_step * nc_step.next_multiple_of(F::NR))
+        scratch.b.get::<F::E>(packed_b_len::<F>(nc_step, kc_step))
     };
-    let (layout, a_stride) = if a_in_place {
-        (a_layout::IN_PLACE, a.rs)
-    } else if a_rows {
-        (a_layout::ROWS, F::A_ROW_STRIDE)
-    } else {
-        (a_layout::DEPTH, kc_step)
-    };
-    let packed_a = if a_in_place {
-        std::ptr::null_mut()
-    } else {
-        scratch.a.get::<F::E>(mc_step * a_stride)
-    };
+    let packed_a = scratch
+        .a
+        .get::<F::E>(plan.packed_len::<F>(mc_step, kc_step));
     for jc in (0..n).step_by(nc_step) {
         let nc = nc_step.min(n - jc);
         for pc in (0..k).step_by(kc_step) {
@@ -383,44 +369,21 @@ unsafe fn serial<F: Family>(
                 PackedB::InPlace(b.offset(pc, jc))
             } else {
                 F::pack_b(b.offset(pc, jc), nc, kc, packed_b);
-                PackedB::Panels(packed_b)
+                PackedB::Panels(packed_b.cast_const())
             };
             for ic in (0..m).step_by(mc_step) {
                 let mc = mc_step.min(m - ic);
-                let a_block = if a_in_place {
-                    a.offset(ic, pc).ptr
-                } else {
-                    let mut offset = 0;
-                    for (i0, h) in row_panels(mc, F::MR) {
-                        let (src, dst) = (a.offset(ic + i0, pc), packed_a.add(offset));
-                        if a_rows {
-                            F::pack_a_rows(src, h, kc, dst);
-                        } else {
-                            F::pack_a_depth(src, h, kc, dst);
-                        }
-                        offset += h * if a_rows { a_stride } else { kc };
-                    }
-                    packed_a.cast_const()
-                };
-                let block = Block::<F> {
-                    mc,
-                    nc,
-                    kc,
-                    a: a_block,
-                    layout,
-                    a_stride: if layout == a_layout::DEPTH {
-                        kc
-                    } else {
-                        a_stride
-                    },
-                    b: b_block,
-                    c: c.offset(ic, jc),
-                    load_c: accumulate || pc > 0,
-                };
-                block.multiply();
+                let c_block = c.offset(ic, jc);
+                let load_c = accumulate || pc > 0;
+                plan.multiply::<F>((ic, mc), (pc, kc), b_block, nc, c_block, load_c, packed_a);
             }
         }
     }
+}
+
+/// Elements of a packed `kc_step x nc_step` block of B (whole panels).
+fn packed_b_len<F: Family>(nc_step: usize, kc_step: usize) -> usize {
+    kc_step * nc_step.next_multiple_of(F::NR)
 }
 
 /// `(first row, rows)` of the balanced panels that cover `rows` rows with at most `max` each.
@@ -433,11 +396,15 @@ fn row_panels(rows: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
 /// Where a block's B comes from.
 #[derive(Clone, Copy)]
 enum PackedB<E> {
-    /// Panels of `NR` columns packed by `serial`.
+    /// Panels of `NR` columns, packed by `serial` or by the threads together.
     Panels(*const E),
     /// The row-major source itself.
     InPlace(View<E>),
 }
+
+// SAFETY: a B block is only read while it is shared (see `View`).
+unsafe impl<E> Send for PackedB<E> {}
+unsafe impl<E> Sync for PackedB<E> {}
 
 /// One `mc x kc` block of A (packed or in place) against one `kc x nc` block of B.
 struct Block<F: Family> {
@@ -534,31 +501,6 @@ mod tests {
                 .fold((usize::MAX, 0), |(lo, hi), &(_, h)| (lo.min(h), hi.max(h)));
             assert!(hi - lo <= 1, "{rows}: {panels:?}");
         }
-    }
-
-    #[test]
-    fn strips_are_aligned_and_give_every_thread_work() {
-        for len in [96, 128, 256, 300, 512, 1000, 2048, 65536] {
-            for threads in [2, 3, 8] {
-                let strip = strip_size(len, 32, threads);
-                let strips = len.div_ceil(strip);
-                assert!(strip.is_multiple_of(32), "{len} {threads}");
-                assert!(strips <= 4 * threads, "{len} {threads}: {strips}");
-                assert!(
-                    strips >= 2,
-                    "{len} {threads}: one strip leaves threads idle"
-                );
-                if len >= threads * 512 {
-                    assert!(
-                        strips >= threads && strip >= 512,
-                        "{len} {threads}: {strip}"
-                    );
-                }
-            }
-        }
-        assert_eq!(strip_size(2048, 32, 2), 512);
-        assert_eq!(strip_size(4096, 32, 2), 512);
-        assert_eq!(strip_size(256, 32, 2), 128);
     }
 
     #[test]
