@@ -60,27 +60,43 @@ pub fn set_num_threads(threads: usize) {
     *current = build_pool(threads.max(1));
 }
 
-/// How long a worker stays awake after a parallel kernel, polling for the next one.
-const LINGER: Duration = Duration::from_micros(300);
+/// How long a worker stays awake after a parallel kernel, polling for the next one, unless
+/// `DLCORE_LINGER_US` says otherwise (0 turns lingering off).
+const DEFAULT_LINGER_US: u64 = 300;
 
 /// Whether a worker is lingering (see [`linger`]).
 static LINGERING: AtomicBool = AtomicBool::new(false);
 
+fn linger_time() -> Duration {
+    static LINGER: OnceLock<Duration> = OnceLock::new();
+    *LINGER.get_or_init(|| parse_linger(std::env::var("DLCORE_LINGER_US").ok().as_deref()))
+}
+
+/// The linger time a `DLCORE_LINGER_US` setting asks for (the default if unset or invalid).
+fn parse_linger(setting: Option<&str>) -> Duration {
+    let us = setting
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_LINGER_US);
+    Duration::from_micros(us)
+}
+
 /// Keep one worker of `pool` awake for a moment, polling for work, so that a parallel kernel
 /// called right after this one (the next layer, the next batch) finds it running instead of
-/// waking it. On these VMs a sleeping worker can take 100 us or more to start, longer than a
-/// 256^3 matmul's share of work on it, and then the calling thread does all of the work
-/// alone. OpenBLAS and OpenMP runtimes spin for 0.1 s or more after every call for the same
-/// reason; this spins for well under a millisecond, and only once per burst of calls.
+/// having to wake it. On these VMs a sleeping worker can take 100 us or more to start, longer
+/// than a 256^3 matmul's share of work on it, and meanwhile the calling thread works alone
+/// (or, in [`install`], waits). OpenBLAS and OpenMP runtimes spin for 0.1 s or more after
+/// every call for the same reason; this polls for well under a millisecond, once per burst
+/// of calls, and nothing ever waits for it.
 pub fn linger(pool: &ThreadPool) {
-    if LINGERING.swap(true, Ordering::AcqRel) {
+    let linger = linger_time();
+    if linger.is_zero() || LINGERING.swap(true, Ordering::AcqRel) {
         return;
     }
-    pool.spawn(|| {
-        let mut deadline = Instant::now() + LINGER;
+    pool.spawn(move || {
+        let mut deadline = Instant::now() + linger;
         loop {
             match rayon::yield_now() {
-                Some(rayon::Yield::Executed) => deadline = Instant::now() + LINGER,
+                Some(rayon::Yield::Executed) => deadline = Instant::now() + linger,
                 Some(rayon::Yield::Idle) => std::hint::spin_loop(),
                 None => break,
             }
@@ -94,7 +110,10 @@ pub fn linger(pool: &ThreadPool) {
 
 /// Run `f` inside the pool, so rayon calls within it use dlcore's threads.
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    pool().install(f)
+    let pool = pool();
+    let result = pool.install(f);
+    linger(&pool);
+    result
 }
 
 /// Apply `f(offset, chunk)` to consecutive chunks of `out`, in parallel when `out` is longer
@@ -150,6 +169,39 @@ mod tests {
             seen[i].fetch_add(1, Ordering::Relaxed);
         });
         assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+    }
+
+    #[test]
+    fn linger_setting() {
+        let default = Duration::from_micros(DEFAULT_LINGER_US);
+        assert_eq!(parse_linger(None), default);
+        assert_eq!(parse_linger(Some(" 50 ")), Duration::from_micros(50));
+        assert_eq!(parse_linger(Some("0")), Duration::ZERO);
+        assert_eq!(parse_linger(Some("-3")), default);
+        assert_eq!(parse_linger(Some("soon")), default);
+    }
+
+    #[test]
+    fn work_after_a_linger_still_runs_everywhere() {
+        // A lingering worker takes the next job; jobs after it ends still run.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for round in 0..50 {
+            linger(&pool);
+            let seen: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
+            pool.install(|| {
+                use rayon::prelude::*;
+                (0..64).into_par_iter().for_each(|i| {
+                    seen[i].fetch_add(1, Ordering::Relaxed);
+                })
+            });
+            assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+            if round % 10 == 9 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
     }
 
     #[test]

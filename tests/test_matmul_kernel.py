@@ -1,5 +1,7 @@
 """The Rust GEMM (`dlcore._core.matmul`) against NumPy on odd shapes and strided views."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -174,3 +176,30 @@ def test_concurrent_callers_share_the_pool():
     for got, want in zip(results, wants * 2):
         for g in got:
             np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("linger_us", ["0", "2000", "not-a-number"])
+def test_linger_setting(linger_us):
+    # DLCORE_LINGER_US (read once, at the first parallel kernel) changes only how long a pool
+    # thread waits for more work; results are the same, and a bad value falls back to the
+    # default instead of failing.
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, dlcore\n"
+        "from dlcore import _core\n"
+        "rng = np.random.default_rng(0)\n"
+        "a = rng.standard_normal((300, 200)).astype(np.float32)\n"
+        "b = rng.standard_normal((200, 250)).astype(np.float32)\n"
+        "for _ in range(20):\n"
+        "    np.testing.assert_allclose(_core.matmul(a, b), a.astype(np.float64) @ b,\n"
+        "                               rtol=1e-4, atol=1e-3)\n"
+        "x = dlcore.tensor(rng.standard_normal((64, 3, 32, 32)).astype(np.float32))\n"
+        "w = dlcore.tensor(rng.standard_normal((8, 3, 3, 3)).astype(np.float32))\n"
+        "assert dlcore.nn.functional.conv2d(x, w).shape == (64, 8, 30, 30)\n"
+    )
+    env = {**os.environ, "DLCORE_LINGER_US": linger_us, "DLCORE_NUM_THREADS": "2"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
