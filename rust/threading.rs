@@ -6,7 +6,7 @@
 //! grain size never enters the pool: waking threads costs more than small work saves, and on
 //! a loaded two-core machine extra threads only fight each other.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,25 @@ pub fn set_num_threads(threads: usize) {
 /// `DLCORE_LINGER_US` says otherwise (0 turns lingering off).
 const DEFAULT_LINGER_US: u64 = 300;
 
+/// A lingering worker's look for work that takes longer than this (it normally takes a
+/// microsecond or two) shows the OS gave the core to another thread meanwhile.
+const CONTESTED: Duration = Duration::from_micros(50);
+
+/// A lingering worker yields its core to the OS on every this many looks for work.
+const YIELD_EVERY: u32 = 8;
+
+/// After a linger finds its core contested, no worker lingers for this long.
+const BACK_OFF: Duration = Duration::from_secs(1);
+
+/// Until when (microseconds since [`since_start`]'s origin) workers do not linger.
+static BACK_OFF_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+/// Microseconds since the first call.
+fn since_start() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
 /// Whether a worker is lingering (see [`linger`]).
 static LINGERING: AtomicBool = AtomicBool::new(false);
 
@@ -82,22 +101,44 @@ fn parse_linger(setting: Option<&str>) -> Duration {
 
 /// Keep one worker of `pool` awake for a moment, polling for work, so that a parallel kernel
 /// called right after this one (the next layer, the next batch) finds it running instead of
-/// having to wake it. On these VMs a sleeping worker can take 100 us or more to start, longer
-/// than a 256^3 matmul's share of work on it, and meanwhile the calling thread works alone
-/// (or, in [`install`], waits). OpenBLAS and OpenMP runtimes spin for 0.1 s or more after
-/// every call for the same reason; this polls for well under a millisecond, once per burst
-/// of calls, and nothing ever waits for it.
+/// having to wake it. Waking a sleeping worker can cost more than a small kernel's share of
+/// work: on these VMs back-to-back 256^3 matmuls ran at one thread's speed for hundreds of
+/// calls before the second thread kept up, and `install` blocks its caller until a worker
+/// starts. OpenBLAS and OpenMP runtimes spin for 0.1 s or more after every call for the same
+/// reason. This polls for `DLCORE_LINGER_US` (300 us by default), once per burst of calls,
+/// yielding the core every few looks; nothing ever waits for it. If a yield shows that
+/// another thread wanted the core, it stops, and no worker lingers for the next second.
 pub fn linger(pool: &ThreadPool) {
     let linger = linger_time();
-    if linger.is_zero() || LINGERING.swap(true, Ordering::AcqRel) {
+    if linger.is_zero() || since_start() < BACK_OFF_UNTIL.load(Ordering::Relaxed) {
+        return;
+    }
+    if LINGERING.swap(true, Ordering::AcqRel) {
         return;
     }
     pool.spawn(move || {
         let mut deadline = Instant::now() + linger;
+        let mut idle_looks = 0u32;
         loop {
+            let look = Instant::now();
             match rayon::yield_now() {
                 Some(rayon::Yield::Executed) => deadline = Instant::now() + linger,
-                Some(rayon::Yield::Idle) => std::hint::spin_loop(),
+                Some(rayon::Yield::Idle) => {
+                    idle_looks += 1;
+                    if idle_looks.is_multiple_of(YIELD_EVERY) {
+                        // Give way to any other thread that wants this core. A look and a
+                        // yield that took this long mean the OS ran something else meanwhile:
+                        // polling would only take time from that work and from ours.
+                        std::thread::yield_now();
+                        if look.elapsed() > CONTESTED {
+                            let until = since_start() + BACK_OFF.as_micros() as u64;
+                            BACK_OFF_UNTIL.store(until, Ordering::Relaxed);
+                            break;
+                        }
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                }
                 None => break,
             }
             if Instant::now() >= deadline {
