@@ -41,7 +41,7 @@ const ROW_BLOCKS_PER_THREAD: usize = 2;
 /// Shared B blocks are this many times as wide as a serial one's (`NC`): each thread streams
 /// them from the shared L3 anyway, and wider blocks mean fewer passes packing A (a 2048^3
 /// product packs A once instead of twice). Two of them (double buffering) take 5 MiB in f32
-/// with AVX2's blocking.
+/// with AVX2's blocking, 8 MiB with AVX-512's.
 const SHARED_NC_BLOCKS: usize = 2;
 
 /// `C (+)= A @ B` for `m x k` A and `k x n` B on up to `threads` threads.
