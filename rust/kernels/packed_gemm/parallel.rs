@@ -134,6 +134,7 @@ unsafe fn shared_b<F: Family>(
     let mc_step = shared_row_block(m, threads, F::MC, F::MR);
     let plan = APlan::new::<F>(a, n);
     let block_len = packed_b_len::<F>(nc_step, kc_step);
+    let a_len = plan.packed_len::<F>(mc_step, kc_step);
     with_shared_b(|buffer| {
         // Two B blocks: threads done with one phase pack the next block while the others
         // finish multiplying by the current one.
@@ -143,6 +144,7 @@ unsafe fn shared_b<F: Family>(
             k,
             nc_step,
             kc_step,
+            depth_blocks: k.div_ceil(kc_step),
             pack_tasks: n.min(nc_step).div_ceil(F::NR).div_ceil(2 * threads).max(1),
             row_blocks: m.div_ceil(mc_step),
             rows_through: (0..m.div_ceil(mc_step))
@@ -175,10 +177,9 @@ unsafe fn shared_b<F: Family>(
                             let mc = mc_step.min(m - ic);
                             let b_block = PackedB::Panels(b_block.cast_const());
                             let load_c = accumulate || pc > 0;
-                            let len = plan.packed_len::<F>(mc_step, kc_step);
                             with_scratch(|s| {
                                 let (rows, depth, c_block) = ((ic, mc), (pc, kc), c.offset(ic, jc));
-                                let packed_a = s.a.get::<F::E>(len);
+                                let packed_a = s.a.get::<F::E>(a_len);
                                 plan.multiply::<F>(
                                     rows, depth, b_block, nc, c_block, load_c, packed_a,
                                 );
@@ -222,6 +223,8 @@ struct Phases {
     k: usize,
     nc_step: usize,
     kc_step: usize,
+    /// Depth blocks per column block.
+    depth_blocks: usize,
     pack_tasks: usize,
     row_blocks: usize,
     progress: Vec<Progress>,
@@ -235,10 +238,9 @@ impl Phases {
     /// `(jc, nc, pc, kc)`: the first column and width, first depth and depth of the B block
     /// of `phase`.
     fn block(&self, phase: usize) -> (usize, usize, usize, usize) {
-        let depth_blocks = self.k.div_ceil(self.kc_step);
         let (jc, pc) = (
-            phase / depth_blocks * self.nc_step,
-            phase % depth_blocks * self.kc_step,
+            phase / self.depth_blocks * self.nc_step,
+            phase % self.depth_blocks * self.kc_step,
         );
         (
             jc,
@@ -263,7 +265,6 @@ impl Phases {
     /// # Safety
     /// `task` must be safe to run under those orderings.
     unsafe fn run(&self, task: impl Fn(usize, Task)) {
-        let depth_blocks = self.k.div_ceil(self.kc_step);
         for (phase, progress) in self.progress.iter().enumerate() {
             while let Some(t) = claim(&progress.packs_claimed, self.pack_tasks) {
                 if phase >= 2 {
@@ -275,7 +276,7 @@ impl Phases {
             }
             wait_for(&progress.packs_done, self.pack_tasks);
             while let Some(t) = claim(&progress.rows_claimed, self.row_blocks) {
-                if phase % depth_blocks > 0 {
+                if phase % self.depth_blocks > 0 {
                     // The previous depth block must have written this block of C.
                     wait_for(&self.rows_through[t], phase);
                 }
@@ -362,12 +363,10 @@ unsafe fn strips<F: Family>(
 /// left. Returns when all are done.
 fn claim_tasks(pool: &ThreadPool, threads: usize, tasks: usize, task: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);
-    let work = || loop {
-        let t = next.fetch_add(1, Ordering::Relaxed);
-        if t >= tasks {
-            break;
+    let work = || {
+        while let Some(t) = claim(&next, tasks) {
+            task(t);
         }
-        task(t);
     };
     if tasks < 2 || threads < 2 {
         return work();
