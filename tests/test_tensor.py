@@ -248,6 +248,32 @@ def test_non_numeric_data_is_a_type_error():
         dlcore.ones(2, 2) @ np.ones((2, 2), dtype=object)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: dlcore.tensor([1 + 2j]),
+    lambda: dlcore.from_numpy(np.ones(3, dtype=np.complex64)),
+    lambda: dlcore.tensor([1.0, 2.0], dtype=np.complex128),
+    lambda: dlcore.ones(2).astype(np.complex64),
+    lambda: dlcore.ones(2) * 1j,
+    lambda: dlcore.ones(2) + np.ones(2, dtype=np.complex64),
+    lambda: np.complex128(1j) - dlcore.ones(2),
+    lambda: dlcore.ones(2, 2) @ np.eye(2, dtype=np.complex64),
+    lambda: dlcore.nn.Parameter(np.ones(2, dtype=np.complex64)),
+    lambda: dlcore.nn.functional.relu(np.ones(2, dtype=np.complex64)),
+    lambda: dlcore.nn.functional.conv2d(np.ones((1, 1, 3, 3), np.complex64), np.ones((1, 1, 2, 2))),
+])
+def test_complex_data_is_refused_not_cast(make):
+    # Casting would drop the imaginary parts silently; dlcore has no complex tensors.
+    with pytest.raises(TypeError, match=r"must be real, got dtype complex"):
+        make()
+
+
+def test_dates_are_not_numbers():
+    with pytest.raises(TypeError, match=r"tensor: data must be numeric, got dtype datetime64"):
+        dlcore.tensor(np.array(["2020-01-01"], dtype="datetime64[D]"))
+    with pytest.raises(TypeError, match="must be numeric"):
+        dlcore.ones(1) + np.array([1], dtype="timedelta64[s]")
+
+
 def test_integer_tensors_cannot_require_grad():
     with pytest.raises(TypeError, match="floating"):
         dlcore.tensor([1, 2], requires_grad=True)

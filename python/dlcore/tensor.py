@@ -35,19 +35,33 @@ _ndarray = np.ndarray
 _op_sequence = count()
 
 
+def check_real_dtype(dtype: np.dtype, op: str, what: str) -> None:
+    """Refuse what dlcore cannot compute with: text, objects, dates and complex numbers.
+
+    Raises TypeError naming ``op``, ``what`` and the dtype. Complex values are refused
+    rather than cast, which would drop their imaginary parts without a word.
+    """
+    if dtype.kind == "c":
+        raise TypeError(f"{op}: {what} must be real, got dtype {dtype} (dlcore has no complex "
+                        f"tensors; pass .real or abs() of it)")
+    if dtype.kind not in "fiub":
+        raise TypeError(f"{op}: {what} must be numeric, got dtype {dtype}")
+
+
 def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     """Convert ``data`` to an ndarray; Python floats and nested lists become float32."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray):
-        if data.dtype.kind in "OUSV":
-            raise TypeError(f"tensor: data must be numeric, got an array of dtype {data.dtype}")
+        check_real_dtype(data.dtype, "tensor", "data")
+        if dtype is not None:
+            check_real_dtype(np.dtype(dtype), "tensor", "dtype")
         arr = data.astype(dtype) if dtype is not None and data.dtype != dtype else data
         return arr.copy() if copy and arr is data else arr
     arr = np.asarray(data)
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"tensor: data must be numeric, got an array of dtype {arr.dtype}")
+    check_real_dtype(arr.dtype, "tensor", "data")
     if dtype is not None:
+        check_real_dtype(np.dtype(dtype), "tensor", "dtype")
         return arr.astype(dtype)
     if arr.dtype == np.float64:
         # Python floats (and lists of them) default to float32, as in PyTorch.
@@ -719,8 +733,9 @@ def _grads_for(a: ArrayLike, b: ArrayLike, ga: Any, gb: Any) -> Tuple[Any, ...]:
 
 
 def _check_numeric(x: Any, op: str) -> None:
-    if isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind in "USV"):
-        raise TypeError(f"{op}: operand must be numeric, got dtype {x.dtype}")
+    """A raw operand (ndarray or Python scalar) must be real (see ``check_real_dtype``)."""
+    if isinstance(x, (np.ndarray, np.generic, complex)):
+        check_real_dtype(np.asarray(x).dtype, op, "operand")
 
 
 def _broadcast_error(op: str, a: Any, b: Any) -> ValueError:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, 
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, check_real_dtype
 from ..training.keras_api import KerasMixin
 
 
@@ -19,9 +19,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         array = data.data if isinstance(data, Tensor) else np.asarray(data)
-        if array.dtype.kind in "OUSV":
-            raise TypeError(f"Parameter: data must be numeric, got an array of dtype "
-                            f"{array.dtype}")
+        check_real_dtype(array.dtype, "Parameter", "data")
         if array.dtype.kind != "f":
             array = array.astype(np.float32)
         super().__init__(array, requires_grad=requires_grad)

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ... import _core
-from ...tensor import ArrayLike, Tensor, as_tensor
+from ...tensor import ArrayLike, Tensor, as_tensor, check_real_dtype
 
 IntPair = Union[int, Tuple[int, int]]
 
@@ -27,8 +27,7 @@ def _pair(value: Any, name: str, op: str) -> Tuple[int, int]:
 
 def _float_input(x: Tensor, dtype: np.dtype, op: str) -> np.ndarray:
     data = x.data
-    if data.dtype.kind not in "fiub":
-        raise TypeError(f"{op}: input must be numeric, got dtype {data.dtype}")
+    check_real_dtype(data.dtype, op, "input")
     return np.ascontiguousarray(data, dtype=dtype)
 
 

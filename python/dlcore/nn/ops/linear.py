@@ -8,13 +8,12 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ... import _core
-from ...tensor import _RUST_DTYPES, ArrayLike, Tensor, as_tensor
+from ...tensor import _RUST_DTYPES, ArrayLike, Tensor, as_tensor, check_real_dtype
 
 
 def _input_array(x: Tensor, dtype: np.dtype, op: str) -> np.ndarray:
     data = x.data
-    if data.dtype.kind not in "fiub":
-        raise TypeError(f"{op}: input must be numeric, got dtype {data.dtype}")
+    check_real_dtype(data.dtype, op, "input")
     return data if data.dtype == dtype else data.astype(dtype)
 
 

@@ -8,14 +8,13 @@ import numpy as np
 
 from ... import _core
 from ..._grad_mode import is_grad_enabled
-from ...tensor import ArrayLike, Tensor, as_tensor
+from ...tensor import ArrayLike, Tensor, as_tensor, check_real_dtype
 from .conv import IntPair, _batched, _pair
 
 
 def _float_data(x: Tensor, op: str) -> np.ndarray:
     data = x.data
-    if data.dtype.kind not in "fiub":
-        raise TypeError(f"{op}: input must be numeric, got dtype {data.dtype}")
+    check_real_dtype(data.dtype, op, "input")
     if data.dtype not in (np.float32, np.float64):
         data = data.astype(np.float32)
     return _batched(np.ascontiguousarray(data), op)
