@@ -140,6 +140,38 @@ def test_pytorch_style_dim_keepdim_aliases():
     np.testing.assert_allclose(x.sum(dim=1, keepdim=True).data, x.data.sum(1, keepdims=True))
 
 
+@pytest.mark.parametrize("axis", [None, 0, (0, 2), -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("correction", [0, 1])
+def test_var_and_std(axis, keepdims, correction):
+    x = arr(2, 3, 4)
+    check_op(lambda a: a.var(axis, keepdims, correction=correction),
+             lambda a: np.var(a, axis, keepdims=keepdims, ddof=correction), [x],
+             float32_rtol=1e-5)
+    check_op(lambda a: a.std(axis, keepdims, correction=correction),
+             lambda a: np.std(a, axis, keepdims=keepdims, ddof=correction), [x],
+             float32_rtol=1e-5)
+
+
+def test_var_without_degrees_of_freedom_is_an_error():
+    with pytest.raises(ValueError, match=r"var: 1 value\(s\) per result .*correction=1 "
+                                         r"\(input shape \(1, 3\)\)"):
+        dlcore.ones(1, 3).var(dim=0)
+    assert dlcore.ones(1, 3).var(dim=0, correction=0).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_method_forms_match_the_operators():
+    a, b = arr(3, 4), arr(3, 4)
+    ta, tb = dlcore.tensor(a), dlcore.tensor(b)
+    pairs = [(ta.add(tb), a + b), (ta.sub(b), a - b), (ta.mul(tb), a * b),
+             (ta.div(tb), a / b), (ta.pow(2), a**2), (ta.neg(), -a),
+             (ta.matmul(tb.T), a @ b.T), (ta.mm(tb.T), a @ b.T)]
+    for got, want in pairs:
+        np.testing.assert_allclose(got.data, want, rtol=1e-12)
+    check_op(lambda x, y: x.mul(y).add(x.pow(2)).div(y.neg().sub(3.0)).matmul(y.T),
+             lambda x, y: (x * y + x**2) / (-y - 3.0) @ y.T, [a, b])
+
+
 def test_max_ties_share_the_gradient():
     x = dlcore.tensor([1.0, 3.0, 3.0], requires_grad=True)
     x.max().backward()

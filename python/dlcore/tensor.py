@@ -353,6 +353,30 @@ class Tensor:
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
         return matmul(other, self)
 
+    # Method forms, as PyTorch code writes them: ``x.mul(w)``, ``x.pow(2)``, ``x.mm(w)``.
+    def add(self, other: ArrayLike) -> Tensor:
+        return add(self, other)
+
+    def sub(self, other: ArrayLike) -> Tensor:
+        return sub(self, other)
+
+    def mul(self, other: ArrayLike) -> Tensor:
+        return mul(self, other)
+
+    def div(self, other: ArrayLike) -> Tensor:
+        return div(self, other)
+
+    def pow(self, exponent: ArrayLike) -> Tensor:
+        return pow(self, exponent)
+
+    def matmul(self, other: ArrayLike) -> Tensor:
+        return matmul(self, other)
+
+    mm = matmul
+
+    def neg(self) -> Tensor:
+        return -self
+
     # In place: ``p -= lr * p.grad`` under ``no_grad`` updates ``p`` itself, as in PyTorch.
     def __iadd__(self, other: ArrayLike) -> Tensor:
         return _in_place(self, "+=", np.add, add, other)
@@ -415,6 +439,27 @@ class Tensor:
         return Tensor._from_op(
             out, (self,),
             lambda g: (_expand_reduced(g, shape, axes, keepdims) / max(count, 1),))
+
+    def var(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Optional[bool] = None, correction: int = 1) -> Tensor:
+        """Variance over ``axis``: ``sum((x - mean)**2) / (count - correction)``.
+
+        ``correction=1`` (the default, as in PyTorch) is the unbiased sample variance; 0 is
+        NumPy's ``var``. Built from differentiable ops, so its gradient is the chain rule's.
+        """
+        axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
+        axes = _normalize_axis(axis, self.ndim)
+        count = self.data.size if axes is None else math.prod(self.shape[a] for a in axes)
+        if count - correction <= 0:
+            raise ValueError(f"var: {count} value(s) per result leave no degrees of freedom "
+                             f"with correction={correction} (input shape {self.shape})")
+        centred = self - self.mean(axes, keepdims=True)
+        return (centred * centred).sum(axes, keepdims=keepdims) / (count - correction)
+
+    def std(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Optional[bool] = None, correction: int = 1) -> Tensor:
+        """Standard deviation over ``axis``: the square root of :meth:`var`."""
+        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction).sqrt()
 
     def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: Optional[bool] = None) -> Tensor:
