@@ -17,20 +17,31 @@ static POOL: OnceLock<RwLock<Arc<ThreadPool>>> = OnceLock::new();
 /// ask without taking the lock (0 until the pool exists).
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
+/// The most threads the pool may have: more than any CPU dlcore runs on offers, and few
+/// enough that a slip such as `set_num_threads(10**6)` is refused instead of starting a
+/// million threads.
+pub const MAX_THREADS: usize = 1024;
+
 fn default_num_threads() -> usize {
     std::env::var("DLCORE_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_THREADS)
 }
 
-fn build_pool(threads: usize) -> Arc<ThreadPool> {
-    let pool = rayon::ThreadPoolBuilder::new()
+fn try_build_pool(threads: usize) -> Result<ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("dlcore-{i}"))
         .build()
-        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+}
+
+/// The first pool: if the OS refuses the threads asked for, one thread rather than none.
+fn build_pool(threads: usize) -> Arc<ThreadPool> {
+    let pool = try_build_pool(threads)
+        .or_else(|_| try_build_pool(1))
         .expect("a one-thread pool can always be built");
     NUM_THREADS.store(pool.current_num_threads(), Ordering::Relaxed);
     Arc::new(pool)
@@ -53,11 +64,15 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Replace the pool with one of `threads` threads (at least 1). Kernels already running keep
-/// the old pool until they finish.
-pub fn set_num_threads(threads: usize) {
+/// Replace the pool with one of `threads` threads (clamped to `1..=MAX_THREADS`). Kernels
+/// already running keep the old pool until they finish. If the OS refuses to start the
+/// threads, the old pool stays and the error says why.
+pub fn set_num_threads(threads: usize) -> Result<(), rayon::ThreadPoolBuildError> {
+    let pool = try_build_pool(threads.clamp(1, MAX_THREADS))?;
     let mut current = slot().write().unwrap_or_else(|e| e.into_inner());
-    *current = build_pool(threads.max(1));
+    NUM_THREADS.store(pool.current_num_threads(), Ordering::Relaxed);
+    *current = Arc::new(pool);
+    Ok(())
 }
 
 /// How long a worker stays awake after a parallel kernel, polling for the next one, unless
@@ -247,10 +262,12 @@ mod tests {
 
     #[test]
     fn resize_pool() {
-        set_num_threads(3);
+        set_num_threads(3).unwrap();
         assert_eq!(num_threads(), 3);
-        set_num_threads(0);
+        set_num_threads(0).unwrap();
         assert_eq!(num_threads(), 1);
-        set_num_threads(default_num_threads());
+        set_num_threads(usize::MAX).unwrap();
+        assert_eq!(num_threads(), MAX_THREADS);
+        set_num_threads(default_num_threads()).unwrap();
     }
 }

@@ -124,8 +124,18 @@ def test_thread_count_is_settable():
         np.testing.assert_allclose(_core.matmul(a, a), a @ a, rtol=1e-4, atol=1e-3)
         with pytest.raises(ValueError, match="at least 1"):
             dlcore.set_num_threads(0)
-        with pytest.raises(ValueError, match="at least 1, got -2"):
+        with pytest.raises(ValueError, match="at least 1 and at most 1024, got -2"):
             dlcore.set_num_threads(-2)
+        # A slip of the keyboard is refused, not a million threads started.
+        with pytest.raises(ValueError, match="at most 1024, got 1000000"):
+            dlcore.set_num_threads(10**6)
+        with pytest.raises(ValueError, match=f"at most 1024, got {10**30}"):
+            dlcore.set_num_threads(10**30)
+        with pytest.raises(TypeError):
+            dlcore.set_num_threads("2")
+        assert dlcore.get_num_threads() == 1  # refused calls leave the pool as it was
+        dlcore.set_num_threads(np.int64(3))
+        assert dlcore.get_num_threads() == 3
     finally:
         dlcore.set_num_threads(before)
 

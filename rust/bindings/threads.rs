@@ -1,19 +1,34 @@
 //! Thread-count control.
 
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError};
 use pyo3::prelude::*;
 
 use crate::threading;
 
-/// Set how many threads dlcore's kernels use (at least 1).
+/// Set how many threads dlcore's kernels use (1 to `threading::MAX_THREADS`).
 #[pyfunction]
-fn set_num_threads(n: i64) -> PyResult<()> {
-    if n < 1 {
+fn set_num_threads(n: &Bound<'_, PyAny>) -> PyResult<()> {
+    let max = threading::MAX_THREADS;
+    // An int too large for i64 is out of range like any other, not an OverflowError.
+    let count = match n.extract::<i64>() {
+        Ok(count) => count,
+        Err(err) if err.is_instance_of::<PyOverflowError>(n.py()) => i64::MAX,
+        Err(err) => return Err(err),
+    };
+    let threads = usize::try_from(count)
+        .ok()
+        .filter(|&t| (1..=max).contains(&t));
+    let Some(threads) = threads else {
         return Err(super::common::value_error(format!(
-            "set_num_threads: n must be at least 1, got {n}"
+            "set_num_threads: n must be at least 1 and at most {max}, got {n}"
         )));
-    }
-    threading::set_num_threads(usize::try_from(n).unwrap_or(usize::MAX));
-    Ok(())
+    };
+    threading::set_num_threads(threads).map_err(|e| {
+        PyRuntimeError::new_err(format!(
+            "set_num_threads: could not start {threads} threads ({e}); dlcore keeps {} threads",
+            threading::num_threads()
+        ))
+    })
 }
 
 /// How many threads dlcore's kernels use.

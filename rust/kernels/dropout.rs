@@ -209,9 +209,9 @@ mod tests {
         let mut b = vec![0.0; x.len()];
         apply(opts, &x, &mut a).unwrap();
         let threads = crate::threading::num_threads();
-        crate::threading::set_num_threads(if threads == 1 { 2 } else { 1 });
+        crate::threading::set_num_threads(if threads == 1 { 2 } else { 1 }).unwrap();
         apply(opts, &x, &mut b).unwrap();
-        crate::threading::set_num_threads(threads);
+        crate::threading::set_num_threads(threads).unwrap();
         assert_eq!(a, b);
         let mut c = vec![0.0; x.len()];
         apply(Dropout { seed: 12, ..opts }, &x, &mut c).unwrap();
