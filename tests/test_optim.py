@@ -424,6 +424,25 @@ def test_bad_hyperparameters_raise_at_construction(name, kwargs, message):
         getattr(optim, name)([{"params": params, **kwargs}])
 
 
+@pytest.mark.parametrize("name,kwargs,message", [
+    ("SGD", {"lr": "0.1"}, "Invalid learning rate: expected a number, got str '0.1'"),
+    ("SGD", {"lr": None}, "Invalid learning rate: expected a number, got NoneType"),
+    ("SGD", {"lr": 0.1, "momentum": "0.9"}, "Invalid momentum value: expected a number"),
+    ("Adam", {"betas": ("0.9", 0.999)}, "Invalid beta parameter at index 0: expected a number"),
+    ("RMSprop", {"alpha": True}, "Invalid alpha value: expected a number, got bool"),
+])
+def test_hyperparameters_that_are_not_numbers_are_type_errors(name, kwargs, message):
+    params = make_params([(2,)], np.float32)
+    with pytest.raises(TypeError, match=message):
+        getattr(optim, name)(params, **kwargs)
+
+
+def test_numpy_scalar_hyperparameters_are_numbers():
+    params = make_params([(2,)], np.float32)
+    optim.SGD(params, lr=np.float32(0.1), momentum=np.float64(0.9))
+    optim.Adam(params, lr=np.float64(1e-3), betas=(np.float32(0.9), 0.999))
+
+
 def test_bad_parameter_lists():
     (p,) = make_params([(2,)], np.float32)
     with pytest.raises(ValueError, match="empty parameter list"):

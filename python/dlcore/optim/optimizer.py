@@ -43,7 +43,11 @@ required = _RequiredParameter()
 def check_range(name: str, value: Any, low: float = 0.0, high: Optional[float] = None,
                 high_open: bool = False) -> None:
     """Raise ``ValueError("Invalid <name>: <value>")`` unless ``low <= value`` (and
-    ``value <= high``, or ``< high`` when ``high_open``). NaN is always invalid."""
+    ``value <= high``, or ``< high`` when ``high_open``). NaN is always invalid; a value
+    that is not a real number (a string, None) is a TypeError naming the hyperparameter."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"Invalid {name}: expected a number, got {type(value).__name__} "
+                        f"{value!r}")
     ok = low <= value
     if high is not None:
         ok = ok and (value < high if high_open else value <= high)
