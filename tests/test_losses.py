@@ -438,6 +438,10 @@ def test_cross_entropy_module_keeps_pytorch_argument_order():
     ("categorical_crossentropy", nn.CrossEntropyLoss),
     ("sparse_categorical_crossentropy", nn.CrossEntropyLoss),
     ("CrossEntropyLoss", nn.CrossEntropyLoss), ("NLLLoss", nn.NLLLoss), ("BCELoss", nn.BCELoss),
+    ("cross_entropy", nn.CrossEntropyLoss), ("mse_loss", nn.MSELoss), ("l1_loss", nn.L1Loss),
+    ("nll_loss", nn.NLLLoss), ("binary_cross_entropy", nn.BCELoss),
+    ("binary_cross_entropy_with_logits", nn.BCEWithLogitsLoss), ("huber_loss", nn.HuberLoss),
+    ("rmse_loss", nn.RMSELoss),
 ])
 def test_get_loss_resolves_keras_and_pytorch_names(name, cls):
     assert type(nn.get_loss(name)) is cls

@@ -218,7 +218,8 @@ def _plain(cls: Callable[..., Module]) -> Callable[..., Module]:
     return make
 
 
-# Keras names, their long forms, and PyTorch class names (looked up in lower case).
+# Keras names, their long forms, PyTorch class names and dlcore.nn.functional names (looked up
+# in lower case).
 _LOSSES: Dict[str, Callable[..., Module]] = {
     "mse": _plain(MSELoss),
     "mean_squared_error": _plain(MSELoss),
@@ -240,6 +241,14 @@ _LOSSES: Dict[str, Callable[..., Module]] = {
     "sparse_categorical_crossentropy": _cross_entropy_for(sparse=True),
     "crossentropyloss": _plain(CrossEntropyLoss),
     "nllloss": _plain(NLLLoss),
+    # The names of the functions in dlcore.nn.functional, with those functions' inputs.
+    "mse_loss": _plain(MSELoss),
+    "l1_loss": _plain(L1Loss),
+    "rmse_loss": _plain(RMSELoss),
+    "cross_entropy": _plain(CrossEntropyLoss),
+    "nll_loss": _plain(NLLLoss),
+    "binary_cross_entropy": _plain(BCELoss),
+    "binary_cross_entropy_with_logits": _plain(BCEWithLogitsLoss),
 }
 
 
@@ -249,7 +258,9 @@ def get_loss(loss: Union[str, Module, Callable[..., Any]], from_logits: bool = T
 
     Names: ``'mse'``, ``'mae'``, ``'huber'``, ``'rmse'``, ``'binary_crossentropy'``,
     ``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'`` (and their long
-    Keras forms such as ``'mean_squared_error'``), or ``'MSELoss'``, ``'CrossEntropyLoss'``...
+    Keras forms such as ``'mean_squared_error'``), ``'MSELoss'``, ``'CrossEntropyLoss'``...,
+    or the names of the functions in ``dlcore.nn.functional`` (``'cross_entropy'``,
+    ``'mse_loss'``, ``'binary_cross_entropy'``...), which take what those functions take.
     A module or any callable is returned unchanged. ``kwargs`` go to the loss's constructor.
 
     Args:
