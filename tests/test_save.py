@@ -299,3 +299,11 @@ def test_missing_directory_is_named(tmp_path):
     target = tmp_path / "runs" / "ckpt.npz"
     with pytest.raises(FileNotFoundError, match=r"save: directory .*runs'? does not exist"):
         dlcore.save({"w": np.ones(2)}, target)
+
+
+def test_a_directory_as_the_target_is_named_and_leaves_nothing(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"save: .* is a directory; give a file path, "
+                                                r"e\.g\. .*model\.npz"):
+        dlcore.save({"w": np.ones(2)}, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert not [p for p in tmp_path.parent.iterdir() if p.name.endswith(".tmp")]

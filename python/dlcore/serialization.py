@@ -137,6 +137,9 @@ def save(obj: Any, path: Any) -> None:
 
 def _atomic_write(path: str, write: Any) -> None:
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"save: {path!r} is a directory; give a file path, e.g. "
+                                f"{os.path.join(path, 'model.npz')!r}")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: directory {directory!r} does not exist (create it "
                                 f"first, e.g. os.makedirs)")
