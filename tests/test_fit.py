@@ -262,6 +262,27 @@ def test_predict_and_evaluate_keep_no_gradients():
     assert isinstance(model.predict(x), np.ndarray)
 
 
+def test_predict_verbose_reports_samples_and_batches(capsys):
+    x, _ = _blobs(n=70)
+    model = _mlp(4, 3)
+    quiet = model.predict(x, batch_size=32)
+    assert capsys.readouterr().out == ""
+    loud = model.predict(x, batch_size=32, verbose=1)
+    assert capsys.readouterr().out.startswith("predict: 70 samples in 3 batches, ")
+    np.testing.assert_array_equal(quiet, loud)
+
+
+def test_the_functional_loss_name_trains_like_the_class():
+    x, labels = _blobs(n=64)
+    losses = []
+    for loss in ("cross_entropy", nn.CrossEntropyLoss()):
+        dlcore.manual_seed(3)
+        model = _mlp(4, 3)
+        model.compile("sgd", loss=loss)
+        losses.append(model.fit(x, labels, epochs=2, shuffle=False, verbose=0).history["loss"])
+    assert losses[0] == losses[1]
+
+
 def test_compile_resolves_optimizer_names_and_checks_ownership():
     model = _mlp(4, 3)
     for name, cls in [("sgd", optim.SGD), ("adam", optim.Adam), ("adamw", optim.AdamW),

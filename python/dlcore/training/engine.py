@@ -8,6 +8,7 @@ running means of the loss, streaming metrics, callbacks and modes.
 from __future__ import annotations
 
 import math
+import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -19,7 +20,7 @@ from ..tensor import Tensor
 from .callbacks import Callback, CallbackList
 from .compile_utils import CompiledConfig
 from .history import History
-from .progress import ProgressBar, resolve_verbose
+from .progress import ProgressBar, format_duration, resolve_verbose
 from .sample_weights import sample_weights, unreduced, weighted_loss
 
 
@@ -204,16 +205,22 @@ def evaluate(model: Any, x: Any, y: Any, batch_size: Optional[int], verbose: Any
     return logs
 
 
-def predict(model: Any, x: Any, batch_size: Optional[int]) -> np.ndarray:
+def predict(model: Any, x: Any, batch_size: Optional[int], verbose: Any = 0) -> np.ndarray:
     loader = make_loader(x, None, batch_size, False, "predict", need_y=False)
     outputs = []
+    started = time.perf_counter()
     with modes_kept(model, False), no_grad():
         for batch in loader:
             inputs, _ = split_batch(batch)
             outputs.append(forward(model, inputs).data)
     if not outputs:
         raise ValueError("predict: the data has no batches")
-    return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+    result = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+    if resolve_verbose(verbose) > 0:
+        elapsed = time.perf_counter() - started
+        took = f"{elapsed * 1e3:.1f}ms" if elapsed < 1 else format_duration(elapsed)
+        print(f"predict: {len(result)} samples in {len(outputs)} batches, {took}")
+    return result
 
 
 # --------------------------------------------------------------------- fit

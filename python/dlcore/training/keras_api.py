@@ -107,14 +107,15 @@ class KerasMixin:
 
         return engine.evaluate(self, x, y, batch_size, verbose)
 
-    def predict(self, x: Any, batch_size: Optional[int] = 32) -> np.ndarray:
+    def predict(self, x: Any, batch_size: Optional[int] = 32, verbose: Any = 0) -> np.ndarray:
         """The model's outputs for ``x`` (array, Tensor or DataLoader) as one NumPy array.
 
         Runs in eval mode (dropout off, batch norm uses running statistics) under
-        ``no_grad``; every module gets its previous mode back."""
+        ``no_grad``; every module gets its previous mode back. ``verbose=1`` prints how
+        many samples and how long."""
         from . import engine
 
-        return engine.predict(self, x, batch_size)
+        return engine.predict(self, x, batch_size, verbose)
 
     def save(self, path: Any) -> None:
         """Save the weights (``{'model': self.state_dict()}``) with ``dlcore.save``: a
