@@ -372,7 +372,8 @@ class Tensor:
     def matmul(self, other: ArrayLike) -> Tensor:
         return matmul(self, other)
 
-    mm = matmul
+    def mm(self, other: ArrayLike) -> Tensor:
+        return mm(self, other)
 
     def neg(self) -> Tensor:
         return -self
@@ -904,6 +905,15 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
         return gx, gy
 
     return Tensor._from_op(out, (ta, tb), backward)
+
+
+def mm(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Matrix product of two 2-D tensors: ``(n, k) @ (k, m) -> (n, m)``."""
+    ta, tb = as_tensor(a), as_tensor(b)
+    if ta.ndim != 2 or tb.ndim != 2:
+        raise ValueError(f"mm: both operands must be 2-D, got shapes {ta.shape} and "
+                         f"{tb.shape} (matmul takes other ranks)")
+    return matmul(ta, tb)
 
 
 def _is_advanced(index: Any) -> bool:

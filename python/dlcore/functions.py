@@ -1,0 +1,167 @@
+"""Function forms of the Tensor methods, as PyTorch code writes them: ``dlcore.exp(x)``,
+``dlcore.sum(x, dim=1)``, ``dlcore.relu(x)``; and the creation functions a lesson reaches
+for: ``eye``, ``linspace``, ``randint``, ``empty``.
+
+Each function takes a Tensor, a NumPy array or a number, and is differentiable exactly as
+the method it calls. The names are PyTorch's, so ``abs``, ``sum`` and ``clamp``'s ``min`` and
+``max`` shadow Python's built-ins here (this module uses none of them).
+
+``max`` and ``min`` are left out on purpose: PyTorch's ``torch.max(x, dim)`` returns values
+and indices, dlcore's ``x.max(axis)`` returns values only (NumPy's meaning), and a function
+of that name could not agree with both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple, Union
+
+import numpy as np
+
+from .tensor import ArrayLike, Tensor, _shape_args, as_tensor
+
+Dims = Union[int, Tuple[int, ...], None]
+
+
+# ----------------------------------------------------------------- elementwise
+def exp(x: ArrayLike) -> Tensor:
+    """``e ** x``, elementwise; same shape as ``x``."""
+    return as_tensor(x).exp()
+
+
+def log(x: ArrayLike) -> Tensor:
+    """Natural logarithm, elementwise; same shape as ``x``."""
+    return as_tensor(x).log()
+
+
+def sqrt(x: ArrayLike) -> Tensor:
+    """Square root, elementwise; same shape as ``x``."""
+    return as_tensor(x).sqrt()
+
+
+def abs(x: ArrayLike) -> Tensor:
+    """Absolute value, elementwise; same shape as ``x``."""
+    return as_tensor(x).abs()
+
+
+def clamp(x: ArrayLike, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
+    """``x`` limited to ``[min, max]``; same shape as ``x``."""
+    return as_tensor(x).clamp(min, max)
+
+
+def relu(x: ArrayLike) -> Tensor:
+    """``max(x, 0)``, elementwise; same shape as ``x``."""
+    return as_tensor(x).relu()
+
+
+def sigmoid(x: ArrayLike) -> Tensor:
+    """``1 / (1 + e ** -x)``, elementwise; same shape as ``x``."""
+    return as_tensor(x).sigmoid()
+
+
+def tanh(x: ArrayLike) -> Tensor:
+    """Hyperbolic tangent, elementwise; same shape as ``x``."""
+    return as_tensor(x).tanh()
+
+
+# ----------------------------------------------------------------- reductions
+def sum(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Sum over ``dim`` (all elements when None)."""
+    return as_tensor(x).sum(dim=dim, keepdim=keepdim)
+
+
+def mean(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim`` (all elements when None)."""
+    return as_tensor(x).mean(dim=dim, keepdim=keepdim)
+
+
+def var(x: ArrayLike, dim: Dims = None, keepdim: bool = False, *,
+        correction: int = 1) -> Tensor:
+    """Variance over ``dim``, divided by ``count - correction`` (1: unbiased, as PyTorch)."""
+    return as_tensor(x).var(dim=dim, keepdim=keepdim, correction=correction)
+
+
+def std(x: ArrayLike, dim: Dims = None, keepdim: bool = False, *,
+        correction: int = 1) -> Tensor:
+    """Standard deviation over ``dim``: the square root of :func:`var`."""
+    return as_tensor(x).std(dim=dim, keepdim=keepdim, correction=correction)
+
+
+def argmax(x: ArrayLike, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest value along ``dim`` (of the flattened input when None)."""
+    return as_tensor(x).argmax(dim=dim, keepdims=keepdim)
+
+
+def argmin(x: ArrayLike, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest value along ``dim`` (of the flattened input when None)."""
+    return as_tensor(x).argmin(dim=dim, keepdims=keepdim)
+
+
+# ----------------------------------------------------------------- shape
+def reshape(x: ArrayLike, shape: Tuple[int, ...]) -> Tensor:
+    """``x`` with shape ``shape`` (one entry may be -1)."""
+    return as_tensor(x).reshape(shape)
+
+
+def transpose(x: ArrayLike, dim0: int, dim1: int) -> Tensor:
+    """``x`` with dimensions ``dim0`` and ``dim1`` swapped."""
+    return as_tensor(x).transpose(dim0, dim1)
+
+
+def permute(x: ArrayLike, dims: Tuple[int, ...]) -> Tensor:
+    """``x`` with its dimensions in the order ``dims``."""
+    return as_tensor(x).permute(dims)
+
+
+def flatten(x: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """``x`` with dimensions ``start_dim..end_dim`` merged into one."""
+    return as_tensor(x).flatten(start_dim, end_dim)
+
+
+def squeeze(x: ArrayLike, dim: Dims = None) -> Tensor:
+    """``x`` without its size-1 dimensions (only ``dim`` if given)."""
+    return as_tensor(x).squeeze(dim)
+
+
+def unsqueeze(x: ArrayLike, dim: int) -> Tensor:
+    """``x`` with a size-1 dimension inserted at ``dim``."""
+    return as_tensor(x).unsqueeze(dim)
+
+
+# ----------------------------------------------------------------- creation
+def eye(n: int, m: Optional[int] = None, *, dtype: Any = np.float32,
+        requires_grad: bool = False) -> Tensor:
+    """The ``(n, m)`` identity matrix (``m`` defaults to ``n``)."""
+    rows, cols = _shape_args((n, n if m is None else m))
+    return Tensor(np.eye(rows, cols, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = np.float32,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included; shape
+    ``(steps,)``."""
+    (count,) = _shape_args((steps,))
+    return Tensor(np.linspace(start, end, count).astype(dtype), requires_grad=requires_grad)
+
+
+def randint(*bounds: int, size: Any, dtype: Any = np.int64) -> Tensor:
+    """Integers drawn uniformly from ``[low, high)`` by dlcore's seeded generator, as
+    ``torch.randint(high, size)`` or ``torch.randint(low, high, size)``; shape ``size``."""
+    from .random import default_generator
+
+    if len(bounds) == 1:
+        low, high = 0, bounds[0]
+    elif len(bounds) == 2:
+        low, high = bounds
+    else:
+        raise TypeError(f"randint: expected (high, size=...) or (low, high, size=...), got "
+                        f"{len(bounds)} positional arguments")
+    if high <= low:
+        raise ValueError(f"randint: high must be greater than low, got low={low}, high={high}")
+    shape = _shape_args(size if isinstance(size, (tuple, list)) else (size,))
+    return Tensor(default_generator().integers(low, high, shape).astype(dtype))
+
+
+def empty(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` to be overwritten. Filled with zeros, not left uninitialised:
+    stale memory in a lesson's output would only confuse."""
+    return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
