@@ -22,6 +22,8 @@ def positive(*shape):
     ("sqrt", np.sqrt, positive),
     ("abs", np.abs, positive),
     ("tanh", np.tanh, positive),
+    ("sin", np.sin, lambda *s: R.uniform(-4, 4, s)),
+    ("cos", np.cos, lambda *s: R.uniform(-4, 4, s)),
     ("sigmoid", lambda a: 1 / (1 + np.exp(-a)), positive),
     ("relu", lambda a: np.maximum(a, 0), lambda *s: positive(*s) - 1.25),
 ])
@@ -29,6 +31,15 @@ def test_elementwise_functions(name, reference, make):
     x = make(3, 4)
     x[np.abs(x) < 1e-3] = 0.5  # keep finite differences off ReLU's kink
     check_op(getattr(dlcore, name), reference, [x])
+
+
+def test_the_calculus_of_sine_and_cosine():
+    # d/dx sin x = cos x, and the chain rule: d/dx sin(x^2) = 2x cos(x^2).
+    for x in (0.0, 0.5, 2.0, -3.0):
+        assert dlcore.grad(dlcore.sin)(x) == pytest.approx(np.cos(x), rel=1e-6, abs=1e-7)
+        assert dlcore.grad(dlcore.cos)(x) == pytest.approx(-np.sin(x), rel=1e-6, abs=1e-7)
+        assert dlcore.grad(lambda t: dlcore.sin(t**2))(x) == pytest.approx(
+            2 * x * np.cos(x**2), rel=1e-5, abs=1e-6)
 
 
 @pytest.mark.parametrize("dim", [None, 0, 1, (0, 2)])

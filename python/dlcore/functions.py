@@ -43,6 +43,16 @@ def abs(x: ArrayLike) -> Tensor:
     return as_tensor(x).abs()
 
 
+def sin(x: ArrayLike) -> Tensor:
+    """Sine (radians), elementwise; same shape as ``x``. Its derivative is ``cos``."""
+    return as_tensor(x).sin()
+
+
+def cos(x: ArrayLike) -> Tensor:
+    """Cosine (radians), elementwise; same shape as ``x``. Its derivative is ``-sin``."""
+    return as_tensor(x).cos()
+
+
 def clamp(x: ArrayLike, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
     """``x`` limited to ``[min, max]``; same shape as ``x``."""
     return as_tensor(x).clamp(min, max)

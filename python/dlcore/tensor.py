@@ -557,6 +557,14 @@ class Tensor:
         x = self.data
         return Tensor._from_op(np.abs(x), (self,), lambda g: (g * np.sign(x),))
 
+    def sin(self) -> Tensor:
+        x = self.data
+        return Tensor._from_op(np.sin(x), (self,), lambda g: (g * np.cos(x),))
+
+    def cos(self) -> Tensor:
+        x = self.data
+        return Tensor._from_op(np.cos(x), (self,), lambda g: (-g * np.sin(x),))
+
     def clamp(self, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
         """Limit values to ``[min, max]``; the gradient passes where the input is inside."""
         if min is None and max is None:
