@@ -98,6 +98,16 @@ def test_grad_rejects_non_scalar_outputs_and_bad_argnums():
         dlcore.grad(lambda x: x, argnums=3)(1.0)
 
 
+def test_grad_of_a_result_without_a_graph_says_why():
+    # A derivative of a derivative would silently be 0 if the detached inner result were
+    # taken for a constant; it is refused with the reason instead.
+    second = dlcore.grad(dlcore.grad(lambda x: x**3))
+    with pytest.raises(RuntimeError, match=r"grad\(grad\(f\)\)\) is not supported"):
+        second(2.0)
+    with pytest.raises(RuntimeError, match="no graph back to its inputs"):
+        dlcore.grad(lambda x: dlcore.tensor(5.0))(1.0)
+
+
 def test_gradcheck_catches_a_wrong_backward():
     def bad_square(x):
         return dlcore.Tensor._from_op(x.data**2, (x,), lambda g: (g * x.data,))  # missing 2

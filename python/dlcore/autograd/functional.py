@@ -49,6 +49,12 @@ def value_and_grad(f: Callable[..., Tensor], argnums: ArgNums = 0
             args_list[n] = leaf
         with enable_grad():
             out = _scalar_output(f(*args_list), "grad")
+        if not out.requires_grad:
+            raise RuntimeError(
+                "grad: the function's result has no graph back to its inputs: it does not "
+                "depend on them through dlcore operations. A constant's derivative is 0; a "
+                "derivative of a derivative (grad(grad(f))) is not supported, because "
+                "dlcore's backward passes compute in NumPy and are not themselves recorded")
         out.backward()
         grads = []
         for n in nums:
