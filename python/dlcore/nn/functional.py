@@ -20,6 +20,7 @@ from .ops.activation import (
 from .ops.batchnorm import batch_norm
 from .ops.conv import conv2d, pad
 from .ops.dropout import dropout, dropout2d
+from .ops.encoding import one_hot
 from .ops.flatten import flatten
 from .ops.linear import linear
 from .ops.loss import (
@@ -56,6 +57,7 @@ __all__ = [
     "min_pool2d",
     "mse_loss",
     "nll_loss",
+    "one_hot",
     "pad",
     "prelu",
     "relu",
