@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from itertools import count
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
@@ -51,6 +52,7 @@ class Module(KerasMixin):
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ----------------------------------------------------------------- registration
@@ -298,7 +300,36 @@ class Module(KerasMixin):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                replaced = hook(self, args, out)
+                if replaced is not None:
+                    out = replaced
+        return out
+
+    def register_forward_hook(self, hook: Callable[[Module, Tuple[Any, ...], Any], Any]
+                              ) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward pass, as in PyTorch: to
+        look at activations (``output`` is a Tensor; ``.numpy()`` gives its values) or to
+        replace them (a hook that returns a value replaces the output). Returns a handle
+        whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> seen = []
+            >>> handle = model[0].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+            >>> model(x); handle.remove()
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: hook must be callable, got "
+                            f"{type(hook).__name__}")
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks is None:
+            self._registries()  # raises the "call super().__init__()" error
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def extra_repr(self) -> str:
         """Hyperparameters shown in ``repr``; layers override it."""
@@ -318,6 +349,26 @@ class Module(KerasMixin):
     def __dir__(self) -> List[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook."""
+
+    _next_id = count()
+
+    def __init__(self, hooks: Dict[int, Any]) -> None:
+        self.hooks = hooks
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self) -> None:
+        """Unregister the hook (again is harmless)."""
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 def _join(prefix: str, name: str) -> str:

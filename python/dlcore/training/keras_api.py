@@ -117,6 +117,19 @@ class KerasMixin:
 
         return engine.predict(self, x, batch_size, verbose)
 
+    def summary(self, input_shape: Optional[Sequence[int]] = None, dtype: Any = np.float32,
+                print_fn: Any = print) -> None:
+        """Print Keras's table of the layers: name and type, output shape (when
+        ``input_shape``, the shape of one sample, is given) and parameter count, then the
+        totals. Nested modules are indented under their container.
+
+        Example:
+            >>> model.summary(input_shape=(1, 28, 28))
+        """
+        from .summary import summary
+
+        summary(self, input_shape, dtype, print_fn)
+
     def save(self, path: Any) -> None:
         """Save the weights (``{'model': self.state_dict()}``) with ``dlcore.save``: a
         pickle-free ``.npz`` written atomically. The architecture is code and is not
