@@ -9,12 +9,15 @@ and ``to_tensor_images`` / ``normalize`` turn them into what convolutions expect
 from .dataset import Dataset, TensorDataset
 from .images import normalize, to_tensor_images
 from .loader import DataLoader, default_collate
+from .split import Subset, random_split
 
 __all__ = [
     "DataLoader",
     "Dataset",
+    "Subset",
     "TensorDataset",
     "default_collate",
     "normalize",
+    "random_split",
     "to_tensor_images",
 ]
