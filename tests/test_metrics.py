@@ -150,3 +150,46 @@ def test_function_metric_is_wrapped_and_weighted_by_batch_size():
     m.update_state(np.zeros((3, 2)), np.array([[1.0, 2], [0, 0], [0, 3]]))
     m.update_state(np.zeros((1, 2)), np.array([[4.0, 0]]))
     assert m.result() == pytest.approx((2 + 0 + 3 + 4) / 4)
+
+
+def _pairs_counted(actual, predicted, classes):
+    out = np.zeros((classes, classes), dtype=np.int64)
+    for a, p in zip(actual, predicted):
+        out[a, p] += 1
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_confusion_matrix_counts_every_pair_from_labels_scores_and_one_hot(seed):
+    rng = np.random.default_rng(seed)
+    classes = int(rng.integers(2, 7))
+    actual = rng.integers(0, classes, 50)
+    scores = rng.standard_normal((50, classes))
+    predicted = scores.argmax(1)
+    want = _pairs_counted(actual, predicted, classes)
+    np.testing.assert_array_equal(metrics.confusion_matrix(actual, predicted, classes), want)
+    np.testing.assert_array_equal(metrics.confusion_matrix(actual, scores), want)
+    np.testing.assert_array_equal(metrics.confusion_matrix(np.eye(classes)[actual], scores), want)
+    got = metrics.confusion_matrix(actual, predicted, classes)
+    assert got.sum() == 50 and got.dtype == np.int64
+    assert np.trace(got) / 50 == pytest.approx(metrics.accuracy(actual, scores))
+
+
+def test_confusion_matrix_of_a_binary_problem_thresholds_scores():
+    labels = np.array([0, 1, 1, 0, 1])
+    probabilities = np.array([[0.2], [0.7], [0.4], [0.9], [0.6]])
+    np.testing.assert_array_equal(metrics.confusion_matrix(labels, probabilities),
+                                  [[1, 1], [1, 2]])
+    logits = np.array([-1.0, 2.0, -3.0, 4.0, 0.5])
+    np.testing.assert_array_equal(metrics.confusion_matrix(labels, logits, from_logits=True),
+                                  [[1, 1], [1, 2]])
+
+
+def test_confusion_matrix_errors():
+    with pytest.raises(ValueError, match=r"must be in \[0, 2\), got 0..2"):
+        metrics.confusion_matrix(np.array([0, 1]), np.array([0, 2]), num_classes=2)
+    with pytest.raises(TypeError, match="labels must be integers"):
+        metrics.confusion_matrix(np.array([0.5, 1.0]), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\), got -1..0"):
+        metrics.confusion_matrix(np.array([-1, 0]), np.array([0, 0]))
+    assert metrics.confusion_matrix(np.array([2]), np.array([2]), num_classes=4).shape == (4, 4)

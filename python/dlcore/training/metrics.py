@@ -475,3 +475,45 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> float:
 
 def root_mean_squared_error(y_true: Any, y_pred: Any) -> float:
     return _one_shot(RootMeanSquaredError(), y_true, y_pred)
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: Optional[int] = None,
+                     from_logits: bool = False) -> np.ndarray:
+    """Counts of (true class, predicted class) pairs: ``out[i, j]`` is how many samples of
+    class ``i`` were predicted as ``j`` (rows true, columns predicted, as scikit-learn).
+
+    ``y_pred`` may be class labels of ``y_true``'s shape ``(N,)`` (integers, e.g.
+    ``model.predict(x).argmax(1)``), scores of shape ``(N, C)`` (the argmax is the
+    prediction; ``y_true`` integer labels or one-hot rows), or one score column for a binary
+    problem (thresholded at 0.5, or at 0 with ``from_logits``), which gives a 2 x 2 matrix.
+    ``num_classes`` defaults to the number of score columns, or one more than the largest
+    label. Returns an int64 array of shape ``(num_classes, num_classes)``.
+    """
+    y_true, y_pred = _array(y_true), _array(y_pred)
+    op = "confusion_matrix"
+    as_labels = y_pred.dtype.kind in "iu" and y_pred.ndim == 1 and y_true.shape == y_pred.shape
+    kind = "labels" if as_labels else _decide_kind(y_true, y_pred, op)
+    if kind in ("labels", "sparse") and not np.array_equal(y_true, np.round(y_true)):
+        raise TypeError(f"{op}: labels must be integers, got {y_true.dtype} values that are "
+                        f"not whole numbers")
+    if kind == "labels":
+        actual, predicted = y_true.reshape(-1), y_pred.reshape(-1).astype(np.int64)
+        columns = 0
+    elif kind == "binary":
+        labels, scores = _same_size(y_true, y_pred, op)
+        actual = (labels > 0.5).astype(np.int64)
+        predicted = (scores > (0.0 if from_logits else 0.5)).astype(np.int64)
+        columns = 2
+    else:
+        actual = _class_labels(y_true, y_pred, kind)
+        predicted = np.argmax(y_pred, axis=-1).reshape(-1)
+        columns = y_pred.shape[-1]
+    actual = actual.astype(np.int64)
+    largest = int(max(actual.max(initial=-1), predicted.max(initial=-1)))
+    classes = max(columns, largest + 1) if num_classes is None else int(num_classes)
+    if min(actual.min(initial=0), predicted.min(initial=0)) < 0 or largest >= classes:
+        raise ValueError(f"{op}: labels and predictions must be in [0, {classes}), got "
+                         f"{int(min(actual.min(initial=0), predicted.min(initial=0)))}.."
+                         f"{largest}")
+    return np.bincount(actual * classes + predicted, minlength=classes * classes).reshape(
+        classes, classes)
