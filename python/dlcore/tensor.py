@@ -788,7 +788,10 @@ def _grads_for(a: ArrayLike, b: ArrayLike, ga: Any, gb: Any) -> Tuple[Any, ...]:
 
 def _check_numeric(x: Any, op: str) -> None:
     """A raw operand (ndarray or Python scalar) must be real (see ``check_real_dtype``)."""
-    if isinstance(x, (np.ndarray, np.generic, complex)):
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fiub":  # the common case costs one test (every binary op)
+            check_real_dtype(x.dtype, op, "operand")
+    elif isinstance(x, (np.generic, complex)):
         check_real_dtype(np.asarray(x).dtype, op, "operand")
 
 
