@@ -179,8 +179,15 @@ class Tensor:
         return self._backward is None
 
     @property
-    def grad_fn(self) -> Optional[Backward]:
-        return self._backward
+    def grad_fn(self) -> Any:
+        """The op that made this tensor, as recorded for backward: a node whose ``name`` is
+        the op's (``MulBackward``) and whose ``next_functions`` lead to its inputs' nodes;
+        None for a leaf. ``dlcore.autograd.print_graph`` draws the whole graph."""
+        if self._backward is None:
+            return None
+        from .autograd.graph import Node
+
+        return Node(self)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after ``backward``."""
@@ -309,7 +316,7 @@ class Tensor:
         if self.data.dtype != np.float32:
             extra += f", dtype={self.data.dtype}"
         if self._backward is not None:
-            extra += ", grad_fn=<backward>"
+            extra += f", grad_fn={self.grad_fn!r}"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
