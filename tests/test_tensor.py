@@ -407,3 +407,19 @@ def test_in_place_update_of_a_leaf_that_requires_grad_is_refused_with_grad_on():
     h += w
     h.sum().backward()
     np.testing.assert_array_equal(w.grad.data, [4.0, 4.0])
+
+
+def test_numpy_float_scalars_do_not_widen_float32_tensors():
+    # NumPy 2 would make float32 * np.float64 a float64 array; as in PyTorch, a NumPy scalar
+    # counts as the Python number it stands for.
+    x = dlcore.tensor([1.0, 4.0], requires_grad=True)
+    scale = np.sqrt(4.0)  # np.float64
+    for y in (x * scale, x / scale, scale - x, x + np.float32(1), x**np.float64(2),
+              dlcore.where(x.data > 2, x, np.float64(0))):
+        assert y.dtype == np.float32
+    (x * scale).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    # Wider tensors and integer tensors keep NumPy's rules.
+    assert (dlcore.ones(2, dtype=np.float64) * np.float32(2)).dtype == np.float64
+    np.testing.assert_array_equal((dlcore.tensor([1, 2]) * np.float64(0.5)).numpy(), [0.5, 1])

@@ -781,7 +781,14 @@ def _in_place(x: Tensor, symbol: str, ufunc: Any, op: Callable[[Any, Any], Tenso
 def _binary(a: ArrayLike, b: ArrayLike) -> Tuple[Any, Any, Tuple[Tensor, ...]]:
     """Raw operands and the Tensor parents among them."""
     parents = tuple(t for t in (a, b) if isinstance(t, Tensor))
-    return _raw(a), _raw(b), parents
+    return _weak(_raw(a)), _weak(_raw(b)), parents
+
+
+def _weak(x: Any) -> Any:
+    """A NumPy float scalar as a Python float. NumPy 2 lets ``np.float64(2.0)`` (what
+    ``np.sqrt`` or ``np.mean`` of a Python value returns) turn a float32 tensor into float64;
+    PyTorch, and dlcore, treat it as the Python number it stands for."""
+    return x.item() if isinstance(x, np.floating) else x
 
 
 def _grads_for(a: ArrayLike, b: ArrayLike, ga: Any, gb: Any) -> Tuple[Any, ...]:
