@@ -91,35 +91,39 @@ class DataLoader:
             for i in range(n):
                 yield self.dataset[int(i if order is None else order[i])]
             return
-        fetch = self._batch_fetcher()
+        fetch = batch_fetcher(self.dataset, self.collate_fn)
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
             if self.drop_last and stop - start < self.batch_size:
                 return
             yield fetch(slice(start, stop) if order is None else order[start:stop])
 
-    def _batch_fetcher(self) -> Callable[[Any], Any]:
-        dataset = self.dataset
-        if self.collate_fn is None:
-            if isinstance(dataset, np.ndarray):
-                return dataset.__getitem__
-            if isinstance(dataset, Tensor):
-                return lambda index: Tensor(dataset.data[index])
-            get_batch = getattr(dataset, "get_batch", None)
-            if callable(get_batch):
-                return get_batch
-        collate = self.collate_fn or default_collate
-
-        def fetch(index: Any) -> Any:
-            positions = range(index.start, index.stop) if isinstance(index, slice) else index
-            return collate([dataset[int(i)] for i in positions])
-
-        return fetch
-
     def __repr__(self) -> str:
         return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"drop_last={self.drop_last})")
+
+
+def batch_fetcher(dataset: Any, collate_fn: Optional[Callable[[List[Any]], Any]] = None
+                  ) -> Callable[[Any], Any]:
+    """The function that builds the batch at an index (a slice or an integer array) of
+    ``dataset``: one slice or fancy index for arrays, Tensors and datasets with
+    ``get_batch``; else one read per sample, then ``collate_fn`` (``default_collate``)."""
+    if collate_fn is None:
+        if isinstance(dataset, np.ndarray):
+            return dataset.__getitem__
+        if isinstance(dataset, Tensor):
+            return lambda index: Tensor(dataset.data[index])
+        get_batch = getattr(dataset, "get_batch", None)
+        if callable(get_batch):
+            return get_batch
+    collate = collate_fn or default_collate
+
+    def fetch(index: Any) -> Any:
+        positions = range(index.start, index.stop) if isinstance(index, slice) else index
+        return collate([dataset[int(i)] for i in positions])
+
+    return fetch
 
 
 def default_collate(samples: Sequence[Any]) -> Any:

@@ -8,9 +8,8 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
-from ..tensor import Tensor
 from .dataset import Dataset
-from .loader import default_collate
+from .loader import batch_fetcher
 
 
 class Subset(Dataset):
@@ -42,16 +41,7 @@ class Subset(Dataset):
 
     def get_batch(self, index: Any) -> Any:
         """The samples at ``index`` (a slice or an integer array of subset positions)."""
-        positions = self.indices[index]
-        dataset = self.dataset
-        if isinstance(dataset, np.ndarray):
-            return dataset[positions]
-        if isinstance(dataset, Tensor):
-            return Tensor(dataset.data[positions])
-        get_batch = getattr(dataset, "get_batch", None)
-        if callable(get_batch):
-            return get_batch(positions)
-        return default_collate([dataset[int(i)] for i in positions])
+        return batch_fetcher(self.dataset)(self.indices[index])
 
 
 def random_split(dataset: Any, lengths: Sequence[float],

@@ -510,10 +510,10 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: Optional[int] = None
         columns = y_pred.shape[-1]
     actual = actual.astype(np.int64)
     largest = int(max(actual.max(initial=-1), predicted.max(initial=-1)))
+    smallest = int(min(actual.min(initial=0), predicted.min(initial=0)))
     classes = max(columns, largest + 1) if num_classes is None else int(num_classes)
-    if min(actual.min(initial=0), predicted.min(initial=0)) < 0 or largest >= classes:
+    if smallest < 0 or largest >= classes:
         raise ValueError(f"{op}: labels and predictions must be in [0, {classes}), got "
-                         f"{int(min(actual.min(initial=0), predicted.min(initial=0)))}.."
-                         f"{largest}")
+                         f"{smallest}..{largest}")
     return np.bincount(actual * classes + predicted, minlength=classes * classes).reshape(
         classes, classes)
