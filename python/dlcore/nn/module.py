@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from itertools import count
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
@@ -27,6 +28,27 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _warn_if_hidden(owner: Module, name: str, value: Any) -> None:
+    """Warn when a plain list, tuple or dict holding modules or parameters is assigned: its
+    parameters stay unregistered, so ``parameters()``, ``state_dict()`` and the optimizers
+    would silently leave them out (PyTorch says nothing; this is the usual first bug)."""
+    items = value.values() if isinstance(value, dict) else value
+    kinds = {type(item).__name__ for item in items if isinstance(item, (Module, Parameter))}
+    if not kinds:
+        return
+    container = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
+    if all(isinstance(item, Parameter) for item in items
+           if isinstance(item, (Module, Parameter))):
+        fix = "assign each Parameter to its own attribute (or register_parameter)"
+    else:
+        fix = f"use {container}"
+    warnings.warn(
+        f"{type(owner).__name__}.{name}: a plain {type(value).__name__} holding "
+        f"{', '.join(sorted(kinds))}; their parameters are not registered, so parameters(), "
+        f"state_dict() and optimizers will not see them. To register them, {fix}.",
+        UserWarning, stacklevel=3)
 
 
 class Module(KerasMixin):
@@ -83,6 +105,8 @@ class Module(KerasMixin):
         elif name in buffers or (value is None and name in params):
             buffers[name] = _as_buffer(value)
         else:
+            if type(value) in (list, tuple, dict):
+                _warn_if_hidden(self, name, value)
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
