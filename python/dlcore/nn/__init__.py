@@ -19,6 +19,7 @@ from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten
+from .layernorm import LayerNorm
 from .linear import Identity, Linear
 from .loss import (
     BCELoss,
@@ -52,6 +53,7 @@ __all__ = [
     "HuberLoss",
     "Identity",
     "L1Loss",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",

@@ -22,6 +22,7 @@ from .ops.conv import conv2d, pad
 from .ops.dropout import dropout, dropout2d
 from .ops.encoding import one_hot
 from .ops.flatten import flatten
+from .ops.layernorm import layer_norm
 from .ops.linear import linear
 from .ops.loss import (
     binary_cross_entropy,
@@ -50,6 +51,7 @@ __all__ = [
     "gelu",
     "huber_loss",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
