@@ -49,6 +49,38 @@ def test_cosine_annealing_follows_the_closed_form(eta_min):
     assert abs(got[10] - eta_min) < 1e-12 and abs(got[20] - 0.1) < 1e-9
 
 
+def test_multi_step_lr_decays_at_each_milestone_counting_repeats():
+    opt = make_optimizer(groups=2)
+    sched = lr_scheduler.MultiStepLR(opt, milestones=[5, 2, 5], gamma=0.5)
+    want = [[0.1 * 0.5 ** (int(e >= 2) + 2 * int(e >= 5)) * (g + 1) for g in range(2)]
+            for e in range(8)]
+    np.testing.assert_allclose(lrs_over(sched, 8), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("start, end, total", [(0.1, 1.0, 5), (1.0, 0.0, 4), (0.5, 0.75, 1)])
+def test_linear_lr_ramps_then_holds(start, end, total):
+    opt = make_optimizer()
+    sched = lr_scheduler.LinearLR(opt, start_factor=start, end_factor=end, total_iters=total)
+    want = [[0.1 * (start + (end - start) * min(e, total) / total)] for e in range(total + 4)]
+    np.testing.assert_allclose(lrs_over(sched, total + 4), want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("make, closed_form", [
+    (lambda o, last: lr_scheduler.MultiStepLR(o, [2, 4], 0.1, last_epoch=last),
+     lambda e: 0.1 * 0.1 ** ((e >= 2) + (e >= 4))),
+    (lambda o, last: lr_scheduler.LinearLR(o, 0.25, 1.0, 6, last_epoch=last),
+     lambda e: 0.1 * (0.25 + 0.75 * min(e, 6) / 6)),
+])
+def test_resumed_schedules_take_the_closed_form(make, closed_form):
+    opt = make_optimizer()
+    make(opt, -1)
+    opt.param_groups[0]["lr"] = 123.0  # whatever training left there
+    resumed = make(opt, 2)
+    assert resumed.last_epoch == 3
+    np.testing.assert_allclose(lrs_over(resumed, 5)[:, 0], [closed_form(e) for e in range(3, 8)],
+                               rtol=1e-12)
+
+
 def test_lambda_lr_per_group():
     opt = make_optimizer(groups=2)
     sched = lr_scheduler.LambdaLR(opt, [lambda e: 0.95 ** e, lambda e: 1 / (e + 1)])
@@ -88,6 +120,8 @@ def test_the_optimizer_uses_the_scheduled_rate():
     lambda o: lr_scheduler.ExponentialLR(o, gamma=0.8),
     lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001),
     lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)),
+    lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 6, 6], gamma=0.5),
+    lambda o: lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=8),
 ])
 def test_state_dict_round_trip(make):
     opt = make_optimizer()
@@ -167,4 +201,13 @@ def test_invalid_schedule_arguments():
         lr_scheduler.StepLR(opt, step_size=0)
     with pytest.raises(ValueError, match="T_max"):
         lr_scheduler.CosineAnnealingLR(opt, T_max=0)
+    for bad in (3, [0, 2], [1.5]):
+        with pytest.raises(ValueError, match="Invalid milestones"):
+            lr_scheduler.MultiStepLR(opt, milestones=bad)
+    with pytest.raises(ValueError, match="start_factor"):
+        lr_scheduler.LinearLR(opt, start_factor=0)
+    with pytest.raises(ValueError, match="end_factor"):
+        lr_scheduler.LinearLR(opt, end_factor=1.5)
+    with pytest.raises(ValueError, match="total_iters"):
+        lr_scheduler.LinearLR(opt, total_iters=0)
     assert math.isclose(opt.param_groups[0]["lr"], 0.1)

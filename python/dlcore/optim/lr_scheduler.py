@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import types
+from collections import Counter
 from typing import Any, Callable, Dict, List, Sequence, Union
 
 from .optimizer import Optimizer
@@ -24,6 +25,8 @@ __all__ = [
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
     "ReduceLROnPlateau",
     "StepLR",
 ]
@@ -154,6 +157,89 @@ class StepLR(LRScheduler):
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` at each milestone epoch:
+    ``lr = initial_lr * gamma ** (number of milestones <= epoch)``.
+
+    Args:
+        optimizer: the optimizer.
+        milestones: epoch indices at which to decay (any order; a repeated one decays twice).
+        gamma: the decay factor (default 0.1).
+        last_epoch: see ``LRScheduler``.
+
+    Example:
+        >>> scheduler = MultiStepLR(opt, milestones=[30, 80], gamma=0.1)
+        >>> # lr 0.1 for epochs 0-29, 0.01 for 30-79, 0.001 from 80
+    """
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        if isinstance(milestones, (int, float)) or not all(
+                int(m) == m and m >= 1 for m in milestones):
+            raise ValueError(f"Invalid milestones: {milestones!r} (expected a sequence of "
+                             "positive epoch indices)")
+        self.milestones = Counter(int(m) for m in milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> List[float]:
+        if self._step_count == 1 and self.last_epoch > 0:
+            # Resumed at a later epoch: the closed form.
+            passed = sum(n for m, n in self.milestones.items() if m <= self.last_epoch)
+            return [base * self.gamma ** passed for base in self.base_lrs]
+        times = self.milestones.get(self.last_epoch, 0)
+        return [lr * self.gamma ** times for lr in self._current_lrs()]
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rate by a factor that moves linearly from ``start_factor`` to
+    ``end_factor`` over ``total_iters`` steps, then stays: the usual warm-up.
+    ``lr = initial_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``.
+    Unlike the decays, construction already applies ``start_factor`` (as in PyTorch).
+
+    Args:
+        optimizer: the optimizer.
+        start_factor: the factor at step 0, in (0, 1] (default 1/3).
+        end_factor: the factor from step ``total_iters`` on, in [0, 1] (default 1).
+        total_iters: steps of the ramp (default 5).
+        last_epoch: see ``LRScheduler``.
+
+    Example:
+        >>> warmup = LinearLR(opt, start_factor=0.1, total_iters=5)   # 10% -> 100% in 5 epochs
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"Invalid start_factor: {start_factor} (expected 0 < start_factor "
+                             "<= 1)")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"Invalid end_factor: {end_factor} (expected 0 <= end_factor <= 1)")
+        if int(total_iters) != total_iters or total_iters < 1:
+            raise ValueError(f"Invalid total_iters: {total_iters} (expected a positive integer)")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = int(total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def _factor(self, epoch: int) -> float:
+        progress = min(epoch, self.total_iters) / self.total_iters
+        return self.start_factor + (self.end_factor - self.start_factor) * progress
+
+    def get_lr(self) -> List[float]:
+        epoch = self.last_epoch
+        if self._step_count == 1 and epoch > 0:
+            # Resumed at a later epoch: the closed form.
+            return [base * self._factor(epoch) for base in self.base_lrs]
+        if epoch == 0:
+            return [lr * self.start_factor for lr in self._current_lrs()]
+        if epoch > self.total_iters:
+            return self._current_lrs()
+        # The ratio of this step's factor to the last one's, so other changes to lr compose.
+        ratio = self._factor(epoch) / self._factor(epoch - 1)
+        return [lr * ratio for lr in self._current_lrs()]
 
 
 class ExponentialLR(LRScheduler):
