@@ -1,10 +1,12 @@
 """Function forms of the Tensor methods, as PyTorch code writes them: ``dlcore.exp(x)``,
-``dlcore.sum(x, dim=1)``, ``dlcore.relu(x)``; and the creation functions a lesson reaches
-for: ``eye``, ``linspace``, ``randint``, ``empty``.
+``dlcore.sum(x, dim=1)``, ``dlcore.relu(x)``; the creation functions a lesson reaches for:
+``eye``, ``linspace``, ``randint``, ``empty``, ``full_like``, ``rand_like``, ``randn_like``;
+and ``is_tensor``, ``numel``, ``allclose``.
 
 Each function takes a Tensor, a NumPy array or a number, and is differentiable exactly as
-the method it calls. The names are PyTorch's, so ``abs``, ``sum`` and ``clamp``'s ``min`` and
-``max`` shadow Python's built-ins here (this module uses none of them).
+the method it calls. The names are PyTorch's, so ``abs``, ``sum``, ``all``, ``any``, ``round``
+and ``clamp``'s ``min`` and ``max`` shadow Python's built-ins here (this module uses none of
+them).
 
 ``max`` and ``min`` are left out on purpose: PyTorch's ``torch.max(x, dim)`` returns values
 and indices, dlcore's ``x.max(axis)`` returns values only (NumPy's meaning), and a function
@@ -13,11 +15,12 @@ of that name could not agree with both.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .tensor import ArrayLike, Tensor, _shape_args, as_tensor
+from . import tensor_math as _math
+from .tensor import ArrayLike, Tensor, _shape_args, as_tensor, rand, randn
 
 Dims = Union[int, Tuple[int, ...], None]
 
@@ -73,6 +76,51 @@ def tanh(x: ArrayLike) -> Tensor:
     return as_tensor(x).tanh()
 
 
+def square(x: ArrayLike) -> Tensor:
+    """``x ** 2``, elementwise; same shape as ``x``."""
+    return as_tensor(x).square()
+
+
+def log1p(x: ArrayLike) -> Tensor:
+    """``log(1 + x)``, accurate for small ``x``; same shape as ``x``."""
+    return as_tensor(x).log1p()
+
+
+def expm1(x: ArrayLike) -> Tensor:
+    """``exp(x) - 1``, accurate for small ``x``; same shape as ``x``."""
+    return as_tensor(x).expm1()
+
+
+def sign(x: ArrayLike) -> Tensor:
+    """-1, 0 or 1 by sign, elementwise (zero gradient); same shape as ``x``."""
+    return as_tensor(x).sign()
+
+
+def floor(x: ArrayLike) -> Tensor:
+    """Round down, elementwise (zero gradient); same shape as ``x``."""
+    return as_tensor(x).floor()
+
+
+def ceil(x: ArrayLike) -> Tensor:
+    """Round up, elementwise (zero gradient); same shape as ``x``."""
+    return as_tensor(x).ceil()
+
+
+def round(x: ArrayLike, decimals: int = 0) -> Tensor:
+    """Round half to even, elementwise (zero gradient); same shape as ``x``."""
+    return as_tensor(x).round(decimals)
+
+
+def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise maximum of two broadcast operands (ties share the gradient)."""
+    return _math.maximum(a, b)
+
+
+def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise minimum of two broadcast operands (ties share the gradient)."""
+    return _math.minimum(a, b)
+
+
 # ----------------------------------------------------------------- reductions
 def sum(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (all elements when None)."""
@@ -94,6 +142,37 @@ def std(x: ArrayLike, dim: Dims = None, keepdim: bool = False, *,
         correction: int = 1) -> Tensor:
     """Standard deviation over ``dim``: the square root of :func:`var`."""
     return as_tensor(x).std(dim=dim, keepdim=keepdim, correction=correction)
+
+
+def logsumexp(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` over ``dim``, without overflow; its gradient is the softmax."""
+    return as_tensor(x).logsumexp(dim, keepdim)
+
+
+def prod(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Product over ``dim`` (all elements when None)."""
+    return as_tensor(x).prod(dim, keepdim)
+
+
+def norm(x: ArrayLike, p: Any = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """The ``p``-norm over ``dim`` (all elements when None): 2, 1, ``inf``, ``'fro'`` or any
+    ``p > 0``."""
+    return as_tensor(x).norm(p, dim, keepdim)
+
+
+def cumsum(x: ArrayLike, dim: int) -> Tensor:
+    """Running sums along ``dim``; same shape as ``x``."""
+    return as_tensor(x).cumsum(dim)
+
+
+def all(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Whether every element (along ``dim``) is non-zero: a bool tensor."""
+    return as_tensor(x).all(dim, keepdim)
+
+
+def any(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Whether some element (along ``dim``) is non-zero: a bool tensor."""
+    return as_tensor(x).any(dim, keepdim)
 
 
 def argmax(x: ArrayLike, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
@@ -137,6 +216,32 @@ def unsqueeze(x: ArrayLike, dim: int) -> Tensor:
     return as_tensor(x).unsqueeze(dim)
 
 
+def flip(x: ArrayLike, dims: Union[int, Sequence[int]]) -> Tensor:
+    """``x`` with the order of elements reversed along ``dims``."""
+    return as_tensor(x).flip(dims)
+
+
+def split(x: ArrayLike, split_size_or_sections: Union[int, Sequence[int]], dim: int = 0
+          ) -> Tuple[Tensor, ...]:
+    """Pieces of ``x`` along ``dim``, of ``split_size`` each or of the given sizes."""
+    return as_tensor(x).split(split_size_or_sections, dim)
+
+
+def chunk(x: ArrayLike, chunks: int, dim: int = 0) -> Tuple[Tensor, ...]:
+    """``x`` split into ``chunks`` nearly equal pieces along ``dim``."""
+    return as_tensor(x).chunk(chunks, dim)
+
+
+def masked_fill(x: ArrayLike, mask: ArrayLike, value: float) -> Tensor:
+    """``x`` with ``value`` where the bool ``mask`` is true; same shape as ``x``."""
+    return as_tensor(x).masked_fill(mask, value)
+
+
+def gather(x: ArrayLike, dim: int, index: ArrayLike) -> Tensor:
+    """Values of ``x`` picked along ``dim`` by ``index``; the shape of ``index``."""
+    return as_tensor(x).gather(dim, index)
+
+
 # ----------------------------------------------------------------- creation
 def eye(n: int, m: Optional[int] = None, *, dtype: Any = np.float32,
         requires_grad: bool = False) -> Tensor:
@@ -175,3 +280,49 @@ def empty(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> 
     """A tensor of ``shape`` to be overwritten. Filled with zeros, not left uninitialised:
     stale memory in a lesson's output would only confuse."""
     return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def full_like(x: ArrayLike, fill_value: float, *, dtype: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """A tensor of ``x``'s shape (and dtype, unless given) filled with ``fill_value``."""
+    data = _raw_array(x)
+    return Tensor(np.full(data.shape, fill_value, dtype=dtype or data.dtype),
+                  requires_grad=requires_grad)
+
+
+def rand_like(x: ArrayLike, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform ``[0, 1)`` values of ``x``'s shape and float dtype, from the seeded generator."""
+    data = _raw_array(x)
+    return rand(*data.shape, dtype=dtype or _float_dtype(data), requires_grad=requires_grad)
+
+
+def randn_like(x: ArrayLike, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal values of ``x``'s shape and float dtype, from the seeded generator."""
+    data = _raw_array(x)
+    return randn(*data.shape, dtype=dtype or _float_dtype(data), requires_grad=requires_grad)
+
+
+# ----------------------------------------------------------------- queries
+def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is a dlcore Tensor (a Parameter is one)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(x: ArrayLike) -> int:
+    """The number of elements of ``x``."""
+    return int(_raw_array(x).size)
+
+
+def allclose(a: ArrayLike, b: ArrayLike, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:
+    """Whether ``|a - b| <= atol + rtol * |b|`` everywhere (broadcasting), as NumPy's."""
+    return bool(np.allclose(_raw_array(a), _raw_array(b), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
+
+
+def _raw_array(x: ArrayLike) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _float_dtype(data: np.ndarray) -> Any:
+    return data.dtype if data.dtype.kind == "f" else np.float32

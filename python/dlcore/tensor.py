@@ -593,6 +593,72 @@ class Tensor:
 
     clip = clamp
 
+    def square(self) -> Tensor:
+        return _math.square(self)
+
+    def log1p(self) -> Tensor:
+        return _math.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _math.expm1(self)
+
+    def sign(self) -> Tensor:
+        return _math.sign(self)
+
+    def floor(self) -> Tensor:
+        return _math.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _math.ceil(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return _math.round(self, decimals)
+
+    def maximum(self, other: ArrayLike) -> Tensor:
+        return _math.maximum(self, other)
+
+    def minimum(self, other: ArrayLike) -> Tensor:
+        return _math.minimum(self, other)
+
+    def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _math.logsumexp(self, dim, keepdim)
+
+    def prod(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _math.prod(self, dim, keepdim)
+
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _math.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim: int) -> Tensor:
+        return _math.cumsum(self, dim)
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _math.all(self, dim, keepdim)
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _math.any(self, dim, keepdim)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return _math.expand(self, *sizes)
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        return _math.repeat(self, *repeats)
+
+    def flip(self, dims: Any) -> Tensor:
+        return _math.flip(self, dims)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> Tuple[Tensor, ...]:
+        return _math.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> Tuple[Tensor, ...]:
+        return _math.chunk(self, chunks, dim)
+
+    def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
+        return _math.masked_fill(self, mask, value)
+
+    def gather(self, dim: int, index: ArrayLike) -> Tensor:
+        return _math.gather(self, dim, index)
+
     def relu(self) -> Tensor:
         return _activation(self, "relu")
 
@@ -1130,3 +1196,8 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
     out = np.where(cond, x, y)
     return Tensor._from_op(np.asarray(out), parents, lambda g: _grads_for(
         a, b, lambda: np.where(cond, g, 0), lambda: np.where(cond, 0, g)))
+
+
+# The ops in tensor_math.py use this module's helpers, so they are imported last; the
+# methods above call them through this name.
+from . import tensor_math as _math  # noqa: E402
