@@ -87,8 +87,9 @@ def test_logsumexp_does_not_overflow_and_handles_minus_infinity():
     big = dlcore.tensor(np.array([[1000.0, 1000.0], [-np.inf, -np.inf]], dtype=np.float32))
     out = big.logsumexp(1).numpy()
     assert out[0] == pytest.approx(1000 + math.log(2)) and out[1] == -np.inf
-    with pytest.raises(ValueError, match="cannot reduce an empty tensor"):
-        dlcore.zeros(0).logsumexp()
+    np.testing.assert_array_equal(dlcore.zeros((2, 0)).logsumexp(1).numpy(), [-np.inf] * 2)
+    assert dlcore.zeros((0, 3)).logsumexp(1).shape == (0,)
+    assert dlcore.tensor(np.array([0, 0])).logsumexp().item() == pytest.approx(math.log(2))
 
 
 @pytest.mark.parametrize("dim, keepdim", [(None, False), (0, False), (1, True), ((0, 1), False)])
@@ -101,6 +102,21 @@ def test_prod_with_and_without_zeros(dim, keepdim):
     x[2, 0] = x[2, 3] = 0.0  # a row with two zeros: every derivative in it is 0
     check_op(lambda t: t.prod(dim, keepdim), lambda a: np.prod(a, axis=dim, keepdims=keepdim),
              [x])
+
+
+def test_empty_reductions():
+    x = dlcore.zeros((2, 0), dtype=np.float64, requires_grad=True)
+    out = x.prod(1)
+    np.testing.assert_array_equal(out.numpy(), [1, 1])
+    out.sum().backward()
+    assert x.grad.shape == (2, 0)
+    assert dlcore.zeros((0, 3)).norm(dim=1).shape == (0,)
+    assert dlcore.zeros(0).cumsum(0).shape == (0,)
+
+
+def test_integer_input_gives_a_float_norm():
+    assert dlcore.tensor(np.array([3, 4])).norm().item() == 5.0
+    assert dlcore.tensor(np.array([3, -4])).norm(1).item() == 7.0
 
 
 def test_prod_gradient_at_a_zero_is_the_product_of_the_others():

@@ -102,15 +102,21 @@ def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 # ----------------------------------------------------------------- reductions
+def _floating(data: np.ndarray) -> np.ndarray:
+    """Integer and bool data as float64 (NumPy's result for exp, log and sqrt of them)."""
+    return data if data.dtype.kind == "f" else data.astype(np.float64)
+
+
 def logsumexp(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim`` without overflow (the largest value is factored
     out). Its gradient is the softmax of ``x`` over ``dim``."""
     axes = _normalize_axis(dim, x.ndim)
-    data = x.data
-    if data.size == 0:
-        raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {x.shape}")
-    peak = np.max(data, axis=axes, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf) rows: no shift
+    data = _floating(x.data)
+    if data.size == 0:  # an empty sum is 0, so an empty reduction gives -inf, as in PyTorch
+        peak = np.zeros(np.sum(data, axis=axes, keepdims=True).shape, dtype=data.dtype)
+    else:
+        peak = np.max(data, axis=axes, keepdims=True)
+        peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf) rows: no shift
     with np.errstate(divide="ignore"):  # rows of only -inf give log(0) = -inf, rightly
         kept = np.log(np.sum(np.exp(data - peak), axis=axes, keepdims=True)) + peak
     out = kept if keepdim else (kept.reshape(()) if axes is None else np.squeeze(kept, axes))
@@ -143,6 +149,8 @@ def prod(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     out = np.prod(data, axis=axes, keepdims=keepdim)
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        if data.size == 0:
+            return (np.zeros(x.shape, dtype=g.dtype),)
         merged, restore = _moved_to_end(data, axes)
         ones = np.ones(merged.shape[:-1] + (1,), dtype=merged.dtype)
         before = np.cumprod(np.concatenate([ones, merged[..., :-1]], axis=-1), axis=-1)
@@ -167,6 +175,8 @@ def norm(x: Tensor, p: Union[float, str] = 2, dim: Dims = None, keepdim: bool = 
     if isinstance(p, str) or not p > 0:
         raise ValueError(f"norm: p must be a positive number, inf or 'fro', got {p!r}")
     axes = _normalize_axis(dim, x.ndim)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)  # as NumPy's norm: integers give a float result
     if p == 1:
         return x.abs().sum(axes, keepdims=keepdim)
     if math.isinf(p):
