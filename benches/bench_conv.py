@@ -8,7 +8,16 @@ ratios measured in one process.
 
 import numpy as np
 import pytest
-from conv_workloads import CONV_TABLE, conv_flops, conv_sides, optional_torch, pool_sides
+from conv_workloads import (
+    CONV_TABLE,
+    CONV_TRANSPOSE_TABLE,
+    conv_flops,
+    conv_sides,
+    conv_transpose_flops,
+    conv_transpose_sides,
+    optional_torch,
+    pool_sides,
+)
 
 POOLS = {
     "max-pool 2x2": ("max", 2, None, 0),
@@ -34,6 +43,16 @@ def test_conv2d_forward_backward(benchmark, label, impl):
     sides = conv_sides(x_shape, w_shape, padding)
     grads = _run(benchmark, f"conv2d fwd+bwd {label}", sides, impl,
                  conv_flops(x_shape, w_shape, padding))
+    assert np.all(np.isfinite(np.asarray(grads[1])))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("label", list(CONV_TRANSPOSE_TABLE))
+def test_conv_transpose2d_forward_backward(benchmark, label, impl):
+    x_shape, w_shape, stride, padding, output_padding = CONV_TRANSPOSE_TABLE[label]
+    sides = conv_transpose_sides(x_shape, w_shape, stride, padding, output_padding)
+    grads = _run(benchmark, f"conv_transpose2d fwd+bwd {label}", sides, impl,
+                 conv_transpose_flops(x_shape, w_shape))
     assert np.all(np.isfinite(np.asarray(grads[1])))
 
 

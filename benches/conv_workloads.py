@@ -27,6 +27,13 @@ CONV_TABLE: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...], int]] = {
     "32x64x56x56, 64 filters 3x3 pad 1": ((32, 64, 56, 56), (64, 64, 3, 3), 1),
 }
 
+# label -> (input shape, weight shape (C_in, C_out, KH, KW), stride, padding, output_padding):
+# the upsampling layers of a small MNIST autoencoder's decoder.
+CONV_TRANSPOSE_TABLE: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...], int, int, int]] = {
+    "64x16x7x7 -> 8 channels 3x3 stride 2": ((64, 16, 7, 7), (16, 8, 3, 3), 2, 1, 1),
+    "64x32x14x14 -> 16 channels 4x4 stride 2": ((64, 32, 14, 14), (32, 16, 4, 4), 2, 1, 0),
+}
+
 POOL_SHAPE = (64, 32, 32, 32)
 
 
@@ -72,6 +79,53 @@ def _torch_conv(x, w, b, g, padding) -> Optional[Callable[[], Any]]:
         return xs.grad, ws.grad, bs.grad
 
     return run
+
+
+def conv_transpose_flops(x_shape, w_shape) -> float:
+    """Forward and both backward products: each input pixel meets every weight once."""
+    n, c_in, h, w = x_shape
+    _, c_out, kh, kw = w_shape
+    return 3 * 2.0 * n * h * w * c_in * c_out * kh * kw
+
+
+def conv_transpose_sides(x_shape, w_shape, stride, padding, output_padding, seed=0):
+    """`(dlcore, numpy, torch or None)` callables doing conv_transpose2d forward + backward.
+
+    The NumPy side is the reference's forward (one strided add per kernel tap) and, for the
+    gradients, the reference conv2d (input) and its weight gradient: the transposed op's
+    backward is those two products."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = (rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))).astype(np.float32)
+    b = rng.standard_normal(w_shape[1]).astype(np.float32)
+    s2, p2, o2 = (stride, stride), (padding, padding), (output_padding, output_padding)
+    y = ref_conv.conv_transpose2d(x, w, b, s2, p2, o2)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    pads = (padding,) * 4
+
+    def run_dlcore():
+        xt, wt, bt = (dlcore.from_numpy(a).requires_grad_() for a in (x, w, b))
+        F.conv_transpose2d(xt, wt, bt, stride, padding, output_padding).backward(g)
+        return xt.grad, wt.grad, bt.grad
+
+    def run_numpy():
+        ref_conv.conv_transpose2d(x, w, b, s2, p2, o2)
+        grad_x = ref_conv.conv2d(g, w, stride=s2, padding=pads)
+        _, grad_w, _ = ref_conv.conv2d_backward(g, w, x, stride=s2, padding=pads)
+        return grad_x, grad_w, g.sum(axis=(0, 2, 3))
+
+    torch = optional_torch()
+    if torch is None:
+        return run_dlcore, run_numpy, None
+    tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
+
+    def run_torch():
+        xs, ws, bs = (t.detach().requires_grad_(True) for t in (tx, tw, tb))
+        torch.nn.functional.conv_transpose2d(xs, ws, bs, stride, padding,
+                                             output_padding).backward(tg)
+        return xs.grad, ws.grad, bs.grad
+
+    return run_dlcore, run_numpy, run_torch
 
 
 def pool_sides(kind="max", kernel=2, stride=None, padding=0, shape=POOL_SHAPE, seed=0):

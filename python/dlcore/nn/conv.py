@@ -1,4 +1,4 @@
-"""Convolution layers."""
+"""Convolution layers: ``Conv2d`` and its adjoint, ``ConvTranspose2d``."""
 
 from __future__ import annotations
 
@@ -121,4 +121,104 @@ class Conv2d(Module):
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode!r}"
+        return s
+
+
+class ConvTranspose2d(Module):
+    """2-D transposed convolution, the learnable upsampling of decoders and autoencoders
+    (see :func:`dlcore.nn.functional.conv_transpose2d`), as PyTorch's ``nn.ConvTranspose2d``.
+
+    Args:
+        in_channels, out_channels: channels of the input and of the output.
+        kernel_size: filter size, int or pair.
+        stride: the upsampling factor, int or pair.
+        padding: trims ``padding`` rows and columns from each side of the output.
+        output_padding: extra rows/columns at the bottom/right (less than the stride).
+        groups: independent channel groups.
+        bias: learn an additive bias per output channel.
+        dilation: spacing of the filter taps.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, with ``H_out = (H - 1) * stride -
+        2 * padding + dilation * (kernel_size - 1) + output_padding + 1``. A ``Conv2d`` with
+        the same arguments maps ``H_out`` back to ``H``.
+
+    The weight is ``(C_in, C_out / groups, KH, KW)`` and starts as PyTorch's: uniform on
+    ``+-1/sqrt(fan_in)`` with ``fan_in = C_out / groups * KH * KW`` (PyTorch reads the fan
+    from the weight's second dimension), the bias from the same range.
+
+    Example:
+        >>> up = nn.ConvTranspose2d(16, 8, kernel_size=2, stride=2)   # 7x7 -> 14x14
+        >>> up(dlcore.randn(1, 16, 7, 7)).shape
+        (1, 8, 14, 14)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, padding_mode: str = "zeros", dtype: Any = np.float32
+                 ) -> None:
+        super().__init__()
+        name = "ConvTranspose2d"
+        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                           ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
+        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value % groups:
+                raise ValueError(f"{name}: {arg}={value} is not divisible by groups={groups}")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported (as in PyTorch), "
+                             f"got {padding_mode!r}")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size", name)
+        if min(self.kernel_size) <= 0:
+            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size!r}")
+        self.stride = _pair(stride, "stride", name)
+        self.padding = _pair(padding, "padding", name)
+        self.output_padding = _pair(output_padding, "output_padding", name)
+        self.dilation = _pair(dilation, "dilation", name)
+        if min(self.stride) < 1 or min(self.dilation) < 1 or min(self.padding) < 0:
+            raise ValueError(f"{name}: stride and dilation must be positive and padding "
+                             f"non-negative, got stride={self.stride}, dilation={self.dilation}, "
+                             f"padding={self.padding}")
+        if any(o < 0 or o >= max(s, d) for o, s, d in
+               zip(self.output_padding, self.stride, self.dilation)):
+            raise ValueError(f"{name}: output_padding {self.output_padding} must be non-negative "
+                             f"and smaller than the stride {self.stride} or the dilation "
+                             f"{self.dilation}")
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default (see the class docstring)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.out_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1.0 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        for arg, default in (("padding", (0, 0)), ("output_padding", (0, 0)),
+                             ("dilation", (1, 1))):
+            if getattr(self, arg) != default:
+                s += f", {arg}={getattr(self, arg)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
         return s

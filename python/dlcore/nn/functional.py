@@ -19,6 +19,7 @@ from .ops.activation import (
 )
 from .ops.batchnorm import batch_norm
 from .ops.conv import conv2d, pad
+from .ops.conv_transpose import conv_transpose2d
 from .ops.dropout import dropout, dropout2d
 from .ops.encoding import one_hot
 from .ops.flatten import flatten
@@ -43,6 +44,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "dropout2d",

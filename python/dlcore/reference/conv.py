@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["conv2d", "conv2d_backward", "out_size", "pad2d", "pad2d_backward"]
+__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "out_size", "pad2d",
+           "pad2d_backward"]
 
 
 def out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
@@ -119,3 +120,30 @@ def pad2d_backward(grad_out, pad, mode="constant"):
     for row, g in zip(grad_in, flat):
         np.add.at(row, source.ravel(), g)
     return grad_in.reshape(*lead, h, w)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                     groups=1, dilation=(1, 1)):
+    """Transposed convolution by its definition: every input pixel adds its value times the
+    filter into the output window it maps to (``stride`` apart), one strided add per kernel
+    tap; then ``padding`` is cropped from each side. ``weight`` is ``(C_in, C_out / groups,
+    KH, KW)``; ``padding`` and ``output_padding`` are ``(rows, columns)``."""
+    n, c_in, h, w = x.shape
+    _, c_out_g, kh, kw = weight.shape
+    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = stride, padding, output_padding, dilation
+    c_in_g = c_in // groups
+    canvas = np.zeros((n, c_out_g * groups, (h - 1) * sh + dh * (kh - 1) + 1 + oh,
+                       (w - 1) * sw + dw * (kw - 1) + 1 + ow), dtype=np.result_type(x, weight))
+    for g in range(groups):
+        xg = x[:, g * c_in_g:(g + 1) * c_in_g]
+        wg = weight[g * c_in_g:(g + 1) * c_in_g]
+        out_g = canvas[:, g * c_out_g:(g + 1) * c_out_g]
+        for i in range(kh):
+            for j in range(kw):
+                window = out_g[:, :, i * dh:i * dh + (h - 1) * sh + 1:sh,
+                               j * dw:j * dw + (w - 1) * sw + 1:sw]
+                window += np.einsum("nchw,co->nohw", xg, wg[:, :, i, j])
+    out = canvas[:, :, ph:canvas.shape[2] - ph, pw:canvas.shape[3] - pw]
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out
