@@ -130,6 +130,31 @@ def test_conv2d_random_geometries(n, groups, cin_g, cout_g, size, kernel, stride
     assert_conv_matches(x, w, rng.standard_normal(w.shape[0]), stride, padding, dilation, groups)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    groups=st.sampled_from([1, 2]),
+    cin_g=st.integers(1, 2),
+    cout_g=st.integers(1, 3),
+    size=st.tuples(st.integers(4, 12), st.integers(16, 45)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 5)),
+    stride=st.tuples(st.integers(1, 3), st.integers(2, 4)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv2d_strided_wide_rows(n, groups, cin_g, cout_g, size, kernel, stride, padding,
+                                  dilation, seed):
+    """Output rows of 8 and more pixels at column strides above 1: the lowering that splits
+    input rows into phases (and its adjoint, from 12 pixels)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cin_g * groups) + size)
+    w = rng.standard_normal((cout_g * groups, cin_g) + kernel)
+    if dilation[0] * (kernel[0] - 1) + 1 > size[0] + 2 * padding[0]:
+        return
+    assert_conv_matches(x, w, rng.standard_normal(w.shape[0]), stride, padding, dilation, groups)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     n=st.integers(3, 13),
