@@ -27,3 +27,10 @@ def test_perceptron_example(capsys):
     assert min(result["xor_errors"]) > 0
     np.testing.assert_array_equal(result["mlp_predictions"], [0, 1, 1, 0])
     assert "P(y=1)" in capsys.readouterr().out
+
+
+def test_mnist_autoencoder_learns_to_reconstruct(capsys):
+    result = load("mnist_autoencoder.py")["main"](epochs=3, samples=2000, verbose=0)
+    assert result["after"] < 0.25 * result["before"]
+    out = capsys.readouterr().out
+    assert "validation reconstruction MSE" in out and "@" in out
