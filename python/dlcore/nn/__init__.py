@@ -18,7 +18,7 @@ from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
-from .flatten import Flatten
+from .flatten import Flatten, Unflatten
 from .layernorm import LayerNorm
 from .linear import Identity, Linear
 from .loss import (
@@ -35,6 +35,7 @@ from .loss import (
 from .module import Module, Parameter
 from .perceptron import Perceptron
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MinPool2d
+from .upsample import Upsample
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -76,6 +77,8 @@ __all__ = [
     "Softmax",
     "Step",
     "Tanh",
+    "Unflatten",
+    "Upsample",
     "functional",
     "get_loss",
     "init",

@@ -1,8 +1,9 @@
-"""``Flatten``: the bridge from convolutional feature maps to dense layers."""
+"""``Flatten``: the bridge from convolutional feature maps to dense layers; ``Unflatten``,
+the way back (a decoder's dense code to feature maps)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from ..tensor import Tensor
 from . import functional as F
@@ -29,3 +30,26 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``, as PyTorch's ``nn.Unflatten``.
+
+    Shape: ``(N, C*H*W) -> (N, C, H, W)`` with ``dim=1, unflattened_size=(C, H, W)``.
+
+    Example:
+        >>> decoder_input = nn.Sequential(nn.Linear(32, 16 * 7 * 7), nn.Unflatten(1, (16, 7, 7)))
+        >>> decoder_input(dlcore.zeros(8, 32)).shape
+        (8, 16, 7, 7)
+    """
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(int(s) for s in unflattened_size)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.unflatten(x, self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -22,7 +22,7 @@ from .ops.conv import conv2d, pad
 from .ops.conv_transpose import conv_transpose2d
 from .ops.dropout import dropout, dropout2d
 from .ops.encoding import one_hot
-from .ops.flatten import flatten
+from .ops.flatten import flatten, unflatten
 from .ops.layernorm import layer_norm
 from .ops.linear import linear
 from .ops.loss import (
@@ -36,6 +36,7 @@ from .ops.loss import (
     rmse_loss,
 )
 from .ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
+from .ops.upsample import interpolate
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -52,6 +53,7 @@ __all__ = [
     "flatten",
     "gelu",
     "huber_loss",
+    "interpolate",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
@@ -71,4 +73,5 @@ __all__ = [
     "softmax",
     "step",
     "tanh",
+    "unflatten",
 ]
