@@ -6,6 +6,7 @@ per-sample Python loop. Images arrive the way the field stores them (uint8, chan
 and ``to_tensor_images`` / ``normalize`` turn them into what convolutions expect.
 """
 
+from . import transforms
 from .dataset import Dataset, TensorDataset
 from .images import normalize, to_tensor_images
 from .loader import DataLoader, default_collate
@@ -20,4 +21,5 @@ __all__ = [
     "normalize",
     "random_split",
     "to_tensor_images",
+    "transforms",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 
@@ -35,6 +35,10 @@ class TensorDataset(Dataset):
         *tensors: NumPy arrays or dlcore Tensors with the same first dimension (the sample
             axis). Each is kept as given, not copied; a batch of a Tensor is a Tensor (outside
             any autograd graph), a batch of an array is an array.
+        transform: optional function applied to every batch (and single sample) of the
+            first array, the inputs: data augmentation such as
+            ``dlcore.data.transforms.RandomCrop``, drawn afresh on every fetch. A single
+            sample is passed to it as a batch of one.
 
     Example:
         >>> ds = TensorDataset(images, labels)      # (N, 1, 28, 28), (N,)
@@ -42,7 +46,10 @@ class TensorDataset(Dataset):
         >>> xb, yb = ds.get_batch(np.array([3, 1, 4]))   # one fancy-indexing per array
     """
 
-    def __init__(self, *tensors: Any) -> None:
+    def __init__(self, *tensors: Any, transform: Optional[Callable[[Any], Any]] = None) -> None:
+        if transform is not None and not callable(transform):
+            raise TypeError(f"TensorDataset: transform must be callable, got {transform!r}")
+        self.transform = transform
         if not tensors:
             raise ValueError("TensorDataset: give at least one array")
         stored = []
@@ -64,11 +71,19 @@ class TensorDataset(Dataset):
         return len(self.tensors[0])
 
     def __getitem__(self, index: int) -> Tuple[Any, ...]:
-        return tuple(_take(t, index) for t in self.tensors)
+        sample = tuple(_take(t, index) for t in self.tensors)
+        if self.transform is None:
+            return sample
+        first = sample[0]
+        batch_of_one = first[None] if isinstance(first, np.ndarray) else first.unsqueeze(0)
+        return (self.transform(batch_of_one)[0],) + sample[1:]
 
     def get_batch(self, index: Index) -> Tuple[Any, ...]:
         """The samples at ``index`` (a slice gives views, an integer array one copy each)."""
-        return tuple(_take(t, index) for t in self.tensors)
+        batch = tuple(_take(t, index) for t in self.tensors)
+        if self.transform is None:
+            return batch
+        return (self.transform(batch[0]),) + batch[1:]
 
 
 def _take(t: Any, index: Any) -> Any:
