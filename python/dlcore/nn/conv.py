@@ -17,6 +17,30 @@ _PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate",
                   "circular": "circular"}
 
 
+def _add_parameters(layer: Module, weight_shape: Tuple[int, ...], out_channels: int,
+                    bias: bool, dtype: Any) -> None:
+    """Give a convolution its ``weight`` (and ``bias`` of ``out_channels``, or None), then
+    PyTorch's initial values."""
+    layer.weight = Parameter(np.empty(weight_shape, dtype=dtype))
+    if bias:
+        layer.bias = Parameter(np.empty(out_channels, dtype=dtype))
+    else:
+        layer.register_parameter("bias", None)
+    layer.reset_parameters()
+
+
+def _reset_parameters(layer: Module) -> None:
+    """Kaiming-uniform with ``a = sqrt(5)`` and the bias on ``+-1/sqrt(fan_in)``, ``fan_in``
+    taken from the weight's second dimension times the kernel area, as PyTorch does for both
+    kinds of convolution (``C_in / groups`` for Conv2d, ``C_out / groups`` for the transposed
+    one)."""
+    init.kaiming_uniform_(layer.weight, a=math.sqrt(5))
+    if layer.bias is not None:
+        fan_in = int(np.prod(layer.weight.shape[1:]))
+        bound = 1.0 / math.sqrt(fan_in)
+        init.uniform_(layer.bias, -bound, bound)
+
+
 class Conv2d(Module):
     """2-D convolution over ``(N, C_in, H, W)`` images (see :func:`dlcore.nn.functional.conv2d`).
 
@@ -81,22 +105,13 @@ class Conv2d(Module):
         self.groups = int(groups)
         self.padding_mode = padding_mode
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_parameters(self, shape, self.out_channels, bias, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: Kaiming-uniform with ``a = sqrt(5)``, which works out to
         ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = C_in / groups * KH * KW``, and
         the bias on the same bounds."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        _reset_parameters(self)
 
     def forward(self, x: Any) -> Tensor:
         mode = _PADDING_MODES[self.padding_mode]
@@ -191,20 +206,11 @@ class ConvTranspose2d(Module):
         self.groups = int(groups)
         self.padding_mode = padding_mode
         shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_parameters(self, shape, self.out_channels, bias, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's default (see the class docstring)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.out_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        _reset_parameters(self)
 
     def forward(self, x: Any) -> Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
