@@ -209,6 +209,8 @@ def test_flip_split_chunk():
         t.split(0)
     with pytest.raises(ValueError, match="chunks must be positive"):
         t.chunk(0)
+    with pytest.raises(ValueError, match="a 0-d tensor has no dimension 0"):
+        dlcore.tensor(1.0).flip(0)
     a, b = dlcore.tensor(x, requires_grad=True).split(3)
     assert a.shape == (3, 3) and b.shape == (2, 3)
 

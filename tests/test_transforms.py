@@ -44,6 +44,9 @@ def test_random_crop_smaller_window_rgb_and_no_channel_axis():
         T.RandomCrop(2)(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="padding must be non-negative"):
         T.RandomCrop(2, padding=-1)
+    for bad in (2.5, (2, 0), "2"):
+        with pytest.raises(ValueError, match="size must be a positive int or pair"):
+            T.RandomCrop(bad)
 
 
 def test_random_horizontal_flip():

@@ -260,6 +260,8 @@ def repeat(x: Tensor, *repeats: Any) -> Tensor:
 
 def flip(x: Tensor, dims: Union[int, Sequence[int]]) -> Tensor:
     """Reverse the order of elements along ``dims``."""
+    if x.ndim == 0:
+        raise ValueError(f"flip: a 0-d tensor has no dimension {dims} to flip")
     axes = _normalize_axis(dims, x.ndim)
     return Tensor._from_op(np.flip(x.data, axes), (x,), lambda g: (np.flip(g, axes),))
 

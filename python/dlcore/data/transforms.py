@@ -89,8 +89,9 @@ class RandomCrop:
 
     def __init__(self, size: Union[int, Tuple[int, int]], padding: int = 0,
                  fill: float = 0.0) -> None:
-        pair = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
-        if len(pair) != 2 or min(pair) < 1:
+        pair = (size, size) if isinstance(size, (int, np.integer)) else size
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair)):
             raise ValueError(f"RandomCrop: size must be a positive int or pair, got {size!r}")
         if padding < 0:
             raise ValueError(f"RandomCrop: padding must be non-negative, got {padding}")
