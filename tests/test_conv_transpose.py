@@ -19,6 +19,9 @@ CASES = [
     (2, 2, 3, 5, 4, 3, 1, 2, 0, 1, 2),
     (1, 4, 3, 3, 4, 3, 3, 1, 2, 4, 1),
     (2, 2, 4, 4, 3, 1, 1, 0, 0, 1, 1),
+    # output_padding past padding + stride - 1 (dilation > stride): rows no input reaches
+    (1, 2, 3, 4, 2, 3, 1, 0, 1, 1, 2),
+    (2, 2, 3, 3, 2, 2, 2, 0, 2, 1, 3),
 ]
 
 
