@@ -307,3 +307,32 @@ def test_a_directory_as_the_target_is_named_and_leaves_nothing(tmp_path):
         dlcore.save({"w": np.ones(2)}, tmp_path)
     assert list(tmp_path.iterdir()) == []
     assert not [p for p in tmp_path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+class _Composite(nn.Module):
+    """ModuleList, ModuleDict, ConvTranspose2d and LayerNorm, saved and restored together."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Conv2d(1, 4, 3, stride=2, padding=1),
+                                     nn.ConvTranspose2d(4, 2, 2, stride=2)])
+        self.heads = nn.ModuleDict({"norm": nn.LayerNorm((2, 8, 8))})
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x).relu()
+        return self.heads["norm"](x)
+
+
+def test_containers_and_new_layers_round_trip(tmp_path):
+    dlcore.manual_seed(0)
+    model = _Composite()
+    model.heads["norm"].weight.data[:] = 2.0
+    x = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    model.save_weights(tmp_path / "composite.npz")
+    dlcore.manual_seed(1)
+    other = _Composite()
+    assert not np.allclose(other(x).numpy(), model(x).numpy())
+    other.load_weights(tmp_path / "composite.npz")
+    np.testing.assert_array_equal(other(x).numpy(), model(x).numpy())
+    assert "blocks.1.weight" in dlcore.load(tmp_path / "composite.npz")["model"]
