@@ -582,6 +582,16 @@ mod tests {
     }
 
     #[test]
+    fn weight_gradient_shapes_run_with_operands_swapped() {
+        // At most 32 rows, a transposed B and a depth of at least 4n: with a row-major A and
+        // C these run as C^T = B^T A^T into a column-major C^T (see `parallel.rs`); every
+        // layout, thread count and accumulate setting must agree with the naive product.
+        check_shape::<f32>(16, 4096, 150, 2e-6 * 4096.0, 31);
+        check_shape::<f64>(20, 800, 170, 1e-12 * 800.0, 32);
+        check_shape::<f32>(7, 1000, 33, 2e-6 * 1000.0, 33);
+    }
+
+    #[test]
     fn shared_b_blocks_across_every_block_boundary() {
         // Threads sharing packed B blocks (three threads here) over several depth blocks
         // (f32 AVX2 KC 320, f64 256), column blocks (NC 1024) and ragged row blocks; the
