@@ -39,6 +39,21 @@ def _batched(x: np.ndarray, op: str, what: str = "(N, C, H, W) or (C, H, W)") ->
     return x
 
 
+def conv_operands(op: str, input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike],
+                  groups: Any, weight_layout: str
+                  ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    """``(input, weight, bias)`` as Tensors once the weight is a 4-D float32/float64 array
+    (laid out as ``weight_layout``) and ``groups`` a positive int."""
+    w = as_tensor(weight)
+    if w.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D {weight_layout}, got shape {w.shape}")
+    if w.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: weight must be float32 or float64, got {w.dtype}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    return as_tensor(input), w, None if bias is None else as_tensor(bias)
+
+
 def conv_padding(padding: Any, kernel: Tuple[int, int], stride: Tuple[int, int],
                  dilation: Tuple[int, int], op: str = "conv2d") -> Tuple[int, int, int, int]:
     """``padding`` as (top, bottom, left, right): an int, a pair, ``'valid'`` or ``'same'``.
@@ -86,16 +101,7 @@ def conv2d(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
         (1, 1, 28, 28)
     """
     op = "conv2d"
-    w = as_tensor(weight)
-    x = as_tensor(input)
-    b = None if bias is None else as_tensor(bias)
-    if w.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (C_out, C_in/groups, KH, KW), got shape "
-                         f"{w.shape}")
-    if w.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}: weight must be float32 or float64, got {w.dtype}")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
-        raise ValueError(f"{op}: groups must be an int, got {groups!r}")
+    x, w, b = conv_operands(op, input, weight, bias, groups, "(C_out, C_in/groups, KH, KW)")
     stride2 = _pair(stride, "stride", op)
     dilation2 = _pair(dilation, "dilation", op)
     pads = conv_padding(padding, w.shape[2:], stride2, dilation2, op)

@@ -14,8 +14,8 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ... import _core
-from ...tensor import ArrayLike, Tensor, as_tensor
-from .conv import IntPair, _batched, _float_input, _pair
+from ...tensor import ArrayLike, Tensor
+from .conv import IntPair, _batched, _float_input, _pair, conv_operands
 
 
 def transposed_output_size(size: Tuple[int, int], kernel: Tuple[int, int],
@@ -58,16 +58,7 @@ def conv_transpose2d(input: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLi
         (1, 8, 14, 14)
     """
     op = "conv_transpose2d"
-    w = as_tensor(weight)
-    x = as_tensor(input)
-    b = None if bias is None else as_tensor(bias)
-    if w.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (C_in, C_out/groups, KH, KW), got shape "
-                         f"{w.shape}")
-    if w.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}: weight must be float32 or float64, got {w.dtype}")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    x, w, b = conv_operands(op, input, weight, bias, groups, "(C_in, C_out/groups, KH, KW)")
     stride2 = _pair(stride, "stride", op)
     padding2 = _pair(padding, "padding", op)
     out_pad2 = _pair(output_padding, "output_padding", op)
