@@ -530,7 +530,8 @@ mod tests {
     /// products above the threading threshold (128^3 multiply-adds) split by columns
     /// (n >= m) or by rows. Narrow products (n <= 2 NR) read a row-major A in place, across
     /// several depth and row blocks too, except when its rows are a multiple of 2 KiB apart
-    /// (512 f32 / 256 f64 columns), which packs it instead.
+    /// (512 f32 / 256 f64 columns), which packs it instead. Outputs of 129 to 4200 columns
+    /// take several passes of B panels past each A panel, the last pass ragged.
     const SHAPES: [(usize, usize, usize); 22] = [
         (64, 64, 64),
         (100, 600, 64),

@@ -91,7 +91,9 @@ simd_family!(
     // Blocks chosen by measurement on a Sapphire Rapids core (48 KiB L1d, 2 MiB L2) and kept
     // within what a Zen 5 core (48 KiB L1d, 1 MiB L2) holds: a deep KC (fewer passes over C,
     // whose tiles are the costly loads), a small MC (A block 192 KiB), NC = 1024.
-    kc 512, mc 96, nc 1024,
+    // One B panel per pass (BLIS's order): passes of several panels, which won on AVX2 (see
+    // `avx2.rs`), have not been measured on an AVX-512 machine.
+    kc 512, mc 96, nc 1024, pass 1,
     vectors 2 [1 2], rows 12 [1 2 3 4 5 6 7 8 9 10 11 12],
     setzero _mm512_setzero_ps, set1 _mm512_set1_ps,
     fmadd _mm512_fmadd_ps, add _mm512_add_ps, loadu _mm512_loadu_ps, storeu _mm512_storeu_ps,
@@ -100,7 +102,7 @@ simd_family!(
 );
 
 simd_family!(
-    mod f64x8, feature "avx512f", elem f64, lanes 8, kc 256, mc 96, nc 1024,
+    mod f64x8, feature "avx512f", elem f64, lanes 8, kc 256, mc 96, nc 1024, pass 1,
     // Six rows of four vectors rather than twelve of two: per step 4 loads and 6 broadcasts
     // feed the 24 FMAs instead of 2 and 12 (one-thread float64 1024^3 went from 0.88x to
     // 0.94x OpenBLAS; for f32 eight rows of three vectors measured no different, so it keeps

@@ -52,7 +52,7 @@ macro_rules! kernels_of_row {
 macro_rules! simd_family {
     (
         mod $name:ident, feature $feature:literal, elem $t:ty, lanes $lanes:expr,
-        kc $kc:expr, mc $mc:expr, nc $nc:expr,
+        kc $kc:expr, mc $mc:expr, nc $nc:expr, pass $pass:expr,
         vectors $nv:literal $vector_counts:tt, rows $mr:literal [$($r:literal)*],
         setzero $setzero:ident, set1 $set1:ident, fmadd $fmadd:ident,
         add $add:ident, loadu $loadu:ident, storeu $storeu:ident,
@@ -82,6 +82,8 @@ macro_rules! simd_family {
             pub const MC: usize = $mc;
             /// Most columns of a packed B block.
             pub const NC: usize = $nc;
+            /// B panels per pass over a block's A panels (see `Block::multiply` in `mod.rs`).
+            pub const PASS_PANELS: usize = $pass;
             /// Row stride of the row layout: one cache line more than `KC`, so consecutive
             /// rows fall in different L1 sets instead of all aliasing on a power-of-two stride.
             pub const A_ROW_STRIDE: usize = KC + 64 / std::mem::size_of::<$t>();

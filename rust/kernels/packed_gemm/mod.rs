@@ -6,8 +6,8 @@
 //! The loops, outermost first (Goto/BLIS): split C's columns into blocks of `NC`; split the
 //! inner dimension into blocks of `KC` and pack that `KC x NC` block of B into panels of `NR`
 //! columns; split C's rows into blocks of `MC` and pack that `MC x KC` block of A (it stays in
-//! L2) into panels of at most `MR` rows; then for each B panel run the microkernel against
-//! every A panel. Row panels are balanced (64 rows become 11+11+11+11+10+10, not 12*5+4) so no
+//! L2) into panels of at most `MR` rows; then take the B panels a few (`PASS_PANELS`) at a
+//! time and run each A panel against all of them (see [`Block::multiply`]). Row panels are balanced (64 rows become 11+11+11+11+10+10, not 12*5+4) so no
 //! tile runs with too few accumulators to hide FMA latency; the ragged right edge is masked
 //! inside the kernel. Every pack is a streaming copy except B from a transposed view, which
 //! is transposed 16 x 16 in registers; a row-major B that would be read only once anyway is
@@ -128,6 +128,8 @@ trait Family {
     const MC: usize;
     /// Most columns of a packed B block.
     const NC: usize;
+    /// B panels each A panel meets in one pass (see [`Block::multiply`]).
+    const PASS_PANELS: usize;
     fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<Self::E>;
     /// # Safety
     /// See `family.rs`, `pack_a_rows`.
@@ -151,6 +153,7 @@ macro_rules! impl_family {
             const A_ROW_STRIDE: usize = $($family)::+::A_ROW_STRIDE;
             const MC: usize = $($family)::+::MC;
             const NC: usize = $($family)::+::NC;
+            const PASS_PANELS: usize = $($family)::+::PASS_PANELS;
             fn kernel_for(rows: usize, cols: usize, layout: u8) -> KernelFn<$t> {
                 $($family)::+::kernel_for(rows, cols, layout)
             }
@@ -423,14 +426,25 @@ struct Block<F: Family> {
 }
 
 impl<F: Family> Block<F> {
+    /// Every tile of the block, in passes over the A panels: each pass takes the next
+    /// `PASS_PANELS` B panels, and each A panel meets all of them before the next A panel
+    /// comes in. The A panel (6 x KC) then stays in L1 while the pass's B panels stream from
+    /// L2 one after another, as in OpenBLAS's Haswell kernels. One B panel per pass (BLIS's
+    /// order: the B panel in L1, the A panels streaming past it) kept a 20 KiB B panel and six
+    /// strided A rows in L1 at once, and ran 2048^3 at 0.92-0.95x NumPy's speed on a Zen 3.
+    ///
     /// # Safety
     /// The packed blocks hold what `serial` packed; C covers `mc x nc` elements.
     unsafe fn multiply(&self) {
         let Block { mc, nc, .. } = *self;
-        for (panel, j0) in (0..nc).step_by(F::NR).enumerate() {
+        let panels = nc.div_ceil(F::NR);
+        for first in (0..panels).step_by(F::PASS_PANELS) {
+            let pass = first..(first + F::PASS_PANELS).min(panels);
             let mut a_panel = self.a;
             for (i0, h) in row_panels(mc, F::MR) {
-                self.tile(a_panel, i0, h, panel, j0);
+                for panel in pass.clone() {
+                    self.tile(a_panel, i0, h, panel, panel * F::NR);
+                }
                 a_panel = a_panel.add(h * self.a_stride);
             }
         }
