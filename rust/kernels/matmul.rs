@@ -595,10 +595,12 @@ mod tests {
     #[test]
     fn shared_b_blocks_across_every_block_boundary() {
         // Threads sharing packed B blocks (three threads here) over several depth blocks
-        // (f32 AVX2 KC 320, f64 256), column blocks (NC 1024) and ragged row blocks; the
-        // column-major outputs run transposed, with 1030 rows shared out.
+        // (f32 AVX2 KC 320, f64 256) and ragged row blocks; the column-major outputs run
+        // transposed, with 1030 rows shared out. The last shape crosses a column block (NC
+        // and the shared blocks are 2048 wide; AVX-512's serial NC is 1024).
         check_shape::<f32>(140, 650, 1030, 2e-6 * 650.0, 21);
         check_shape::<f64>(301, 530, 1100, 1e-12 * 530.0, 22);
+        check_shape::<f32>(130, 40, 2100, 2e-6 * 40.0, 23);
     }
 
     #[test]

@@ -85,17 +85,20 @@ unsafe fn transpose_f64(r: &mut [__m256d; 4]) {
 
 simd_family!(
     mod f32x8, feature "avx2,fma", elem f32, lanes 8,
-    // Near the usual AVX2 blocking (BLIS's Haswell and Zen configurations: KC 256): a B
-    // panel of KC x 16 f32 is 20 KiB of a 32 KiB L1d; an A block of MC x KC is 180 KiB,
-    // within a 512 KiB L2. KC 320 rather than 256 keeps convolution GEMMs with K = 288 or
-    // 576 (3x3 kernels on 32 or 64 channels) to whole or halved depths: in one process on a
-    // Zen 3, 64x288 @ 288x65536 ran 1.05x faster on one thread and 1.08-1.11x on two, other
-    // shapes within noise (0.97-1.10x); KC 384 gained nothing more.
-    // Passes of 8 B panels (160 KiB, in L2 beside the A block): in one process on a Zen 3,
-    // against one panel per pass, 2048^3 ran 1.05x faster on one thread and 1.08x on two
-    // (0.92x NumPy's speed before, 0.99x after), 1024^3 1.05x on two; 12 and 16 panels
-    // gained about as much, 4 less.
-    kc 320, mc 144, nc 1024, pass 8,
+    // Near the usual AVX2 blocking (BLIS's Haswell and Zen configurations: KC 256): an A
+    // block of MC x KC is 180 KiB and a pass of 8 B panels of KC x 16 is 160 KiB, together
+    // within a 512 KiB L2, while the 7.5 KiB A panel stays in L1. Measured in one process on
+    // a Zen 3:
+    // - KC 320 rather than 256 keeps convolution GEMMs with K = 288 or 576 (3x3 kernels on
+    //   32 or 64 channels) to whole or halved depths: 64x288 @ 288x65536 ran 1.05x faster on
+    //   one thread and 1.08-1.11x on two, other shapes within noise; KC 384 or 512 gained
+    //   nothing more.
+    // - Passes of 8 B panels against one (BLIS's order): 2048^3 1.05x faster on one thread
+    //   and 1.04-1.08x on two, 1024^3 1.02-1.05x, conv products 1.01-1.10x; 12 or 16 panels
+    //   gained about as much, 4 less.
+    // - NC 2048 rather than 1024 packs A once instead of twice in a 2048-wide product:
+    //   2048^3 1.015x faster on one thread, 4096x4096x1024 1.05x; the B block takes 2.5 MiB.
+    kc 320, mc 144, nc 2048, pass 8,
     vectors 2 [1 2], rows 6 [1 2 3 4 5 6],
     setzero _mm256_setzero_ps, set1 _mm256_set1_ps,
     fmadd _mm256_fmadd_ps, add _mm256_add_ps, loadu _mm256_loadu_ps, storeu _mm256_storeu_ps,
@@ -106,8 +109,9 @@ simd_family!(
 simd_family!(
     mod f64x4, feature "avx2,fma", elem f64, lanes 4,
     // The same tile in f64 is 6 x 8; B panels of KC x 8 f64 are again 16 KiB.
-    // Passes of 8 B panels as in f32 (128 KiB): 2048^3 ran 1.03x faster on one thread.
-    kc 256, mc 72, nc 1024, pass 8,
+    // Passes of 8 B panels and NC 2048 as in f32 (128 KiB passes, a 4 MiB B block): 2048^3
+    // ran 1.03x and 1.02x faster for them on one thread.
+    kc 256, mc 72, nc 2048, pass 8,
     vectors 2 [1 2], rows 6 [1 2 3 4 5 6],
     setzero _mm256_setzero_pd, set1 _mm256_set1_pd,
     fmadd _mm256_fmadd_pd, add _mm256_add_pd, loadu _mm256_loadu_pd, storeu _mm256_storeu_pd,

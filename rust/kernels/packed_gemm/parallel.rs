@@ -38,11 +38,11 @@ const MIN_ROW_BLOCK: usize = 64;
 /// more than one, so a slow thread can hand work to the others.
 const ROW_BLOCKS_PER_THREAD: usize = 2;
 
-/// Shared B blocks are this many times as wide as a serial one's (`NC`): each thread streams
-/// them from the shared L3 anyway, and wider blocks mean fewer passes packing A (a 2048^3
-/// product packs A once instead of twice). Two of them (double buffering) take 5 MiB in f32
-/// with AVX2's blocking, 8 MiB with AVX-512's.
-const SHARED_NC_BLOCKS: usize = 2;
+/// Most columns of a shared B block, whatever the family's `NC`: each thread streams them
+/// from the shared L3 anyway, and wider blocks mean fewer passes packing A (a 2048^3 product
+/// packs A once instead of twice). Two of them (double buffering) take 5 MiB in f32 with
+/// AVX2's blocking, 8 MiB with AVX-512's.
+const SHARED_NC: usize = 2048;
 
 /// `C (+)= A @ B` for `m x k` A and `k x n` B on up to `threads` threads.
 ///
@@ -163,7 +163,7 @@ unsafe fn shared_b<F: Family>(
     accumulate: bool,
     threads: usize,
 ) {
-    let nc_step = balanced_step(n, SHARED_NC_BLOCKS * F::NC, F::NR);
+    let nc_step = balanced_step(n, SHARED_NC.max(F::NC), F::NR);
     let kc_step = balanced_step(k, F::KC, 1);
     let mc_step = shared_row_block(m, threads, F::MC, F::MR);
     let plan = APlan::new::<F>(a, n);
