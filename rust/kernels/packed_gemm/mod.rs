@@ -7,12 +7,13 @@
 //! inner dimension into blocks of `KC` and pack that `KC x NC` block of B into panels of `NR`
 //! columns; split C's rows into blocks of `MC` and pack that `MC x KC` block of A (it stays in
 //! L2) into panels of at most `MR` rows; then take the B panels a few (`PASS_PANELS`) at a
-//! time and run each A panel against all of them (see [`Block::multiply`]). Row panels are balanced (64 rows become 11+11+11+11+10+10, not 12*5+4) so no
-//! tile runs with too few accumulators to hide FMA latency; the ragged right edge is masked
-//! inside the kernel. Every pack is a streaming copy except B from a transposed view, which
-//! is transposed 16 x 16 in registers; a row-major B that would be read only once anyway is
-//! not packed at all when its panels stay within few pages, nor is a row-major A in a product
-//! so narrow (at most two B panels) that each packed A block would be used only once or twice.
+//! time and run each A panel against all of them (see [`Block::multiply`]). Row panels are
+//! balanced (64 rows become 11+11+11+11+10+10, not 12*5+4) so no tile runs with too few
+//! accumulators to hide FMA latency; the ragged right edge is masked inside the kernel.
+//! Every pack is a streaming copy except B from a transposed view, which is transposed
+//! 16 x 16 in registers; a row-major B that would be read only once anyway is not packed at
+//! all when its panels stay within few pages, nor is a row-major A in a product so narrow (at
+//! most two B panels) that each packed A block would be used only once or twice.
 //!
 //! Block sizes are each family's (see the instantiations).
 //!
@@ -428,7 +429,7 @@ struct Block<F: Family> {
 impl<F: Family> Block<F> {
     /// Every tile of the block, in passes over the A panels: each pass takes the next
     /// `PASS_PANELS` B panels, and each A panel meets all of them before the next A panel
-    /// comes in. The A panel (6 x KC) then stays in L1 while the pass's B panels stream from
+    /// comes in. The A panel (MR x KC) then stays in L1 while the pass's B panels stream from
     /// L2 one after another, as in OpenBLAS's Haswell kernels. One B panel per pass (BLIS's
     /// order: the B panel in L1, the A panels streaming past it) kept a 20 KiB B panel and six
     /// strided A rows in L1 at once, and ran 2048^3 at 0.92-0.95x NumPy's speed on a Zen 3.
