@@ -93,9 +93,10 @@ simd_family!(
     //   32 or 64 channels) to whole or halved depths: 64x288 @ 288x65536 ran 1.05x faster on
     //   one thread and 1.08-1.11x on two, other shapes within noise; KC 384 or 512 gained
     //   nothing more.
-    // - Passes of 8 B panels against one (BLIS's order): 2048^3 1.05x faster on one thread
-    //   and 1.04-1.08x on two, 1024^3 1.02-1.05x, conv products 1.01-1.10x; 12 or 16 panels
-    //   gained about as much, 4 less.
+    // - Passes of 8 B panels against one (BLIS's order): 2048^3 1.03-1.05x faster on one
+    //   thread and 1.02-1.08x on two, 1024^3 0.99-1.05x, 512^3 within noise, conv products
+    //   1.01-1.04x on one thread and 1.06-1.18x on two; 12 or 16 panels gained about as
+    //   much, 4 less.
     // - NC 2048 rather than 1024 packs A once instead of twice in a 2048-wide product:
     //   2048^3 1.015x faster on one thread, 4096x4096x1024 1.05x; the B block takes 2.5 MiB.
     kc 320, mc 144, nc 2048, pass 8,
