@@ -531,8 +531,11 @@ mod tests {
     /// (n >= m) or by rows. Narrow products (n <= 2 NR) read a row-major A in place, across
     /// several depth and row blocks too, except when its rows are a multiple of 2 KiB apart
     /// (512 f32 / 256 f64 columns), which packs it instead. Outputs of 129 to 4200 columns
-    /// take several passes of B panels past each A panel, the last pass ragged.
-    const SHAPES: [(usize, usize, usize); 22] = [
+    /// take several passes of B panels past each A panel, the last pass ragged. A row-major B
+    /// whose rows are 1 or 4 KiB apart is read in place by up to 32 or 8 rows of A and packed
+    /// for more (`max_in_place_rows`): the last three shapes fall on either side in f32 and
+    /// f64.
+    const SHAPES: [(usize, usize, usize); 25] = [
         (64, 64, 64),
         (100, 600, 64),
         (30, 512, 40),
@@ -555,6 +558,9 @@ mod tests {
         (200, 150, 180),
         (70, 190, 330),
         (530, 90, 70),
+        (6, 40, 1024),
+        (20, 33, 256),
+        (40, 33, 256),
     ];
 
     #[test]
