@@ -11,7 +11,7 @@ from cases.matmul import SQUARE_SIZES, operands
 
 from dlcore import _core
 
-SHAPES = [(s, s, s) for s in SQUARE_SIZES] + [(64, 784, 256)]
+SHAPES = [(s, s, s) for s in SQUARE_SIZES] + [(64, 784, 256), (1, 1024, 1024), (1024, 1024, 1)]
 IMPLEMENTATIONS = {"dlcore": _core.matmul, "numpy": np.matmul}
 
 

@@ -191,6 +191,25 @@ pub fn for_each_chunk<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &m
     });
 }
 
+/// Run `work(i, part)` for each of `parts` (disjoint pieces of the data), the first on the
+/// calling thread and the others on pool workers, so no part waits for the caller to hand it
+/// over; returns when all are done, leaving a worker lingering for the next call.
+pub fn each_part_in_place<P: Send>(parts: Vec<P>, work: impl Fn(usize, P) + Sync) {
+    let pool = pool();
+    let work = &work;
+    pool.in_place_scope(|scope| {
+        let mut parts = parts.into_iter().enumerate();
+        let first = parts.next();
+        for (i, part) in parts {
+            scope.spawn(move |_| work(i, part));
+        }
+        if let Some((i, part)) = first {
+            work(i, part);
+        }
+    });
+    linger(&pool);
+}
+
 /// Run `task(i)` for every `i` in `0..tasks`, in parallel when there is more than one task
 /// and the pool has more than one thread, else serially on this thread.
 pub fn for_each_task(tasks: usize, task: impl Fn(usize) + Sync + Send) {
@@ -225,6 +244,14 @@ mod tests {
             seen[i].fetch_add(1, Ordering::Relaxed);
         });
         assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+    }
+
+    #[test]
+    fn every_part_runs_once_with_its_index() {
+        let mut data = vec![0usize; 10];
+        let parts: Vec<&mut [usize]> = data.chunks_mut(3).collect();
+        each_part_in_place(parts, |i, part| part.iter_mut().for_each(|x| *x += i + 1));
+        assert_eq!(data, [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
     }
 
     #[test]

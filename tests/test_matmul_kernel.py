@@ -97,6 +97,78 @@ def test_out_may_not_alias_an_input():
         _core.matmul(a, a, a)
 
 
+@st.composite
+def matrix_vector_operands(draw):
+    """A product with one row or one column of output, the matrix row-major, transposed or
+    strided both ways (which the GEMM takes instead), the vector contiguous or strided."""
+    k = draw(st.integers(1, 300))
+    length = draw(st.integers(1, 300))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    kind = draw(st.sampled_from(["c", "transposed", "sliced"]))
+    shape = (k, length) if draw(st.booleans()) else (length, k)
+    if kind == "transposed":
+        matrix = rng.standard_normal(shape[::-1]).astype(dtype).T
+    elif kind == "sliced":
+        matrix = rng.standard_normal((2 * shape[0], 2 * shape[1])).astype(dtype)[::2, ::2]
+    else:
+        matrix = rng.standard_normal(shape).astype(dtype)
+    vector = rng.standard_normal(2 * k).astype(dtype)[:: draw(st.sampled_from([1, 2]))][:k]
+    if shape[0] == k:  # x (1, k) @ M (k, length)
+        return vector[None, :], matrix
+    return matrix, vector[:, None]  # M (length, k) @ x (k, 1)
+
+
+@settings(max_examples=120, deadline=None)
+@given(matrix_vector_operands())
+def test_matrix_vector_products_match_numpy(ab):
+    a, b = ab
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if a.dtype == np.float32 else 1e-10
+    got = _core.matmul(a, b)
+    assert got.dtype == a.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(a.shape[1]))
+    out = np.full(want.shape, 3.0, dtype=a.dtype)
+    _core.matmul(a, b, out, True)
+    np.testing.assert_allclose(out, want + 3, rtol=tol, atol=tol * np.sqrt(a.shape[1]))
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("m,k,n", [(1, 1024, 1024), (1024, 1024, 1), (1, 3000, 300),
+                                   (1, 7, 200000)])
+@pytest.mark.parametrize("layout", ["NN", "NT", "TN"])
+def test_matrix_vector_products_split_across_threads(threads, m, k, n, layout):
+    # From 768Ki matrix elements a matrix-vector product is split across threads: by runs of
+    # the matrix's rows (partial sums added afterwards) or of its columns, whichever is
+    # contiguous; the last splits a depth of only 7 (runs of 4 and 3, or 3, 3 and 1).
+    rng = np.random.default_rng(m + n + threads)
+    a = rng.standard_normal((k, m) if layout[0] == "T" else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if layout[1] == "T" else (k, n)).astype(np.float32)
+    a = a.T if layout[0] == "T" else a
+    b = b.T if layout[1] == "T" else b
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(threads)
+        np.testing.assert_allclose(_core.matmul(a, b), want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+        out = np.ones((m, n), dtype=np.float32)
+        _core.matmul(a, b, out, True)
+        np.testing.assert_allclose(out, want + 1, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    finally:
+        dlcore.set_num_threads(before)
+
+
+def test_nan_in_a_matrix_vector_product_reaches_only_its_outputs():
+    x = np.ones((1, 40), np.float32)
+    w = np.ones((40, 9), np.float32)
+    w[3, 5] = np.nan
+    for b in (w, np.asfortranarray(w)):  # rows or columns contiguous
+        got = _core.matmul(x, b)[0]
+        assert np.isnan(got[5]) and not np.isnan(np.delete(got, 5)).any()
+    x[0, 7] = np.nan
+    assert np.isnan(_core.matmul(x, w)).all()
+
+
 @pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_shapes_crossing_every_block_with_transposed_views(layout, dtype):

@@ -2,7 +2,8 @@
 
 Shapes are the ones dlcore's layers produce: square sizes for scaling, an MLP layer with its
 two backward products (transposed operands are passed as views, never copied), LeNet-style
-im2col convolutions with their weight and input gradients, and a tiny product where call
+im2col convolutions with their weight and input gradients, a 1x1 convolution (its B rows 4 KiB
+apart), matrix-vector products (one sample through a layer), and a tiny product where call
 overhead is everything.
 """
 
@@ -30,6 +31,10 @@ SHAPES = (
     ("conv2 dW", 16, 4096, 150, "NT"),
     ("conv2 dcols", 150, 16, 4096, "TN"),
     ("conv 64x288 fwd", 64, 288, 65536, "NN"),
+    ("1x1 conv fwd", 128, 64, 1024, "NN"),
+    ("batch-1 linear fwd", 1, 784, 256, "NT"),
+    ("vector @ matrix", 1, 1024, 1024, "NN"),
+    ("matrix @ vector", 1024, 1024, 1, "NN"),
     ("tiny", 1, 4, 8, "NN"),
 )
 

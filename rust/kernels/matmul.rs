@@ -3,6 +3,7 @@
 //! Strides are in elements and may be anything non-negative, so a transposed operand (the
 //! `A^T B` and `A B^T` of a linear layer's backward pass) is read in place, never copied.
 
+use super::gemv;
 #[cfg(target_arch = "x86_64")]
 use super::packed_gemm;
 use super::real::Real;
@@ -156,6 +157,10 @@ pub(crate) fn matmul_with<T: Real>(
     }
     if threads > 1 && splits_depth(m, n, k) {
         return depth_split(backend, threads, a, b, c, accumulate);
+    }
+    let mut c = c;
+    if gemv::try_gemv(&a, &b, &mut c, accumulate, threads) {
+        return Ok(());
     }
     #[cfg(target_arch = "x86_64")]
     let packed = match backend {
@@ -534,8 +539,9 @@ mod tests {
     /// take several passes of B panels past each A panel, the last pass ragged. A row-major B
     /// whose rows are 1 or 4 KiB apart is read in place by up to 32 or 8 rows of A and packed
     /// for more (`max_in_place_rows`): the last three shapes fall on either side in f32 and
-    /// f64.
-    const SHAPES: [(usize, usize, usize); 25] = [
+    /// f64. A single row or column of output is a matrix-vector product (`gemv.rs`), split
+    /// across threads from 768Ki elements of the matrix: (1, 300, 2700) and (2700, 300, 1).
+    const SHAPES: [(usize, usize, usize); 27] = [
         (64, 64, 64),
         (100, 600, 64),
         (30, 512, 40),
@@ -561,6 +567,8 @@ mod tests {
         (6, 40, 1024),
         (20, 33, 256),
         (40, 33, 256),
+        (1, 300, 2700),
+        (2700, 300, 1),
     ];
 
     #[test]

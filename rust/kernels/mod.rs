@@ -6,6 +6,7 @@ pub mod bce_logits;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;
+mod gemv;
 pub mod linear;
 pub mod matmul;
 pub mod optim;
