@@ -537,11 +537,11 @@ mod tests {
     /// several depth and row blocks too, except when its rows are a multiple of 2 KiB apart
     /// (512 f32 / 256 f64 columns), which packs it instead. Outputs of 129 to 4200 columns
     /// take several passes of B panels past each A panel, the last pass ragged. A row-major B
-    /// whose rows are 1 or 4 KiB apart is read in place by up to 32 or 8 rows of A and packed
-    /// for more (`max_in_place_rows`): the last three shapes fall on either side in f32 and
-    /// f64. A single row or column of output is a matrix-vector product (`gemv.rs`), split
+    /// whose rows are 1 KiB apart is read in place by up to 32 rows of A, 4 KiB apart by one
+    /// A panel (MR rows), and packed for more (`max_in_place_rows`): (6 or 8, 40, 1024),
+    /// (20, 33, 256) and (40, 33, 256) fall on either side in f32 and f64. A single row or column of output is a matrix-vector product (`gemv.rs`), split
     /// across threads from 768Ki elements of the matrix: (1, 300, 2700) and (2700, 300, 1).
-    const SHAPES: [(usize, usize, usize); 27] = [
+    const SHAPES: [(usize, usize, usize); 28] = [
         (64, 64, 64),
         (100, 600, 64),
         (30, 512, 40),
@@ -565,6 +565,7 @@ mod tests {
         (70, 190, 330),
         (530, 90, 70),
         (6, 40, 1024),
+        (8, 40, 1024),
         (20, 33, 256),
         (40, 33, 256),
         (1, 300, 2700),

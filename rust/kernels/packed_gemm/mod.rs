@@ -358,7 +358,8 @@ unsafe fn serial<F: Family>(
     // faster.
     let row_bytes = b.rs * std::mem::size_of::<F::E>();
     let few_pages = row_bytes <= 4096 || kc_step <= 64;
-    let b_in_place = b.cs == 1 && m <= mc_step.min(max_in_place_rows(row_bytes)) && few_pages;
+    let most_rows = mc_step.min(max_in_place_rows(row_bytes, F::MR));
+    let b_in_place = b.cs == 1 && m <= most_rows && few_pages;
     let packed_b = if b_in_place {
         std::ptr::null_mut()
     } else {
@@ -388,21 +389,27 @@ unsafe fn serial<F: Family>(
 }
 
 /// Most rows of A for which the kernel reads a row-major B in place, its rows `row_bytes`
-/// apart, rather than packing it. Every A panel reads the B panels again, and B rows a
-/// multiple of a large power of two apart fall into few cache sets (4 KiB apart, a panel's
-/// rows all share one L1 set and a sixteenth of L2's), so those reads miss more the more A
-/// panels there are, while packing costs the same whatever the stride. The limit halves
-/// with each factor of 2 in the stride: 8 rows at 4 KiB, 32 at 1 KiB, any block of A at
-/// 64 bytes or an odd multiple of a smaller power of two.
+/// apart, rather than packing it (`mr`: rows per A panel). Every A panel reads the B panels
+/// again, and B rows a multiple of a large power of two apart fall into few cache sets, so
+/// those reads miss more the more A panels there are, while packing costs the same whatever
+/// the stride. Rows 4 KiB or more apart (each on its own page, all in one L1 set) are read in
+/// place only by a single A panel, which reads them once; below that the limit halves with
+/// each factor of 2 in the stride: 16 rows at 2 KiB, 32 at 1 KiB, any block of A at 64 bytes
+/// or an odd multiple of a smaller power of two.
 ///
 /// Measured on a Zen 3 (one thread, GFLOP/s read in place -> packed; 5 rounds): f32
-/// 48x512 @ 512x1024 37 -> 73, 64x64 @ 64x1024 (a 1x1 convolution) 38 -> 72, 32x512 @ 512x512
-/// 63 -> 69, 64x784 @ 784x256 (a linear layer) 73 -> 81, f64 32x512 @ 512x512 19 -> 35. Kept
-/// in place: 6x512 @ 512x1024 (39 against 34 packed) and 16 to 48 rows at 1 KiB (32x1024 @
-/// 1024x256: 85 against 73).
-fn max_in_place_rows(row_bytes: usize) -> usize {
+/// 48x512 @ 512x1024 37 -> 73, 8x1024 @ 1024x1024 22 -> 41, 64x64 @ 64x1024 (a 1x1
+/// convolution) 38 -> 72, 32x512 @ 512x512 63 -> 69, 64x784 @ 784x256 (a linear layer)
+/// 73 -> 81, f64 32x512 @ 512x512 19 -> 35. Kept in place: 6x512 @ 512x1024 (47 either way,
+/// 39 against 34 in another run) and 16 to 48 rows at 1 KiB (32x1024 @ 1024x256: 85 against
+/// 73).
+fn max_in_place_rows(row_bytes: usize, mr: usize) -> usize {
+    const PAGE_SHIFT: u32 = 12;
     const ROWS_BY_BYTES: usize = 32 << 10;
-    ROWS_BY_BYTES >> row_bytes.trailing_zeros().min(15)
+    match row_bytes.trailing_zeros() {
+        shift if shift >= PAGE_SHIFT => mr,
+        shift => ROWS_BY_BYTES >> shift,
+    }
 }
 
 /// Elements of a packed `kc_step x nc_step` block of B (whole panels).
@@ -521,15 +528,15 @@ mod tests {
 
     #[test]
     fn b_is_read_in_place_by_fewer_rows_the_more_its_stride_aliases() {
-        assert_eq!(max_in_place_rows(4096), 8); // 1024 f32 columns
-        assert_eq!(max_in_place_rows(2048), 16);
-        assert_eq!(max_in_place_rows(1024), 32);
-        assert_eq!(max_in_place_rows(3072), 32); // 768 f32: 1 KiB times an odd number
-        assert_eq!(max_in_place_rows(16384), 2); // only taken when KC <= 64
-        assert_eq!(max_in_place_rows(1 << 20), 1);
-        assert!(max_in_place_rows(784) >= 2048); // 196 f32: any block of A
-        assert!(max_in_place_rows(64 * 49) >= 512);
-        assert!(max_in_place_rows(0) >= 1); // a broadcast row (stride 0) never panics
+        let mr = 6;
+        assert_eq!(max_in_place_rows(4096, mr), mr); // 1024 f32 columns: one A panel
+        assert_eq!(max_in_place_rows(16384, mr), mr); // only taken when KC <= 64
+        assert_eq!(max_in_place_rows(2048, mr), 16);
+        assert_eq!(max_in_place_rows(1024, mr), 32);
+        assert_eq!(max_in_place_rows(3072, mr), 32); // 768 f32: 1 KiB times an odd number
+        assert!(max_in_place_rows(784, mr) >= 2048); // 196 f32: any block of A
+        assert!(max_in_place_rows(64 * 49, mr) >= 512);
+        assert_eq!(max_in_place_rows(0, mr), mr); // a broadcast row (stride 0) never panics
     }
 
     #[test]
