@@ -99,24 +99,26 @@ def test_out_may_not_alias_an_input():
 
 @st.composite
 def matrix_vector_operands(draw):
-    """A product with one row or one column of output, the matrix row-major, transposed or
-    strided both ways (which the GEMM takes instead), the vector contiguous or strided."""
+    """A product with 1 to 7 rows or columns of output (up to 3 or 6 run as matrix-vector
+    products, one per row or column), the matrix row-major, transposed or strided both ways
+    (which the GEMM takes instead), the vectors contiguous or strided."""
     k = draw(st.integers(1, 300))
     length = draw(st.integers(1, 300))
+    vectors = draw(st.integers(1, 7))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    kind = draw(st.sampled_from(["c", "transposed", "sliced"]))
-    shape = (k, length) if draw(st.booleans()) else (length, k)
-    if kind == "transposed":
-        matrix = rng.standard_normal(shape[::-1]).astype(dtype).T
-    elif kind == "sliced":
-        matrix = rng.standard_normal((2 * shape[0], 2 * shape[1])).astype(dtype)[::2, ::2]
-    else:
-        matrix = rng.standard_normal(shape).astype(dtype)
-    vector = rng.standard_normal(2 * k).astype(dtype)[:: draw(st.sampled_from([1, 2]))][:k]
-    if shape[0] == k:  # x (1, k) @ M (k, length)
-        return vector[None, :], matrix
-    return matrix, vector[:, None]  # M (length, k) @ x (k, 1)
+
+    def operand(shape):
+        kind = draw(st.sampled_from(["c", "transposed", "sliced"]))
+        if kind == "transposed":
+            return rng.standard_normal(shape[::-1]).astype(dtype).T
+        if kind == "sliced":
+            return rng.standard_normal((2 * shape[0], 2 * shape[1])).astype(dtype)[::2, ::2]
+        return rng.standard_normal(shape).astype(dtype)
+
+    if draw(st.booleans()):  # X (vectors, k) @ M (k, length)
+        return operand((vectors, k)), operand((k, length))
+    return operand((length, k)), operand((k, vectors))  # M (length, k) @ X (k, vectors)
 
 
 @settings(max_examples=120, deadline=None)

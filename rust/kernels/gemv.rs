@@ -119,9 +119,23 @@ pub fn columns_dot<T: Real>(x: &[T], m: &[T], cs: usize, y: &mut [T], accumulate
     )
 }
 
-/// `C (+)= A @ B` as a matrix-vector product when C is a single row or column and the matrix
-/// operand is contiguous along one of its axes; returns false, touching nothing, otherwise.
-/// The views must have passed `matmul`'s checks and have `k >= 1`.
+/// Most output rows (or columns) that run as that many matrix-vector products, each reading
+/// the matrix again, rather than as a GEMM, by the matrix's contiguous axis. On a Zen 3 (one
+/// thread, GFLOP/s GEMM -> row by row) with M's rows contiguous: 2x1024 @ 1024x1024 11 -> 26,
+/// 2x64 @ 64x1024 12 -> 20, 3x512 @ 512x1024 25 -> 30, 4 rows 47 -> 33; with its columns
+/// contiguous (`x @ W^T`, whose GEMM transposes W while packing it): 2 rows 8 -> 22 (2x64 @
+/// (1024x64)^T: 9 -> 12), 4 rows 15 -> 30, 6 rows 21 -> 29, 8 rows 34 -> 21. Each column's
+/// dot product ends in a reduction, which short columns do not amortise: at a depth of 64
+/// or 128, 4 and 6 rows ran 17-24 as a GEMM and 13-17 row by row, so beyond 2 rows the dot
+/// products need [`DOT_DEPTH_PER_VECTOR`] of depth per row.
+const AXPY_MAX_VECTORS: usize = 3;
+const DOT_MAX_VECTORS: usize = 6;
+const DOT_DEPTH_PER_VECTOR: usize = 128;
+
+/// `C (+)= A @ B` as one matrix-vector product per row of C (or per column, if C has fewer
+/// columns than rows), when there are few of them and the matrix operand is contiguous along
+/// one of its axes; returns false, touching nothing, otherwise. The views must have passed
+/// `matmul`'s checks and have `k >= 1`.
 pub(crate) fn try_gemv<T: Real>(
     a: &MatRef<T>,
     b: &MatRef<T>,
@@ -130,20 +144,94 @@ pub(crate) fn try_gemv<T: Real>(
     threads: usize,
 ) -> bool {
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    // As y = x @ M: a row of C is A's row times B; a column of C is B's column times A^T.
-    let (x, x_stride, mat, (m_rs, m_cs), len, y_stride) = if m == 1 {
-        let b_strides = (b.row_stride, b.col_stride);
-        (a.data, a.col_stride, b.data, b_strides, n, c.col_stride)
-    } else if n == 1 {
-        let at_strides = (a.col_stride, a.row_stride);
-        (b.data, b.row_stride, a.data, at_strides, m, c.row_stride)
+    // As y = x @ M: a row of C is a row of A times B; a column of C is a column of B times
+    // A^T. `x_step`/`y_step` go from one vector to the next.
+    let by_rows = m <= n;
+    let (vectors, mat) = if by_rows {
+        let (data, rs, cs) = (b.data, b.row_stride, b.col_stride);
+        (
+            m,
+            Matrix {
+                data,
+                rs,
+                cs,
+                len: n,
+            },
+        )
     } else {
-        return false;
+        let (data, rs, cs) = (a.data, a.col_stride, a.row_stride);
+        (
+            n,
+            Matrix {
+                data,
+                rs,
+                cs,
+                len: m,
+            },
+        )
     };
-    let rows_contiguous = m_cs == 1 && len > 1;
-    if !rows_contiguous && m_rs != 1 {
+    let (x_data, x_stride, x_step, y_stride, y_step) = if by_rows {
+        (
+            a.data,
+            a.col_stride,
+            a.row_stride,
+            c.col_stride,
+            c.row_stride,
+        )
+    } else {
+        (
+            b.data,
+            b.row_stride,
+            b.col_stride,
+            c.row_stride,
+            c.col_stride,
+        )
+    };
+    let most = if mat.rows_contiguous() {
+        AXPY_MAX_VECTORS
+    } else if mat.rs == 1 {
+        (k / DOT_DEPTH_PER_VECTOR).clamp(2, DOT_MAX_VECTORS)
+    } else {
+        0
+    };
+    if vectors > most {
         return false;
     }
+    for v in 0..vectors {
+        let x = &x_data[v * x_step..];
+        let y = &mut c.data[v * y_step..];
+        one_vector((x, x_stride), mat, (y, y_stride), k, accumulate, threads);
+    }
+    true
+}
+
+/// M, the `k x len` matrix of `y = x @ M`: `M[p, j] = data[p * rs + j * cs]`.
+#[derive(Clone, Copy)]
+struct Matrix<'a, T> {
+    data: &'a [T],
+    rs: usize,
+    cs: usize,
+    len: usize,
+}
+
+impl<T> Matrix<'_, T> {
+    /// Whether the loops go along M's rows ([`rows_axpy`]) rather than its columns.
+    fn rows_contiguous(&self) -> bool {
+        self.cs == 1 && self.len > 1
+    }
+}
+
+/// `y (+)= x @ M` for a strided `x` of length `k` and `y` of `mat.len`, where `mat` has a
+/// contiguous axis, split across up to `threads` threads when M is large.
+fn one_vector<T: Real>(
+    (x, x_stride): (&[T], usize),
+    mat: Matrix<T>,
+    (y, y_stride): (&mut [T], usize),
+    k: usize,
+    accumulate: bool,
+    threads: usize,
+) {
+    let Matrix { data, rs, cs, len } = mat;
     let gathered: Vec<T>;
     let x = if x_stride == 1 {
         &x[..k]
@@ -153,9 +241,9 @@ pub(crate) fn try_gemv<T: Real>(
     };
     let split = |y: &mut [T]| {
         let parts = threads.min(k.saturating_mul(len) / MIN_PART_ELEMS).min(k);
-        if rows_contiguous {
+        if mat.rows_contiguous() {
             if parts < 2 {
-                return rows_axpy(x, mat, m_rs, y, accumulate);
+                return rows_axpy(x, data, rs, y, accumulate);
             }
             // Runs of M's rows (contiguous memory): the first adds into y, the others into
             // zeroed buffers summed into y afterwards.
@@ -167,37 +255,36 @@ pub(crate) fn try_gemv<T: Real>(
                 .collect();
             threading::each_part_in_place(outs, |t, out: &mut [T]| {
                 let rows = t * step..((t + 1) * step).min(k);
-                let m = &mat[rows.start * m_rs..];
-                rows_axpy(&x[rows], m, m_rs, out, accumulate || t > 0);
+                let m = &data[rows.start * rs..];
+                rows_axpy(&x[rows], m, rs, out, accumulate || t > 0);
             });
             for part in partial.chunks(len) {
                 y.iter_mut().zip(part).for_each(|(y, &v)| *y += v);
             }
         } else if parts < 2 {
-            columns_dot(x, mat, m_cs, y, accumulate);
+            columns_dot(x, data, cs, y, accumulate);
         } else {
             // Runs of M's columns, each contiguous, each into its own part of y.
             let step = len.div_ceil(parts);
             let outs = y.chunks_mut(step).collect();
             threading::each_part_in_place(outs, |t, out: &mut [T]| {
-                columns_dot(x, &mat[t * step * m_cs..], m_cs, out, accumulate);
+                columns_dot(x, &data[t * step * cs..], cs, out, accumulate);
             });
         }
     };
     if y_stride == 1 {
-        split(&mut c.data[..len]);
+        split(&mut y[..len]);
     } else {
-        let mut y: Vec<T> = if accumulate {
-            (0..len).map(|j| c.data[j * y_stride]).collect()
+        let mut dense: Vec<T> = if accumulate {
+            (0..len).map(|j| y[j * y_stride]).collect()
         } else {
             vec![T::ZERO; len]
         };
-        split(&mut y);
-        for (j, v) in y.into_iter().enumerate() {
-            c.data[j * y_stride] = v;
+        split(&mut dense);
+        for (j, v) in dense.into_iter().enumerate() {
+            y[j * y_stride] = v;
         }
     }
-    true
 }
 
 #[cfg(test)]
@@ -272,8 +359,8 @@ mod tests {
     }
 
     #[test]
-    fn only_single_rows_or_columns_with_a_contiguous_matrix_take_this_path() {
-        let data = vec![1.0f32; 64];
+    fn only_few_rows_or_columns_with_a_contiguous_matrix_take_this_path() {
+        let data = vec![1.0f32; 8 * 768];
         let view = |rows, cols, row_stride, col_stride| MatRef {
             data: &data,
             rows,
@@ -281,34 +368,34 @@ mod tests {
             row_stride,
             col_stride,
         };
-        let mut out = vec![0.0f32; 16];
-        let c = |out: &mut [f32], rows, cols| -> bool {
-            let (a, b) = (view(rows, 4, 4, 1), view(4, cols, 4, 1));
-            try_gemv(
-                &a,
-                &b,
-                &mut MatMut {
-                    data: out,
-                    rows,
-                    cols,
-                    row_stride: cols,
-                    col_stride: 1,
-                },
-                false,
-                1,
-            )
+        let mut out = vec![0.0f32; 64];
+        let mut takes = |a: MatRef<f32>, b: MatRef<f32>| {
+            let (rows, cols) = (a.rows, b.cols);
+            let mut c = MatMut {
+                data: &mut out,
+                rows,
+                cols,
+                row_stride: cols,
+                col_stride: 1,
+            };
+            try_gemv(&a, &b, &mut c, false, 1)
         };
-        assert!(c(&mut out, 1, 4)); // one row of output
-        assert!(c(&mut out, 4, 1)); // one column
-        assert!(!c(&mut out, 2, 4)); // two rows: a GEMM
-        let (a, b) = (view(1, 4, 4, 1), view(4, 4, 8, 2));
-        let mut c = MatMut {
-            data: &mut out,
-            rows: 1,
-            cols: 4,
-            row_stride: 4,
-            col_stride: 1,
-        };
-        assert!(!try_gemv(&a, &b, &mut c, false, 1)); // B strided both ways
+        let row_major = |rows, cols| view(rows, cols, cols, 1);
+        let col_major = |rows, cols| view(rows, cols, 1, rows);
+        // Rows of C against a row-major B (axpys) or a column-major one (dot products, up to
+        // 6 over a depth of 768, only 2 over a depth of 4).
+        assert!(takes(row_major(3, 4), row_major(4, 8)));
+        assert!(!takes(row_major(4, 4), row_major(4, 8)));
+        assert!(takes(row_major(6, 768), col_major(768, 8)));
+        assert!(!takes(row_major(7, 768), col_major(768, 8)));
+        assert!(takes(row_major(2, 4), col_major(4, 8)));
+        assert!(!takes(row_major(3, 4), col_major(4, 8)));
+        // Columns of C: A^T is the matrix, so a row-major A gives dot products.
+        assert!(takes(row_major(8, 768), row_major(768, 6)));
+        assert!(!takes(row_major(8, 768), row_major(768, 7)));
+        assert!(takes(col_major(8, 4), row_major(4, 3)));
+        assert!(!takes(col_major(8, 4), row_major(4, 4)));
+        // B strided both ways.
+        assert!(!takes(row_major(1, 4), view(4, 4, 8, 2)));
     }
 }

@@ -539,9 +539,11 @@ mod tests {
     /// take several passes of B panels past each A panel, the last pass ragged. A row-major B
     /// whose rows are 1 KiB apart is read in place by up to 32 rows of A, 4 KiB apart by one
     /// A panel (MR rows), and packed for more (`max_in_place_rows`): (6 or 8, 40, 1024),
-    /// (20, 33, 256) and (40, 33, 256) fall on either side in f32 and f64. A single row or column of output is a matrix-vector product (`gemv.rs`), split
-    /// across threads from 768Ki elements of the matrix: (1, 300, 2700) and (2700, 300, 1).
-    const SHAPES: [(usize, usize, usize); 28] = [
+    /// (20, 33, 256) and (40, 33, 256) fall on either side in f32 and f64. Up to 3 rows or
+    /// columns of output (axpys), or 2 to 6 by depth (dot products), are matrix-vector
+    /// products (`gemv.rs`), split across threads from 768Ki elements of the matrix:
+    /// (1, 300, 2700), (2700, 300, 1), (3, 40, 300), (5, 700, 130) and (300, 40, 2).
+    const SHAPES: [(usize, usize, usize); 31] = [
         (64, 64, 64),
         (100, 600, 64),
         (30, 512, 40),
@@ -570,6 +572,9 @@ mod tests {
         (40, 33, 256),
         (1, 300, 2700),
         (2700, 300, 1),
+        (3, 40, 300),
+        (5, 700, 130),
+        (300, 40, 2),
     ];
 
     #[test]
