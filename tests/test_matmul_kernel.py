@@ -171,6 +171,23 @@ def test_nan_in_a_matrix_vector_product_reaches_only_its_outputs():
     assert np.isnan(_core.matmul(x, w)).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n", [(784, 256, 16), (1024, 64, 10), (600, 300, 24), (40, 1024, 32)])
+def test_transposed_a_against_few_columns_of_b(dtype, m, k, n):
+    # A linear layer's weight gradient g^T @ x for inputs of few features: a transposed A
+    # against at most 32 columns runs as C^T = B^T A^T into a column-major C^T (the last shape,
+    # with few rows, does not).
+    rng = np.random.default_rng(m + n)
+    a = rng.standard_normal((k, m)).astype(dtype).T
+    b = rng.standard_normal((k, n)).astype(dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(_core.matmul(a, b), want, rtol=tol, atol=tol * np.sqrt(k))
+    out = np.ones((m, n), dtype=dtype)
+    _core.matmul(a, b, out, True)
+    np.testing.assert_allclose(out, want + 1, rtol=tol, atol=tol * np.sqrt(k))
+
+
 @pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_shapes_crossing_every_block_with_transposed_views(layout, dtype):

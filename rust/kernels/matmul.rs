@@ -542,8 +542,10 @@ mod tests {
     /// (20, 33, 256) and (40, 33, 256) fall on either side in f32 and f64. Up to 3 rows or
     /// columns of output (axpys), or 2 to 6 by depth (dot products), are matrix-vector
     /// products (`gemv.rs`), split across threads from 768Ki elements of the matrix:
-    /// (1, 300, 2700), (2700, 300, 1), (3, 40, 300), (5, 700, 130) and (300, 40, 2).
-    const SHAPES: [(usize, usize, usize); 31] = [
+    /// (1, 300, 2700), (2700, 300, 1), (3, 40, 300), (5, 700, 130) and (300, 40, 2). A
+    /// column-major A against a row-major B of at most 32 columns runs as C^T = B^T A^T
+    /// (`parallel.rs`): (200, 90, 20) serially, (600, 300, 24) split.
+    const SHAPES: [(usize, usize, usize); 33] = [
         (64, 64, 64),
         (100, 600, 64),
         (30, 512, 40),
@@ -575,6 +577,8 @@ mod tests {
         (3, 40, 300),
         (5, 700, 130),
         (300, 40, 2),
+        (200, 90, 20),
+        (600, 300, 24),
     ];
 
     #[test]
