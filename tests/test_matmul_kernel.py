@@ -11,6 +11,29 @@ import dlcore
 from dlcore import _core
 
 
+def layout_operands(m, k, n, layout, dtype=np.float32, seed=0):
+    """Random `(a, b)` of shapes (m, k) and (k, n); "T" in `layout` makes that operand the
+    transposed view of a C-order array."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if layout[0] == "T" else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if layout[1] == "T" else (k, n)).astype(dtype)
+    return (a.T if layout[0] == "T" else a), (b.T if layout[1] == "T" else b)
+
+
+def assert_product_and_accumulate(a, b, extra=1.0):
+    """`_core.matmul(a, b)` and, into an `out` full of `extra`, with accumulate=True, against
+    NumPy in float64."""
+    k = a.shape[1]
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if a.dtype == np.float32 else 1e-10
+    got = _core.matmul(a, b)
+    assert got.dtype == a.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(k))
+    out = np.full(want.shape, extra, dtype=a.dtype)
+    _core.matmul(a, b, out, True)
+    np.testing.assert_allclose(out, want + extra, rtol=tol, atol=tol * np.sqrt(k))
+
+
 @st.composite
 def strided_operands(draw):
     m = draw(st.integers(1, 70))
@@ -124,15 +147,7 @@ def matrix_vector_operands(draw):
 @settings(max_examples=120, deadline=None)
 @given(matrix_vector_operands())
 def test_matrix_vector_products_match_numpy(ab):
-    a, b = ab
-    want = a.astype(np.float64) @ b.astype(np.float64)
-    tol = 1e-4 if a.dtype == np.float32 else 1e-10
-    got = _core.matmul(a, b)
-    assert got.dtype == a.dtype and got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(a.shape[1]))
-    out = np.full(want.shape, 3.0, dtype=a.dtype)
-    _core.matmul(a, b, out, True)
-    np.testing.assert_allclose(out, want + 3, rtol=tol, atol=tol * np.sqrt(a.shape[1]))
+    assert_product_and_accumulate(*ab, extra=3.0)
 
 
 @pytest.mark.parametrize("threads", [2, 3])
@@ -143,19 +158,11 @@ def test_matrix_vector_products_split_across_threads(threads, m, k, n, layout):
     # From 768Ki matrix elements a matrix-vector product is split across threads: by runs of
     # the matrix's rows (partial sums added afterwards) or of its columns, whichever is
     # contiguous; the last splits a depth of only 7 (runs of 4 and 3, or 3, 3 and 1).
-    rng = np.random.default_rng(m + n + threads)
-    a = rng.standard_normal((k, m) if layout[0] == "T" else (m, k)).astype(np.float32)
-    b = rng.standard_normal((n, k) if layout[1] == "T" else (k, n)).astype(np.float32)
-    a = a.T if layout[0] == "T" else a
-    b = b.T if layout[1] == "T" else b
-    want = a.astype(np.float64) @ b.astype(np.float64)
+    a, b = layout_operands(m, k, n, layout, seed=m + n + threads)
     before = dlcore.get_num_threads()
     try:
         dlcore.set_num_threads(threads)
-        np.testing.assert_allclose(_core.matmul(a, b), want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
-        out = np.ones((m, n), dtype=np.float32)
-        _core.matmul(a, b, out, True)
-        np.testing.assert_allclose(out, want + 1, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+        assert_product_and_accumulate(a, b)
     finally:
         dlcore.set_num_threads(before)
 
@@ -180,12 +187,7 @@ def test_transposed_a_against_few_columns_of_b(dtype, m, k, n):
     rng = np.random.default_rng(m + n)
     a = rng.standard_normal((k, m)).astype(dtype).T
     b = rng.standard_normal((k, n)).astype(dtype)
-    want = a.astype(np.float64) @ b.astype(np.float64)
-    tol = 1e-4 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(_core.matmul(a, b), want, rtol=tol, atol=tol * np.sqrt(k))
-    out = np.ones((m, n), dtype=dtype)
-    _core.matmul(a, b, out, True)
-    np.testing.assert_allclose(out, want + 1, rtol=tol, atol=tol * np.sqrt(k))
+    assert_product_and_accumulate(a, b)
 
 
 @pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
@@ -194,17 +196,7 @@ def test_shapes_crossing_every_block_with_transposed_views(layout, dtype):
     # 200 x 530 x 1100 crosses the packed GEMM's row (96), depth (512 f32 / 256 f64) and
     # column (1024) blocks and is large enough to be split across threads.
     m, k, n = 200, 530, 1100
-    rng = np.random.default_rng(1)
-    a = rng.standard_normal((k, m) if layout[0] == "T" else (m, k)).astype(dtype)
-    b = rng.standard_normal((n, k) if layout[1] == "T" else (k, n)).astype(dtype)
-    a = a.T if layout[0] == "T" else a
-    b = b.T if layout[1] == "T" else b
-    want = a.astype(np.float64) @ b.astype(np.float64)
-    tol = 1e-4 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(_core.matmul(a, b), want, rtol=tol, atol=tol * np.sqrt(k))
-    out = np.ones((m, n), dtype=dtype)
-    _core.matmul(a, b, out, True)
-    np.testing.assert_allclose(out, want + 1, rtol=tol, atol=tol * np.sqrt(k))
+    assert_product_and_accumulate(*layout_operands(m, k, n, layout, dtype, seed=1))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

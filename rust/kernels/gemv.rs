@@ -304,6 +304,21 @@ mod tests {
             .collect()
     }
 
+    /// `run(y, accumulate)` must add `want` to y, or overwrite y (NaN before) with it.
+    fn assert_adds_and_overwrites(n: usize, want: &[f64], run: impl Fn(&mut [f64], bool)) {
+        let before = values(n, 3);
+        let mut y = before.clone();
+        run(&mut y, true);
+        for j in 0..n {
+            assert!((y[j] - before[j] - want[j]).abs() < 1e-12, "{n} {j}");
+        }
+        let mut y = vec![f64::NAN; n];
+        run(&mut y, false);
+        for j in 0..n {
+            assert!((y[j] - want[j]).abs() < 1e-12, "{n} {j}");
+        }
+    }
+
     #[test]
     fn rows_axpy_matches_naive_across_row_quads_and_column_blocks() {
         // Depths around the four-row step, widths around the column block, padded rows.
@@ -317,17 +332,7 @@ mod tests {
             let x = values(k, 1);
             let m = values((k - 1) * rs + n, 2);
             let want = naive(&x, n, |p, j| m[p * rs + j]);
-            let mut y = values(n, 3);
-            let before = y.clone();
-            rows_axpy(&x, &m, rs, &mut y, true);
-            for j in 0..n {
-                assert!((y[j] - before[j] - want[j]).abs() < 1e-12, "{k} {n} {j}");
-            }
-            let mut y = vec![f64::NAN; n];
-            rows_axpy(&x, &m, rs, &mut y, false);
-            for j in 0..n {
-                assert!((y[j] - want[j]).abs() < 1e-12, "{k} {n} {j}");
-            }
+            assert_adds_and_overwrites(n, &want, |y, acc| rows_axpy(&x, &m, rs, y, acc));
         }
     }
 
@@ -344,17 +349,7 @@ mod tests {
             let x = values(k, 4);
             let m = values((n - 1) * cs + k, 5);
             let want = naive(&x, n, |p, j| m[j * cs + p]);
-            let mut y = values(n, 6);
-            let before = y.clone();
-            columns_dot(&x, &m, cs, &mut y, true);
-            for j in 0..n {
-                assert!((y[j] - before[j] - want[j]).abs() < 1e-12, "{k} {n} {j}");
-            }
-            let mut y = vec![f64::NAN; n];
-            columns_dot(&x, &m, cs, &mut y, false);
-            for j in 0..n {
-                assert!((y[j] - want[j]).abs() < 1e-12, "{k} {n} {j}");
-            }
+            assert_adds_and_overwrites(n, &want, |y, acc| columns_dot(&x, &m, cs, y, acc));
         }
     }
 

@@ -447,19 +447,26 @@ fn strip_size(len: usize, align: usize, threads: usize) -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn operands_swap_only_for_few_rows_a_transposed_b_and_a_long_depth() {
-        let data = [0.0f32; 1];
-        let row_major = |cols: usize| View {
-            ptr: data.as_ptr(),
+    /// A view whose strides say row-major with `cols` columns (the data is never read).
+    fn row_major(cols: usize) -> View<f32> {
+        View {
+            ptr: std::ptr::null(),
             rs: cols,
             cs: 1,
-        };
-        let transposed = |rows: usize| View {
-            ptr: data.as_ptr(),
+        }
+    }
+
+    /// A view whose strides say the transpose of a row-major matrix of `rows` rows' width.
+    fn transposed(rows: usize) -> View<f32> {
+        View {
+            ptr: std::ptr::null(),
             rs: 1,
             cs: rows,
-        };
+        }
+    }
+
+    #[test]
+    fn operands_swap_only_for_few_rows_a_transposed_b_and_a_long_depth() {
         let (a, b) = (row_major(4096), transposed(4096));
         assert!(transposing_b_dominates((16, 150, 4096), a, b));
         assert!(transposing_b_dominates((32, 288, 12544), a, b));
@@ -472,17 +479,6 @@ mod tests {
 
     #[test]
     fn operands_swap_for_a_transposed_a_against_few_columns_of_b() {
-        let data = [0.0f32; 1];
-        let row_major = |cols: usize| View {
-            ptr: data.as_ptr(),
-            rs: cols,
-            cs: 1,
-        };
-        let transposed = |rows: usize| View {
-            ptr: data.as_ptr(),
-            rs: 1,
-            cs: rows,
-        };
         let (a, b) = (transposed(784), row_major(16));
         assert!(transposing_a_dominates((784, 16, 256), a, b));
         assert!(transposing_a_dominates(
