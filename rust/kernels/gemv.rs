@@ -145,47 +145,15 @@ pub(crate) fn try_gemv<T: Real>(
 ) -> bool {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     // As y = x @ M: a row of C is a row of A times B; a column of C is a column of B times
-    // A^T. `x_step`/`y_step` go from one vector to the next.
-    let by_rows = m <= n;
-    let (vectors, mat) = if by_rows {
-        let (data, rs, cs) = (b.data, b.row_stride, b.col_stride);
-        (
-            m,
-            Matrix {
-                data,
-                rs,
-                cs,
-                len: n,
-            },
-        )
+    // A^T. Strides are (along a vector, from one vector to the next).
+    let (vectors, mat, x_data, (x_stride, x_step), (y_stride, y_step)) = if m <= n {
+        let mat = Matrix::new(b.data, (b.row_stride, b.col_stride), n);
+        let x_strides = (a.col_stride, a.row_stride);
+        (m, mat, a.data, x_strides, (c.col_stride, c.row_stride))
     } else {
-        let (data, rs, cs) = (a.data, a.col_stride, a.row_stride);
-        (
-            n,
-            Matrix {
-                data,
-                rs,
-                cs,
-                len: m,
-            },
-        )
-    };
-    let (x_data, x_stride, x_step, y_stride, y_step) = if by_rows {
-        (
-            a.data,
-            a.col_stride,
-            a.row_stride,
-            c.col_stride,
-            c.row_stride,
-        )
-    } else {
-        (
-            b.data,
-            b.row_stride,
-            b.col_stride,
-            c.row_stride,
-            c.col_stride,
-        )
+        let mat = Matrix::new(a.data, (a.col_stride, a.row_stride), m);
+        let x_strides = (b.row_stride, b.col_stride);
+        (n, mat, b.data, x_strides, (c.row_stride, c.col_stride))
     };
     let most = if mat.rows_contiguous() {
         AXPY_MAX_VECTORS
@@ -214,7 +182,11 @@ struct Matrix<'a, T> {
     len: usize,
 }
 
-impl<T> Matrix<'_, T> {
+impl<'a, T> Matrix<'a, T> {
+    fn new(data: &'a [T], (rs, cs): (usize, usize), len: usize) -> Self {
+        Self { data, rs, cs, len }
+    }
+
     /// Whether the loops go along M's rows ([`rows_axpy`]) rather than its columns.
     fn rows_contiguous(&self) -> bool {
         self.cs == 1 && self.len > 1

@@ -137,7 +137,7 @@ pub(crate) fn matmul_with<T: Real>(
     threads: usize,
     a: MatRef<T>,
     b: MatRef<T>,
-    c: MatMut<T>,
+    mut c: MatMut<T>,
     accumulate: bool,
 ) -> Result<(), String> {
     check(&a, &b, &c)?;
@@ -158,7 +158,6 @@ pub(crate) fn matmul_with<T: Real>(
     if threads > 1 && splits_depth(m, n, k) {
         return depth_split(backend, threads, a, b, c, accumulate);
     }
-    let mut c = c;
     if gemv::try_gemv(&a, &b, &mut c, accumulate, threads) {
         return Ok(());
     }

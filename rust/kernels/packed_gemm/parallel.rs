@@ -60,16 +60,11 @@ pub(super) unsafe fn run<F: Family>(
         // Column-major C: compute C^T = B^T A^T, whose rows are contiguous in memory.
         return run::<F>((n, m, k), b.t(), a.t(), c.t(), accumulate, threads);
     }
-    if transposing_b_dominates((m, n, k), a, b) {
-        // Compute C^T = B^T A^T instead: B^T is then a row-major A, copied rather than
-        // transposed, and the small A is the one transposed. C^T is column-major, written
-        // through the kernel's local tile, which costs little next to the long depth.
-        let ct = c.t();
-        return oriented::<F>((n, m, k), b.t(), a.t(), ct, accumulate, threads);
-    }
-    if transposing_a_dominates((m, n, k), a, b) {
-        // Compute C^T = B^T A^T instead: A^T is then a row-major B, copied rather than
-        // transposed, and the small B is the one transposed; C^T is column-major, as above.
+    if transposing_b_dominates((m, n, k), a, b) || transposing_a_dominates((m, n, k), a, b) {
+        // Compute C^T = B^T A^T instead: the large transposed operand becomes a row-major
+        // one, copied rather than transposed, and the small one is transposed. C^T is
+        // column-major, written through the kernel's local tile, which costs little next to
+        // the long depth.
         let ct = c.t();
         return oriented::<F>((n, m, k), b.t(), a.t(), ct, accumulate, threads);
     }
