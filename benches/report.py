@@ -7,9 +7,12 @@ Usage (NumPy's OpenBLAS picks its own kernel only when these variables are unset
 
 Cases come from `benches/cases/*.py` (see `benches/cases/__init__.py`). Each side of a case
 is warmed up, then timed in batches (a batch lasts at least ~20 ms, so tiny operations are not
-lost in timer noise); the reported time is the median per-call time over the batches. Sides
-run one after the other with a pause in between, because OpenBLAS's threads keep spinning for
-~0.1 s after a call and would steal the cores from whatever runs next.
+lost in timer noise). The sides take turns, one batch each per round, first one side leading
+and then the other, so a slow minute on a shared machine slows both sides of a round alike.
+The reported time is each side's median per-call time; the reported ratio is the median of
+the rounds' own ratios, printed with their lowest and highest. A side that uses OpenBLAS or
+PyTorch is followed by a pause, because their threads keep spinning for ~0.1 s after a call
+and would steal the cores from whatever runs next.
 
 The table goes to stdout; JSON and Markdown copies go to `benches/results/` (git-ignored).
 A ratio numpy/dlcore above 1 means dlcore is faster.
@@ -30,6 +33,8 @@ from pathlib import Path
 
 BENCHES = Path(__file__).resolve().parent
 PAUSE_S = 0.25
+# dlcore's one lingering worker polls for 300 us after a call (rust/threading.rs), then sleeps.
+DLCORE_PAUSE_S = 0.01
 BATCH_S = 0.02
 WARMUP_S = 0.1
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -72,22 +77,45 @@ def discover_extras(selected):
             if hasattr(module, "extras") and any(c.name in names for c in module.cases())]
 
 
-def time_per_call(fn, repeats):
-    """Median seconds per call of `fn` over `repeats` batches, after a warm-up."""
+def batch_size(fn):
+    """Calls per timed batch of `fn` (a batch lasts about BATCH_S), found while warming it up."""
     start = time.perf_counter()
     calls = 0
     while calls < 3 or time.perf_counter() - start < WARMUP_S:
         fn()
         calls += 1
     per_call = (time.perf_counter() - start) / calls
-    batch = max(1, math.ceil(BATCH_S / per_call))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(batch):
-            fn()
-        samples.append((time.perf_counter() - t0) / batch)
-    return statistics.median(samples), samples
+    return max(1, math.ceil(BATCH_S / per_call))
+
+
+def time_batch(fn, batch):
+    """Seconds per call of `fn` over one batch of `batch` calls."""
+    t0 = time.perf_counter()
+    for _ in range(batch):
+        fn()
+    return (time.perf_counter() - t0) / batch
+
+
+def time_in_turns(plan, repeats):
+    """Per-call seconds of each side in `plan` (a list of (name, fn)), `repeats` batches each.
+
+    The sides take turns batch by batch, with the order reversed every other round, so that
+    the host's slow and fast spells fall on both sides alike. Returns {name: [seconds, ...]},
+    one sample per round in round order."""
+    batches = {}
+    for name, fn in plan:
+        time.sleep(PAUSE_S)
+        batches[name] = batch_size(fn)
+    samples = {name: [] for name, _ in plan}
+    previous = None
+    for round_index in range(repeats):
+        order = plan if round_index % 2 == 0 else plan[::-1]
+        for name, fn in order:
+            # The pause is for whatever ran last: OpenBLAS's and PyTorch's threads spin on.
+            time.sleep(DLCORE_PAUSE_S if previous in (None, "dlcore") else PAUSE_S)
+            samples[name].append(time_batch(fn, batches[name]))
+            previous = name
+    return samples
 
 
 def blas_info():
@@ -128,25 +156,32 @@ def gflops(flops, seconds):
     return None if flops is None or seconds is None else flops / seconds / 1e9
 
 
+def paired_ratio(other, dlcore):
+    """Median, lowest and highest of the per-round ratios other/dlcore."""
+    ratios = [o / d for o, d in zip(other, dlcore)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
 def run_case(case, repeats, use_torch):
     sides = case.prepare()
     row = {"case": case.name, "flops": case.flops}
     plan = [("dlcore", sides.dlcore), ("numpy", sides.numpy)]
     if use_torch and sides.torch is not None:
         plan.append(("torch", sides.torch))
-    for side, fn in plan:
-        time.sleep(PAUSE_S)
-        median, samples = time_per_call(fn, repeats)
-        row[f"{side}_s"] = median
-        row[f"{side}_samples_s"] = samples
-    row["numpy_over_dlcore"] = row["numpy_s"] / row["dlcore_s"]
-    if "torch_s" in row:
-        row["torch_over_dlcore"] = row["torch_s"] / row["dlcore_s"]
+    samples = time_in_turns(plan, repeats)
+    for side, _ in plan:
+        row[f"{side}_s"] = statistics.median(samples[side])
+        row[f"{side}_samples_s"] = samples[side]
+    for side, _ in plan[1:]:
+        ratio, low, high = paired_ratio(samples[side], samples["dlcore"])
+        row[f"{side}_over_dlcore"] = ratio
+        row[f"{side}_over_dlcore_range"] = [low, high]
     return row
 
 
 def table(rows, with_torch):
-    header = ["case", "dlcore ms", "numpy ms", "numpy/dlcore", "dlcore GFLOP/s", "numpy GFLOP/s"]
+    header = ["case", "dlcore ms", "numpy ms", "numpy/dlcore", "rounds", "dlcore GFLOP/s",
+              "numpy GFLOP/s"]
     if with_torch:
         header += ["torch ms", "torch/dlcore"]
     lines = [header]
@@ -157,6 +192,7 @@ def table(rows, with_torch):
             format_ms(r["dlcore_s"]),
             format_ms(r["numpy_s"]),
             f"{r['numpy_over_dlcore']:.2f}",
+            "{:.2f}-{:.2f}".format(*r["numpy_over_dlcore_range"]),
             "-" if dl is None else f"{dl:.1f}",
             "-" if npy is None else f"{npy:.1f}",
         ]
@@ -188,7 +224,8 @@ def main(argv=None):
     parser.add_argument("--filter", default="", help="run only cases whose name contains this")
     parser.add_argument("--threads", type=int, default=usable_cores(),
                         help="threads for dlcore, NumPy's BLAS and PyTorch (default: all cores)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed batches per side")
+    parser.add_argument("--repeats", type=int, default=7,
+                        help="rounds: timed batches per side")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--no-extras", action="store_true",
@@ -258,9 +295,9 @@ def main(argv=None):
             row = run_case(case, args.repeats, torch is not None)
             rows.append(row)
             dl, npy = format_ms(row["dlcore_s"]), format_ms(row["numpy_s"])
-            ratio = row["numpy_over_dlcore"]
-            print(f"  {case.name}: dlcore {dl} ms, numpy {npy} ms, ratio {ratio:.2f}",
-                  file=sys.stderr)
+            ratio, (low, high) = row["numpy_over_dlcore"], row["numpy_over_dlcore_range"]
+            print(f"  {case.name}: dlcore {dl} ms, numpy {npy} ms, ratio {ratio:.2f} "
+                  f"(rounds {low:.2f}-{high:.2f})", file=sys.stderr)
     finally:
         if limits is not None:
             limits.restore_original_limits()

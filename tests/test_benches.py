@@ -47,3 +47,27 @@ def test_report_lists_every_case_and_writes_its_table(tmp_path):
     assert rows[0]["dlcore_s"] > 0 and rows[0]["numpy_s"] > 0
     assert np.isfinite(rows[0]["numpy_over_dlcore"])
     assert list(tmp_path.glob("report-*.md"))
+    assert rows[0]["numpy_over_dlcore_range"][0] <= rows[0]["numpy_over_dlcore"]
+
+
+def test_report_sides_take_turns_and_ratios_are_paired_by_round(monkeypatch):
+    import report
+
+    calls = []
+    monkeypatch.setattr(report.time, "sleep", lambda s: calls.append("long" if s else "short"))
+    monkeypatch.setattr(report, "PAUSE_S", 1)
+    monkeypatch.setattr(report, "DLCORE_PAUSE_S", 0)
+    monkeypatch.setattr(report, "batch_size", lambda fn: 1)
+    plan = [(name, lambda name=name: calls.append(name)) for name in ("dlcore", "numpy", "torch")]
+    samples = report.time_in_turns(plan, repeats=3)
+    assert calls[:3] == ["long"] * 3  # before each side's warm-up
+    pauses, timed = calls[3::2], calls[4::2]
+    assert timed == ["dlcore", "numpy", "torch", "torch", "numpy", "dlcore",
+                     "dlcore", "numpy", "torch"]
+    # Whatever follows NumPy or PyTorch waits for their spinning threads; after dlcore, a
+    # short pause is enough.
+    assert pauses == ["short", "short", "long", "long", "long", "long", "short", "short", "long"]
+    assert {name: len(s) for name, s in samples.items()} == {"dlcore": 3, "numpy": 3, "torch": 3}
+    # Round by round: 2/1, 3/3 and 8/2, so the median is 2 even though the medians of the
+    # sides (3 and 2) would give 1.5.
+    assert report.paired_ratio([2.0, 3.0, 8.0], [1.0, 3.0, 2.0]) == (2.0, 1.0, 4.0)
