@@ -8,9 +8,12 @@
 //! larger column stride each input row is first split into its phases (see
 //! [`im2col_strided`]), in which the segments are contiguous again.
 
+use std::ops::Range;
+
 use super::Conv2dParams;
 use crate::kernels::real::Real;
 use crate::kernels::simd;
+use crate::kernels::workspace::Workspace;
 
 /// For kernel column `kw`: the output columns `lo..hi` whose input column is inside the image,
 /// and the input column of output column `lo`.
@@ -76,6 +79,8 @@ fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
     }
     if n >= 16 {
         blocks!(16)
+    } else if n >= 8 {
+        blocks!(8)
     } else if n >= 4 {
         blocks!(4)
     } else {
@@ -95,18 +100,17 @@ fn zero<T: Real>(dst: &mut [T]) {
 
 /// Fill `col` (`C_g*KH*KW` rows of `(oh1 - oh0) * W_out`) from `x` (`C_g` planes of `H x W`).
 pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &mut [T]) {
+    if p.stride != (1, 1) {
+        return im2col_phases(p, x, oh0, oh1, col);
+    }
     let (_, out_w) = p.out_dims();
     let nt = (oh1 - oh0) * out_w;
     let (plane, w) = (p.in_h * p.in_w, p.in_w);
-    let sw = p.stride.1;
     let spans = spans(p);
     // The input row of each (kernel row, output row) pair, once per tile.
     let ihs: Vec<Option<usize>> = (0..p.kernel.0)
         .flat_map(|kh| (oh0..oh1).map(move |oh| input_row(p, oh, kh)))
         .collect();
-    if sw > 1 && out_w >= PHASES_MIN_OUT_W {
-        return im2col_strided(p, x, oh0, oh1, &ihs, &spans, col);
-    }
     simd::dispatch(
         #[inline(always)]
         || {
@@ -124,14 +128,7 @@ pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &
                             let src = &xc[ih * w + s.first_iw..(ih + 1) * w];
                             zero(&mut dst[..s.lo]);
                             zero(&mut dst[s.hi..]);
-                            let inside = &mut dst[s.lo..s.hi];
-                            if sw == 1 {
-                                copy_row(inside, src);
-                            } else {
-                                for (d, &v) in inside.iter_mut().zip(src.iter().step_by(sw)) {
-                                    *d = v;
-                                }
-                            }
+                            copy_row(&mut dst[s.lo..s.hi], src);
                         }
                     }
                 }
@@ -140,164 +137,25 @@ pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &
     )
 }
 
-/// Splitting rows into phases (see [`im2col_strided`]) costs a pass over each input row, which
-/// pays once the output rows are this long. Measured on a Zen 3 (64 images, 16 channels,
-/// stride 2, 2 threads): output rows of 14 lowered 1.2x faster, of 7-8 about even, of 4 0.9x.
-const PHASES_MIN_OUT_W: usize = 8;
-/// The same for [`col2im_add_strided`], which also clears the phases: rows of 14-16 ran
-/// 1.02-1.10x faster, of 7-8 0.84-0.95x, of 4 0.8x.
-const PHASES_MIN_OUT_W_ADJOINT: usize = 12;
-
-/// `row` split by position modulo `stride`: phase `q` (the elements at `q, q + stride, ...`)
-/// goes to `out[q * len..]`, `len = ceil(row.len() / stride)`.
-#[inline(always)]
-fn deinterleave<T: Copy>(row: &[T], stride: usize, len: usize, out: &mut [T]) {
-    if stride == 2 {
-        let (even, odd) = out.split_at_mut(len);
-        for ((pair, e), o) in row.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
-            *e = pair[0];
-            *o = pair[1];
-        }
-        if row.len() % 2 == 1 {
-            even[row.len() / 2] = row[row.len() - 1];
-        }
-    } else {
-        for (i, &v) in row.iter().enumerate() {
-            out[(i % stride) * len + i / stride] = v;
-        }
-    }
-}
-
-/// The adjoint of [`deinterleave`], added: `row[i] += phases[(i % stride) * len + i / stride]`.
-#[inline(always)]
-fn interleave_add<T: Real>(phases: &[T], stride: usize, len: usize, row: &mut [T]) {
-    if stride == 2 {
-        let (even, odd) = phases.split_at(len);
-        let n = row.len();
-        for ((pair, &e), &o) in row.chunks_exact_mut(2).zip(even).zip(odd) {
-            pair[0] += e;
-            pair[1] += o;
-        }
-        if n % 2 == 1 {
-            row[n - 1] += even[n / 2];
-        }
-    } else {
-        for (i, r) in row.iter_mut().enumerate() {
-            *r += phases[(i % stride) * len + i / stride];
-        }
-    }
-}
-
-/// Where span `s` reads in a deinterleaved row: its phase's offset plus its first element.
-#[inline(always)]
-fn phase_start(s: &Span, stride: usize, len: usize) -> usize {
-    (s.first_iw % stride) * len + s.first_iw / stride
-}
-
-/// [`im2col`] with a column stride above 1. A strided gather per kernel tap would read each
-/// input row `KW` times element by element; instead each input row is split once into its
-/// `stride` phases (every `stride`-th element), in which every tap's span is contiguous, so
-/// the taps become block copies (the lowering of a 4x4 stride-2 convolution on 28x28 images
-/// took 0.9 ms instead of 1.5 ms of a 3.6 ms forward pass).
-fn im2col_strided<T: Real>(
-    p: &Conv2dParams,
-    x: &[T],
-    oh0: usize,
-    oh1: usize,
-    ihs: &[Option<usize>],
-    spans: &[Span],
-    col: &mut [T],
-) {
-    let (_, out_w) = p.out_dims();
-    let (rows, nt) = (oh1 - oh0, (oh1 - oh0) * out_w);
-    let (plane, w, sw, kw_n) = (p.in_h * p.in_w, p.in_w, p.stride.1, p.kernel.1);
-    let len = w.div_ceil(sw);
-    let mut phases = vec![T::ZERO; sw * len];
-    simd::dispatch(
-        #[inline(always)]
-        || {
-            for c in 0..p.cin_g() {
-                let xc = &x[c * plane..(c + 1) * plane];
-                for (kh, ih_of_t) in ihs.chunks_exact(rows).enumerate() {
-                    let taps = &mut col[(c * p.kernel.0 + kh) * kw_n * nt..][..kw_n * nt];
-                    for (t, &ih) in ih_of_t.iter().enumerate() {
-                        let Some(ih) = ih else {
-                            for tap in taps.chunks_exact_mut(nt) {
-                                tap[t * out_w..(t + 1) * out_w].fill(T::ZERO);
-                            }
-                            continue;
-                        };
-                        deinterleave(&xc[ih * w..(ih + 1) * w], sw, len, &mut phases);
-                        for (tap, s) in taps.chunks_exact_mut(nt).zip(spans) {
-                            let dst = &mut tap[t * out_w..(t + 1) * out_w];
-                            zero(&mut dst[..s.lo]);
-                            zero(&mut dst[s.hi..]);
-                            if s.hi > s.lo {
-                                copy_row(&mut dst[s.lo..s.hi], &phases[phase_start(s, sw, len)..]);
-                            }
-                        }
-                    }
-                }
-            }
-        },
-    )
-}
-
-/// [`col2im_add`] with a column stride above 1: the adjoint of [`im2col_strided`]. Each input
-/// row's taps are summed into its phases with contiguous adds, then added back into the row
-/// in one strided pass.
-fn col2im_add_strided<T: Real>(
-    p: &Conv2dParams,
-    col: &[T],
-    oh0: usize,
-    oh1: usize,
-    ihs: &[Option<usize>],
-    spans: &[Span],
-    x: &mut [T],
-) {
-    let (_, out_w) = p.out_dims();
-    let (rows, nt) = (oh1 - oh0, (oh1 - oh0) * out_w);
-    let (plane, w, sw, kw_n) = (p.in_h * p.in_w, p.in_w, p.stride.1, p.kernel.1);
-    let len = w.div_ceil(sw);
-    let mut phases = vec![T::ZERO; sw * len];
-    simd::dispatch(
-        #[inline(always)]
-        || {
-            for c in 0..p.cin_g() {
-                let xc = &mut x[c * plane..(c + 1) * plane];
-                for (kh, ih_of_t) in ihs.chunks_exact(rows).enumerate() {
-                    let taps = &col[(c * p.kernel.0 + kh) * kw_n * nt..][..kw_n * nt];
-                    for (t, &ih) in ih_of_t.iter().enumerate() {
-                        let Some(ih) = ih else { continue };
-                        phases.fill(T::ZERO);
-                        for (tap, s) in taps.chunks_exact(nt).zip(spans) {
-                            let src = &tap[t * out_w + s.lo..t * out_w + s.hi];
-                            let start = phase_start(s, sw, len);
-                            for (d, &v) in phases[start..start + src.len()].iter_mut().zip(src) {
-                                *d += v;
-                            }
-                        }
-                        interleave_add(&phases, sw, len, &mut xc[ih * w..(ih + 1) * w]);
-                    }
-                }
-            }
-        },
-    )
-}
+/// The adjoint lowering by phase planes clears and adds back each channel's planes, which
+/// pays once output rows are this long. Measured on a Zen 3 (one thread, input gradient, two
+/// runs): output rows of 10-28 ran 1.00-1.17x faster than strided adds straight into the
+/// image, rows of 5 0.92x.
+const PHASES_MIN_OUT_W_ADJOINT: usize = 8;
 
 /// The adjoint of [`im2col`]: `x += col2im(col)` for the same tile of output rows.
 pub fn col2im_add<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, x: &mut [T]) {
     let (_, out_w) = p.out_dims();
     let nt = (oh1 - oh0) * out_w;
+    if p.stride != (1, 1) && out_w >= PHASES_MIN_OUT_W_ADJOINT {
+        return col2im_add_phases(p, col, oh0, oh1, x);
+    }
     let (plane, w) = (p.in_h * p.in_w, p.in_w);
     let sw = p.stride.1;
     let spans = spans(p);
     let ihs: Vec<Option<usize>> = (0..p.kernel.0)
         .flat_map(|kh| (oh0..oh1).map(move |oh| input_row(p, oh, kh)))
         .collect();
-    if sw > 1 && out_w >= PHASES_MIN_OUT_W_ADJOINT {
-        return col2im_add_strided(p, col, oh0, oh1, &ihs, &spans, x);
-    }
     simd::dispatch(
         #[inline(always)]
         || {
@@ -325,6 +183,236 @@ pub fn col2im_add<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, 
                             }
                         }
                     }
+                }
+            }
+        },
+    )
+}
+
+/// One channel of the zero-padded input split by stride phases: padded element `(r, q)` goes
+/// to row `r / sh` of row phase `r % sh` and column `q / sw` of column phase `q % sw`. Every
+/// tap of a strided convolution then reads contiguous runs (`W_out` long) at a fixed distance
+/// from one output row to the next, with the padding already in place.
+///
+/// Layout: for each row phase `py` and phase row `i`, the `sw` column phases' rows of `wq`
+/// elements side by side, as [`deinterleave_padded`] writes them.
+struct PhasePlanes {
+    sh: usize,
+    sw: usize,
+    hq: usize,
+    wq: usize,
+}
+
+impl PhasePlanes {
+    fn new(p: &Conv2dParams) -> Self {
+        let (sh, sw) = p.stride;
+        let hp = p.in_h + p.padding[0] + p.padding[1];
+        let wp = p.in_w + p.padding[2] + p.padding[3];
+        Self {
+            sh,
+            sw,
+            hq: hp.div_ceil(sh),
+            wq: wp.div_ceil(sw),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.sh * self.hq * self.sw * self.wq
+    }
+
+    /// Where the phase rows of padded row `r` start (all `sw` column phases, `sw * wq` long).
+    fn padded_row(&self, r: usize) -> usize {
+        ((r % self.sh) * self.hq + r / self.sh) * self.sw * self.wq
+    }
+
+    /// Where tap `(kh, kw)` reads for output row `oh`; the next output row reads `row_step`
+    /// further on.
+    fn tap(&self, p: &Conv2dParams, oh: usize, kh: usize, kw: usize) -> usize {
+        let (r, q) = (kh * p.dilation.0, kw * p.dilation.1);
+        self.padded_row(oh * self.sh + r) + (q % self.sw) * self.wq + q / self.sw
+    }
+
+    fn row_step(&self) -> usize {
+        self.sw * self.wq
+    }
+
+    /// The padded rows read by output rows `oh0..oh1`.
+    fn rows_read(p: &Conv2dParams, oh0: usize, oh1: usize) -> Range<usize> {
+        let last = (oh1 - 1) * p.stride.0 + (p.kernel.0 - 1) * p.dilation.0;
+        oh0 * p.stride.0..last + 1
+    }
+}
+
+/// The padded row `[0; pl] ++ row ++ [0; ..]`, `sw * wq` long, split into its `sw` phases of
+/// `wq`, straight from the image row: no padded copy, which a
+/// vector load would read back before the copy's stores had landed.
+#[inline(always)]
+fn deinterleave_padded<T: Real>(row: &[T], pl: usize, sw: usize, wq: usize, dst: &mut [T]) {
+    let w = row.len();
+    // Image column `a + sw * j` lands in phase `(a + pl) % sw` at `(a + pl) / sw + j`.
+    let place = |a: usize| {
+        (
+            (a + pl) % sw * wq,
+            (a + pl) / sw,
+            (w - a.min(w)).div_ceil(sw),
+        )
+    };
+    if sw == 2 && w >= 2 {
+        let ((even_at, even_j, evens), (odd_at, odd_j, odds)) = (place(0), place(1));
+        let (lo, hi) = dst.split_at_mut(even_at.max(odd_at));
+        let (even_phase, odd_phase) = if even_at < odd_at { (lo, hi) } else { (hi, lo) };
+        let (even_phase, odd_phase) = (&mut even_phase[..wq], &mut odd_phase[..wq]);
+        even_phase[..even_j].fill(T::ZERO);
+        odd_phase[..odd_j].fill(T::ZERO);
+        let (even, odd) = (&mut even_phase[even_j..], &mut odd_phase[odd_j..]);
+        let (even, odd, pairs) = (&mut even[..odds], &mut odd[..odds], &row[..2 * odds]);
+        // Indexed, so LLVM sees a stride-2 load and vectorises it with shuffles.
+        for j in 0..odds {
+            even[j] = pairs[2 * j];
+            odd[j] = pairs[2 * j + 1];
+        }
+        if evens > odds {
+            even_phase[even_j + odds] = row[w - 1];
+        }
+        even_phase[even_j + evens..].fill(T::ZERO);
+        odd_phase[odd_j + odds..].fill(T::ZERO);
+        return;
+    }
+    for a in 0..sw {
+        let (at, j0, n) = place(a);
+        let phase = &mut dst[at..][..wq];
+        phase[..j0].fill(T::ZERO);
+        for (j, d) in phase[j0..j0 + n].iter_mut().enumerate() {
+            *d = row[a + j * sw];
+        }
+        phase[j0 + n..].fill(T::ZERO);
+    }
+}
+
+/// Fill the phase rows of padded rows `rows` of channel `xc` (an `H x W` plane).
+#[inline(always)]
+fn split_rows<T: Real>(
+    p: &Conv2dParams,
+    g: &PhasePlanes,
+    xc: &[T],
+    rows: Range<usize>,
+    planes: &mut [T],
+) {
+    let w = p.in_w;
+    for r in rows {
+        let dst = &mut planes[g.padded_row(r)..][..g.row_step()];
+        match r.checked_sub(p.padding[0]).filter(|&ih| ih < p.in_h) {
+            None => dst.fill(T::ZERO),
+            Some(ih) => {
+                deinterleave_padded(&xc[ih * w..(ih + 1) * w], p.padding[2], g.sw, g.wq, dst)
+            }
+        }
+    }
+}
+
+/// [`im2col`] for strides above 1. Each channel is split once into its [`PhasePlanes`] (the
+/// rows this tile reads), after which every segment of the column matrix is one block copy:
+/// no per-segment padding, bounds or phase arithmetic, which cost more than the copies
+/// themselves when output rows are short.
+fn im2col_phases<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &mut [T]) {
+    let (_, out_w) = p.out_dims();
+    let nt = (oh1 - oh0) * out_w;
+    let plane = p.in_h * p.in_w;
+    let g = PhasePlanes::new(p);
+    let mut planes = Workspace::<T>::take(g.len());
+    let step = g.row_step();
+    simd::dispatch(
+        #[inline(always)]
+        || {
+            let mut rows = col.chunks_exact_mut(nt);
+            for c in 0..p.cin_g() {
+                let xc = &x[c * plane..(c + 1) * plane];
+                split_rows(p, &g, xc, PhasePlanes::rows_read(p, oh0, oh1), &mut planes);
+                for kh in 0..p.kernel.0 {
+                    for kw in 0..p.kernel.1 {
+                        let row = rows.next().expect("col has C_g*KH*KW rows");
+                        let start = g.tap(p, oh0, kh, kw);
+                        for (t, dst) in row.chunks_exact_mut(out_w).enumerate() {
+                            copy_row(dst, &planes[start + t * step..]);
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The adjoint of [`deinterleave_padded`], added: the image columns of the padded row whose
+/// phases are `src` are added to `row`; the padding columns are dropped.
+#[inline(always)]
+fn interleave_add_padded<T: Real>(src: &[T], pl: usize, sw: usize, wq: usize, row: &mut [T]) {
+    let w = row.len();
+    let place = |a: usize| {
+        (
+            (a + pl) % sw * wq + (a + pl) / sw,
+            (w - a.min(w)).div_ceil(sw),
+        )
+    };
+    if sw == 2 && w >= 2 {
+        let ((even_at, evens), (odd_at, odds)) = (place(0), place(1));
+        let (even, odd) = (&src[even_at..][..evens], &src[odd_at..][..odds]);
+        let pairs = &mut row[..2 * odds];
+        // Indexed, so LLVM sees a stride-2 store and vectorises it with shuffles.
+        for j in 0..odds {
+            pairs[2 * j] += even[j];
+            pairs[2 * j + 1] += odd[j];
+        }
+        if evens > odds {
+            row[w - 1] += even[odds];
+        }
+        return;
+    }
+    for a in 0..sw.min(w) {
+        let (at, n) = place(a);
+        for (j, &v) in src[at..at + n].iter().enumerate() {
+            row[a + j * sw] += v;
+        }
+    }
+}
+
+/// The adjoint of [`im2col_phases`]: each channel's column rows are summed into its phase
+/// planes with contiguous adds, then the planes' image rows are added back into `x`.
+fn col2im_add_phases<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, x: &mut [T]) {
+    let (_, out_w) = p.out_dims();
+    let nt = (oh1 - oh0) * out_w;
+    let (plane, w) = (p.in_h * p.in_w, p.in_w);
+    let g = PhasePlanes::new(p);
+    let mut planes = Workspace::<T>::take(g.len());
+    let step = g.row_step();
+    let read = PhasePlanes::rows_read(p, oh0, oh1);
+    simd::dispatch(
+        #[inline(always)]
+        || {
+            let mut rows = col.chunks_exact(nt);
+            for c in 0..p.cin_g() {
+                for r in read.clone() {
+                    planes[g.padded_row(r)..][..step].fill(T::ZERO);
+                }
+                for kh in 0..p.kernel.0 {
+                    for kw in 0..p.kernel.1 {
+                        let row = rows.next().expect("col has C_g*KH*KW rows");
+                        let start = g.tap(p, oh0, kh, kw);
+                        for (t, src) in row.chunks_exact(out_w).enumerate() {
+                            let dst = &mut planes[start + t * step..][..out_w];
+                            for (d, &v) in dst.iter_mut().zip(src) {
+                                *d += v;
+                            }
+                        }
+                    }
+                }
+                let xc = &mut x[c * plane..(c + 1) * plane];
+                for r in read.clone() {
+                    let Some(ih) = r.checked_sub(p.padding[0]).filter(|&ih| ih < p.in_h) else {
+                        continue;
+                    };
+                    let src = &planes[g.padded_row(r)..][..step];
+                    let row = &mut xc[ih * w..(ih + 1) * w];
+                    interleave_add_padded(src, p.padding[2], g.sw, g.wq, row);
                 }
             }
         },

@@ -227,6 +227,40 @@ fn random_geometries_both_algorithms() {
     }
 }
 
+/// Strided convolutions on images wide enough for output rows of 8 and more, where the
+/// lowering and its adjoint go through phase planes (the random geometries above have rows
+/// of at most 7): every stride phase, padding on either side and dilation.
+#[test]
+fn strided_wide_images() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut done = 0;
+    while done < 40 {
+        let (kh, kw) = (rng.random_range(1..6), rng.random_range(1..6));
+        let pads = [0, 1, 2, 3].map(|_| rng.random_range(0..4) as i64);
+        let stride = [rng.random_range(1..5), rng.random_range(2..5)];
+        let Ok(p) = Conv2dParams::new(
+            [
+                rng.random_range(1..3),
+                2,
+                rng.random_range(8..30),
+                rng.random_range(16..45),
+            ],
+            [3, 2, kh, kw],
+            stride,
+            pads,
+            [rng.random_range(1..3), rng.random_range(1..3)],
+            1,
+        ) else {
+            continue;
+        };
+        if p.out_dims().1 < 8 {
+            continue;
+        }
+        run_case(&p, Which::Gemm, &mut rng);
+        done += 1;
+    }
+}
+
 #[test]
 fn random_depthwise_geometries() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
