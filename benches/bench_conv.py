@@ -39,10 +39,8 @@ def _run(benchmark, group, sides, impl, flops=None):
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("label", list(CONV_TABLE))
 def test_conv2d_forward_backward(benchmark, label, impl):
-    x_shape, w_shape, padding = CONV_TABLE[label]
-    sides = conv_sides(x_shape, w_shape, padding)
-    grads = _run(benchmark, f"conv2d fwd+bwd {label}", sides, impl,
-                 conv_flops(x_shape, w_shape, padding))
+    spec = CONV_TABLE[label]
+    grads = _run(benchmark, f"conv2d fwd+bwd {label}", conv_sides(*spec), impl, conv_flops(*spec))
     assert np.all(np.isfinite(np.asarray(grads[1])))
 
 

@@ -20,11 +20,14 @@ from dlcore.reference import conv as ref_conv
 from dlcore.reference import pool as ref_pool
 
 # label -> (input shape, weight shape, padding): issue 3's table.
-CONV_TABLE: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...], int]] = {
-    "64x1x28x28, 6 filters 5x5": ((64, 1, 28, 28), (6, 1, 5, 5), 0),
-    "64x6x12x12, 16 filters 5x5": ((64, 6, 12, 12), (16, 6, 5, 5), 0),
-    "64x32x32x32, 64 filters 3x3 pad 1": ((64, 32, 32, 32), (64, 32, 3, 3), 1),
-    "32x64x56x56, 64 filters 3x3 pad 1": ((32, 64, 56, 56), (64, 64, 3, 3), 1),
+CONV_TABLE: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...], int, int]] = {
+    "64x1x28x28, 6 filters 5x5": ((64, 1, 28, 28), (6, 1, 5, 5), 0, 1),
+    "64x6x12x12, 16 filters 5x5": ((64, 6, 12, 12), (16, 6, 5, 5), 0, 1),
+    "64x32x32x32, 64 filters 3x3 pad 1": ((64, 32, 32, 32), (64, 32, 3, 3), 1, 1),
+    "32x64x56x56, 64 filters 3x3 pad 1": ((32, 64, 56, 56), (64, 64, 3, 3), 1, 1),
+    # Downsampling layers: a ResNet stage's first 3x3 and a DCGAN discriminator's 4x4.
+    "64x32x32x32, 64 filters 3x3 stride 2 pad 1": ((64, 32, 32, 32), (64, 32, 3, 3), 1, 2),
+    "64x16x28x28, 32 filters 4x4 stride 2 pad 1": ((64, 16, 28, 28), (32, 16, 4, 4), 1, 2),
 }
 
 # label -> (input shape, weight shape (C_in, C_out, KH, KW), stride, padding, output_padding):
@@ -37,37 +40,38 @@ CONV_TRANSPOSE_TABLE: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...], int, int
 POOL_SHAPE = (64, 32, 32, 32)
 
 
-def conv_flops(x_shape, w_shape, padding) -> float:
+def conv_flops(x_shape, w_shape, padding, stride=1) -> float:
     """Floating-point operations of forward + both backward products (3 GEMMs' worth)."""
     n, _, h, w = x_shape
     c_out, c_in, kh, kw = w_shape
-    oh, ow = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
+    oh, ow = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
     return 3 * 2.0 * n * c_out * oh * ow * c_in * kh * kw
 
 
-def conv_sides(x_shape, w_shape, padding, dtype=np.float32, seed=0):
+def conv_sides(x_shape, w_shape, padding, stride=1, dtype=np.float32, seed=0):
     """`(dlcore, numpy, torch or None)` callables doing conv2d forward + backward once."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = (rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
-    y = ref_conv.conv2d(x, w, b, padding=(padding,) * 4)
+    s2, p4 = (stride, stride), (padding,) * 4
+    y = ref_conv.conv2d(x, w, b, stride=s2, padding=p4)
     g = rng.standard_normal(y.shape).astype(dtype)
 
     def run_dlcore():
         # from_numpy shares memory: no copy of the inputs, and fresh leaves (no stale .grad).
         xt, wt, bt = (dlcore.from_numpy(a).requires_grad_() for a in (x, w, b))
-        F.conv2d(xt, wt, bt, padding=padding).backward(g)
+        F.conv2d(xt, wt, bt, stride=stride, padding=padding).backward(g)
         return xt.grad, wt.grad, bt.grad
 
     def run_numpy():
-        ref_conv.conv2d(x, w, b, padding=(padding,) * 4)
-        return ref_conv.conv2d_backward(x, w, g, padding=(padding,) * 4)
+        ref_conv.conv2d(x, w, b, stride=s2, padding=p4)
+        return ref_conv.conv2d_backward(x, w, g, stride=s2, padding=p4)
 
-    return run_dlcore, run_numpy, _torch_conv(x, w, b, g, padding)
+    return run_dlcore, run_numpy, _torch_conv(x, w, b, g, padding, stride)
 
 
-def _torch_conv(x, w, b, g, padding) -> Optional[Callable[[], Any]]:
+def _torch_conv(x, w, b, g, padding, stride) -> Optional[Callable[[], Any]]:
     torch = optional_torch()
     if torch is None:
         return None
@@ -75,7 +79,7 @@ def _torch_conv(x, w, b, g, padding) -> Optional[Callable[[], Any]]:
 
     def run():
         xs, ws, bs = (t.detach().requires_grad_(True) for t in (tx, tw, tb))
-        torch.nn.functional.conv2d(xs, ws, bs, padding=padding).backward(tg)
+        torch.nn.functional.conv2d(xs, ws, bs, stride=stride, padding=padding).backward(tg)
         return xs.grad, ws.grad, bs.grad
 
     return run

@@ -19,6 +19,7 @@ import pytest
 BENCHES = Path(__file__).resolve().parent.parent / "benches"
 sys.path.insert(0, str(BENCHES))
 
+import conv_workloads as cw  # noqa: E402
 import train_workloads as tw  # noqa: E402
 
 
@@ -71,3 +72,10 @@ def test_report_sides_take_turns_and_ratios_are_paired_by_round(monkeypatch):
     # Round by round: 2/1, 3/3 and 8/2, so the median is 2 even though the medians of the
     # sides (3 and 2) would give 1.5.
     assert report.paired_ratio([2.0, 3.0, 8.0], [1.0, 3.0, 2.0]) == (2.0, 1.0, 4.0)
+
+
+@pytest.mark.parametrize("label", [k for k, spec in cw.CONV_TABLE.items() if spec[3] > 1])
+def test_strided_conv_sides_compute_the_same_gradients(label):
+    dl_side, np_side, _ = cw.conv_sides(*cw.CONV_TABLE[label])
+    for got, want in zip(dl_side(), np_side()):
+        np.testing.assert_allclose(np.asarray(got.numpy()), want, rtol=2e-3, atol=2e-3)

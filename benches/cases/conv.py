@@ -18,12 +18,12 @@ from conv_workloads import (
 from . import Case, Sides
 
 
-def _case(label, x_shape, w_shape, padding):
+def _case(label, *spec):
     def prepare():
-        dl, np_side, torch_side = conv_sides(x_shape, w_shape, padding)
+        dl, np_side, torch_side = conv_sides(*spec)
         return Sides(dlcore=dl, numpy=np_side, torch=torch_side)
 
-    return Case(f"conv2d fwd+bwd {label}", prepare, flops=conv_flops(x_shape, w_shape, padding))
+    return Case(f"conv2d fwd+bwd {label}", prepare, flops=conv_flops(*spec))
 
 
 def _transpose_case(label, x_shape, w_shape, stride, padding, output_padding):
