@@ -66,6 +66,20 @@ pub(super) fn weight_group<'a, T>(p: &Conv2dParams, w: &'a [T], g: usize) -> Mat
     MatRef::row_major(&w[g * p.cout_g() * k..][..p.cout_g() * k], p.cout_g(), k)
 }
 
+/// Each group's weights transposed, `[group][c, kh, kw][co]`: row-major `C_in/g*KH*KW x
+/// C_out/g` matrices.
+pub(super) fn transposed_weights<T: Real>(p: &Conv2dParams, w: &[T]) -> Workspace<T> {
+    let (k, cout_g) = (p.col_rows(), p.cout_g());
+    let mut w_t = Workspace::<T>::take(w.len());
+    for (o, filter) in w.chunks_exact(k).enumerate() {
+        let (g, co) = (o / cout_g, o % cout_g);
+        for (r, &v) in filter.iter().enumerate() {
+            w_t[(g * k + r) * cout_g + co] = v;
+        }
+    }
+    w_t
+}
+
 /// Columns `cols` of the `rows x pix` row-major block starting at `offset`.
 fn block<T>(
     data: &[T],
@@ -289,6 +303,14 @@ fn backward_images<T: Real>(
         0
     });
     let mut dcol = Workspace::<T>::take(if dx.is_some() { tile_len } else { 0 });
+    // The input gradient's GEMM, `dcol = W_g^T @ dY`, reads the weights transposed; a
+    // row-major copy made once per run of images is cheaper to pack than the transposed view
+    // is for every image (stride-2 convolutions, one thread: 1.03-1.20x).
+    let w_t = if dx.is_some() {
+        transposed_weights(p, w)
+    } else {
+        Workspace::take(0)
+    };
     for (i, n) in run.enumerate() {
         let x_img = &x[n * img_in..][..img_in];
         let go = &grad_out[n * img_out..][..img_out];
@@ -300,7 +322,6 @@ fn backward_images<T: Real>(
         }
         for g in 0..p.groups {
             let xg = &x_img[g * cin_g * plane_in..][..cin_g * plane_in];
-            let wg = weight_group(p, w, g);
             for t in tiles(p, rows) {
                 let cols = t.start * ow..t.end * ow;
                 let dout = block(go, g * cout_g * pix, cout_g, pix, cols.clone());
@@ -317,17 +338,18 @@ fn backward_images<T: Real>(
                 }
                 if let Some(d) = dx_img.as_deref_mut() {
                     let dg = &mut d[g * cin_g * plane_in..][..cin_g * plane_in];
+                    let w_t_g = MatRef::row_major(&w_t[g * k * cout_g..][..k * cout_g], k, cout_g);
                     if lowered {
                         let dcol = &mut dcol[..k * cols.len()];
                         matmul(
-                            wg.t(),
+                            w_t_g,
                             dout,
                             MatMut::row_major(&mut *dcol, k, cols.len()),
                             false,
                         )?;
                         col2im_add(p, dcol, t.start, t.end, dg);
                     } else {
-                        matmul(wg.t(), dout, block_mut(dg, 0, k, pix, cols.clone()), false)?;
+                        matmul(w_t_g, dout, block_mut(dg, 0, k, pix, cols.clone()), false)?;
                     }
                 }
             }

@@ -21,7 +21,7 @@
 
 use std::ops::Range;
 
-use super::gemm_path::{image_runs, weight_group, Partial};
+use super::gemm_path::{image_runs, transposed_weights, weight_group, Partial};
 use super::{Conv2dGrads, Conv2dParams};
 use crate::kernels::matmul::{matmul, MatMut, MatRef};
 use crate::kernels::real::Real;
@@ -521,20 +521,6 @@ fn backward_images<T: Real>(
         }
     }
     Ok(())
-}
-
-/// Each group's weights transposed, `[group][c, kh, kw][co]`: row-major `C_in/g*KH*KW x
-/// C_out/g` matrices.
-fn transposed_weights<T: Real>(p: &Conv2dParams, w: &[T]) -> Workspace<T> {
-    let (k, cout_g) = (p.col_rows(), p.cout_g());
-    let mut w_t = Workspace::<T>::take(w.len());
-    for (o, filter) in w.chunks_exact(k).enumerate() {
-        let (g, co) = (o / cout_g, o % cout_g);
-        for (r, &v) in filter.iter().enumerate() {
-            w_t[(g * k + r) * cout_g + co] = v;
-        }
-    }
-    w_t
 }
 
 /// The adjoint of [`lower`]: add each row of `dcol` onto the run of the padded plane it came
