@@ -53,6 +53,17 @@ impl<'a, T> MatRef<'a, T> {
         }
     }
 
+    /// A view of `rows` rows of `cols` elements, each `row_stride` after the last.
+    pub fn strided_rows(data: &'a [T], rows: usize, cols: usize, row_stride: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
     /// The transpose, as a view of the same data.
     pub fn t(self) -> Self {
         Self {
@@ -79,11 +90,16 @@ impl<'a, T> MatRef<'a, T> {
 impl<'a, T> MatMut<'a, T> {
     /// A row-major (C-contiguous) view.
     pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        Self::strided_rows(data, rows, cols, cols)
+    }
+
+    /// A view of `rows` rows of `cols` elements, each `row_stride` after the last.
+    pub fn strided_rows(data: &'a mut [T], rows: usize, cols: usize, row_stride: usize) -> Self {
         Self {
             data,
             rows,
             cols,
-            row_stride: cols,
+            row_stride,
             col_stride: 1,
         }
     }

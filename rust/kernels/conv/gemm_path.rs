@@ -17,7 +17,7 @@ use super::{Conv2dGrads, Conv2dParams};
 use crate::kernels::matmul::{matmul, MatMut, MatRef};
 use crate::kernels::real::Real;
 use crate::kernels::simd;
-use crate::kernels::workspace::Workspace;
+use crate::kernels::workspace::{line_aligned, line_rows_len, line_stride, Workspace};
 use crate::threading;
 
 /// Target size of one column tile: well inside a 1-2 MiB L2 next to the GEMM's own packing.
@@ -129,7 +129,7 @@ pub fn forward<T: Real>(
         let mut col = Workspace::<T>::take(if p.is_pointwise() {
             0
         } else {
-            p.col_rows() * tile_rows::<T>(p) * ow
+            line_rows_len::<T>(p.col_rows(), tile_rows::<T>(p) * ow)
         });
         for (i, o) in out_run.chunks_exact_mut(img_out).enumerate() {
             let n = run * per + i;
@@ -168,9 +168,10 @@ fn forward_image<T: Real>(
             let b = if p.is_pointwise() {
                 block(xg, 0, k, pix, cols.clone())
             } else {
-                let col = &mut col[..k * cols.len()];
-                im2col(p, xg, t.start, t.end, col);
-                MatRef::row_major(&*col, k, cols.len())
+                let ld = line_stride::<T>(cols.len());
+                let col = &mut line_aligned(col)[..k * ld];
+                im2col(p, xg, (t.start, t.end), ld, col);
+                MatRef::strided_rows(&*col, k, cols.len(), ld)
             };
             let c = block_mut(out, g * cout_g * pix, cout_g, pix, cols.clone());
             matmul(weight_group(p, w, g), b, c, false)?;
@@ -296,7 +297,11 @@ fn backward_images<T: Real>(
     let (k, cout_g, cin_g) = (p.col_rows(), p.cout_g(), p.cin_g());
     let rows = tile_rows::<T>(p);
     let lowered = !p.is_pointwise();
-    let tile_len = if lowered { k * rows * ow } else { 0 };
+    let tile_len = if lowered {
+        line_rows_len::<T>(k, rows * ow)
+    } else {
+        0
+    };
     let mut col = Workspace::<T>::take(if partial.weight.is_some() {
         tile_len
     } else {
@@ -324,12 +329,13 @@ fn backward_images<T: Real>(
             let xg = &x_img[g * cin_g * plane_in..][..cin_g * plane_in];
             for t in tiles(p, rows) {
                 let cols = t.start * ow..t.end * ow;
+                let ld = line_stride::<T>(cols.len());
                 let dout = block(go, g * cout_g * pix, cout_g, pix, cols.clone());
                 if let Some(dw) = partial.weight.as_deref_mut() {
                     let b = if lowered {
-                        let col = &mut col[..k * cols.len()];
-                        im2col(p, xg, t.start, t.end, col);
-                        MatRef::row_major(&*col, k, cols.len())
+                        let col = &mut line_aligned(&mut col)[..k * ld];
+                        im2col(p, xg, (t.start, t.end), ld, col);
+                        MatRef::strided_rows(&*col, k, cols.len(), ld)
                     } else {
                         block(xg, 0, k, pix, cols.clone())
                     };
@@ -340,14 +346,10 @@ fn backward_images<T: Real>(
                     let dg = &mut d[g * cin_g * plane_in..][..cin_g * plane_in];
                     let w_t_g = MatRef::row_major(&w_t[g * k * cout_g..][..k * cout_g], k, cout_g);
                     if lowered {
-                        let dcol = &mut dcol[..k * cols.len()];
-                        matmul(
-                            w_t_g,
-                            dout,
-                            MatMut::row_major(&mut *dcol, k, cols.len()),
-                            false,
-                        )?;
-                        col2im_add(p, dcol, t.start, t.end, dg);
+                        let dcol = &mut line_aligned(&mut dcol)[..k * ld];
+                        let c = MatMut::strided_rows(&mut *dcol, k, cols.len(), ld);
+                        matmul(w_t_g, dout, c, false)?;
+                        col2im_add(p, dcol, (t.start, t.end), ld, dg);
                     } else {
                         matmul(w_t_g, dout, block_mut(dg, 0, k, pix, cols.clone()), false)?;
                     }

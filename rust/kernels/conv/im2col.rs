@@ -98,10 +98,17 @@ fn zero<T: Real>(dst: &mut [T]) {
     }
 }
 
-/// Fill `col` (`C_g*KH*KW` rows of `(oh1 - oh0) * W_out`) from `x` (`C_g` planes of `H x W`).
-pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &mut [T]) {
+/// Fill `col` (`C_g*KH*KW` rows of `(oh1 - oh0) * W_out`, `ld` apart) from `x` (`C_g` planes
+/// of `H x W`).
+pub fn im2col<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    (oh0, oh1): (usize, usize),
+    ld: usize,
+    col: &mut [T],
+) {
     if p.stride != (1, 1) {
-        return im2col_phases(p, x, oh0, oh1, col);
+        return im2col_phases(p, x, (oh0, oh1), ld, col);
     }
     let (_, out_w) = p.out_dims();
     let nt = (oh1 - oh0) * out_w;
@@ -114,7 +121,7 @@ pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &
     simd::dispatch(
         #[inline(always)]
         || {
-            let mut rows = col.chunks_exact_mut(nt);
+            let mut rows = col.chunks_mut(ld).map(|row| &mut row[..nt]);
             for c in 0..p.cin_g() {
                 let xc = &x[c * plane..(c + 1) * plane];
                 for ih_of_t in ihs.chunks_exact(oh1 - oh0) {
@@ -144,11 +151,17 @@ pub fn im2col<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &
 const PHASES_MIN_OUT_W_ADJOINT: usize = 8;
 
 /// The adjoint of [`im2col`]: `x += col2im(col)` for the same tile of output rows.
-pub fn col2im_add<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, x: &mut [T]) {
+pub fn col2im_add<T: Real>(
+    p: &Conv2dParams,
+    col: &[T],
+    (oh0, oh1): (usize, usize),
+    ld: usize,
+    x: &mut [T],
+) {
     let (_, out_w) = p.out_dims();
     let nt = (oh1 - oh0) * out_w;
     if p.stride != (1, 1) && out_w >= PHASES_MIN_OUT_W_ADJOINT {
-        return col2im_add_phases(p, col, oh0, oh1, x);
+        return col2im_add_phases(p, col, (oh0, oh1), ld, x);
     }
     let (plane, w) = (p.in_h * p.in_w, p.in_w);
     let sw = p.stride.1;
@@ -159,7 +172,7 @@ pub fn col2im_add<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, 
     simd::dispatch(
         #[inline(always)]
         || {
-            let mut rows = col.chunks_exact(nt);
+            let mut rows = col.chunks(ld).map(|row| &row[..nt]);
             for c in 0..p.cin_g() {
                 let xc = &mut x[c * plane..(c + 1) * plane];
                 for ih_of_t in ihs.chunks_exact(oh1 - oh0) {
@@ -314,7 +327,13 @@ fn split_rows<T: Real>(
 /// rows this tile reads), after which every segment of the column matrix is one block copy:
 /// no per-segment padding, bounds or phase arithmetic, which cost more than the copies
 /// themselves when output rows are short.
-fn im2col_phases<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col: &mut [T]) {
+fn im2col_phases<T: Real>(
+    p: &Conv2dParams,
+    x: &[T],
+    (oh0, oh1): (usize, usize),
+    ld: usize,
+    col: &mut [T],
+) {
     let (_, out_w) = p.out_dims();
     let nt = (oh1 - oh0) * out_w;
     let plane = p.in_h * p.in_w;
@@ -324,7 +343,7 @@ fn im2col_phases<T: Real>(p: &Conv2dParams, x: &[T], oh0: usize, oh1: usize, col
     simd::dispatch(
         #[inline(always)]
         || {
-            let mut rows = col.chunks_exact_mut(nt);
+            let mut rows = col.chunks_mut(ld).map(|row| &mut row[..nt]);
             for c in 0..p.cin_g() {
                 let xc = &x[c * plane..(c + 1) * plane];
                 split_rows(p, &g, xc, PhasePlanes::rows_read(p, oh0, oh1), &mut planes);
@@ -377,7 +396,13 @@ fn interleave_add_padded<T: Real>(src: &[T], pl: usize, sw: usize, wq: usize, ro
 
 /// The adjoint of [`im2col_phases`]: each channel's column rows are summed into its phase
 /// planes with contiguous adds, then the planes' image rows are added back into `x`.
-fn col2im_add_phases<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usize, x: &mut [T]) {
+fn col2im_add_phases<T: Real>(
+    p: &Conv2dParams,
+    col: &[T],
+    (oh0, oh1): (usize, usize),
+    ld: usize,
+    x: &mut [T],
+) {
     let (_, out_w) = p.out_dims();
     let nt = (oh1 - oh0) * out_w;
     let (plane, w) = (p.in_h * p.in_w, p.in_w);
@@ -388,7 +413,7 @@ fn col2im_add_phases<T: Real>(p: &Conv2dParams, col: &[T], oh0: usize, oh1: usiz
     simd::dispatch(
         #[inline(always)]
         || {
-            let mut rows = col.chunks_exact(nt);
+            let mut rows = col.chunks(ld).map(|row| &row[..nt]);
             for c in 0..p.cin_g() {
                 for r in read.clone() {
                     planes[g.padded_row(r)..][..step].fill(T::ZERO);

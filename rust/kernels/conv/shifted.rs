@@ -26,7 +26,7 @@ use super::{Conv2dGrads, Conv2dParams};
 use crate::kernels::matmul::{matmul, MatMut, MatRef};
 use crate::kernels::real::Real;
 use crate::kernels::simd;
-use crate::kernels::workspace::Workspace;
+use crate::kernels::workspace::{line_aligned, line_rows_len, line_stride, Workspace};
 use crate::threading;
 
 /// Target size of one column tile (see `gemm_path`).
@@ -148,18 +148,19 @@ fn tap_offsets(p: &Conv2dParams, l: &Layout) -> Vec<usize> {
         .collect()
 }
 
-/// Lower a tile: row `(c, kh, kw)` of `col` is the run of `xp` the tap reads.
+/// Lower a tile: row `(c, kh, kw)` of `col` (rows `ld` apart) is the run of `xp` the tap
+/// reads.
 fn lower<T: Real>(
     p: &Conv2dParams,
     l: &Layout,
     xp: &[T],
-    taps: &[usize],
-    t: &Range<usize>,
+    (taps, t): (&[usize], &Range<usize>),
+    ld: usize,
     col: &mut [T],
 ) {
     let width = l.width(t);
     let start = t.start * l.wp;
-    let mut rows = col.chunks_exact_mut(width);
+    let mut rows = col.chunks_mut(ld).map(|row| &mut row[..width]);
     for c in 0..p.cin_g() {
         let plane = &xp[c * l.plane()..(c + 1) * l.plane()];
         for &off in taps {
@@ -253,7 +254,7 @@ pub fn forward<T: Real>(
             0
         });
         let mut col = Workspace::<T>::take(if l.mode == Mode::Lower {
-            k * l.max_width()
+            line_rows_len::<T>(k, l.max_width())
         } else {
             0
         });
@@ -279,10 +280,11 @@ pub fn forward<T: Real>(
                             matmul(tap_weights(p, by_tap, g, tap), x_tap, c, tap > 0)?;
                         }
                     } else {
-                        let col = &mut col[..k * width];
-                        lower(p, &l, xg, &taps, &t, col);
+                        let ld = line_stride::<T>(width);
+                        let col = &mut line_aligned(&mut col)[..k * ld];
+                        lower(p, &l, xg, (&taps, &t), ld, col);
                         let c = MatMut::row_major(&mut *wide, p.cout_g(), width);
-                        let cols = MatRef::row_major(&*col, k, width);
+                        let cols = MatRef::strided_rows(&*col, k, width, ld);
                         matmul(weight_group(p, w, g), cols, c, false)?;
                     }
                     write_tile(p, &l, &t, g, wide, bias, o);
@@ -381,12 +383,12 @@ fn backward_images<T: Real>(
     let mut dxp = Workspace::<T>::take(if l.padded && want_dx { padded_len } else { 0 });
     let lowered = l.mode == Mode::Lower;
     let mut col = Workspace::<T>::take(if lowered && partial.weight.is_some() {
-        k * l.max_width()
+        line_rows_len::<T>(k, l.max_width())
     } else {
         0
     });
     let mut dcol = Workspace::<T>::take(if lowered && want_dx {
-        k * l.max_width()
+        line_rows_len::<T>(k, l.max_width())
     } else {
         0
     });
@@ -446,13 +448,14 @@ fn backward_images<T: Real>(
                 let wide = &mut wide[..cout_g * width];
                 widen(&l, &t, gog, cout_g, wide);
                 let dout = MatRef::row_major(&*wide, cout_g, width);
+                let ld = line_stride::<T>(width);
                 if let Some(dw) = partial.weight.as_deref_mut() {
                     let xg = &xp_img[g * cin_g * l.plane()..][..cin_g * l.plane()];
                     let dwg = &mut dw[g * cout_g * k..][..cout_g * k];
                     if lowered {
-                        let col = &mut col[..k * width];
-                        lower(p, &l, xg, &taps, &t, col);
-                        let col = MatRef::row_major(&*col, k, width);
+                        let col = &mut line_aligned(&mut col)[..k * ld];
+                        lower(p, &l, xg, (&taps, &t), ld, col);
+                        let col = MatRef::strided_rows(&*col, k, width, ld);
                         if transposed_dw {
                             let dwg_t = &mut dw_t[g * k * cout_g..][..k * cout_g];
                             let c = MatMut::row_major(dwg_t, k, cout_g);
@@ -477,11 +480,12 @@ fn backward_images<T: Real>(
                 if let Some(d) = dxp_img.as_deref_mut() {
                     let dg = &mut d[g * cin_g * l.plane()..][..cin_g * l.plane()];
                     if lowered {
-                        let dcol = &mut dcol[..k * width];
+                        let dcol = &mut line_aligned(&mut dcol)[..k * ld];
                         let w_t_g =
                             MatRef::row_major(&w_t[g * k * cout_g..][..k * cout_g], k, cout_g);
-                        matmul(w_t_g, dout, MatMut::row_major(&mut *dcol, k, width), false)?;
-                        raise(&l, &taps, &t, dcol, dg);
+                        let c = MatMut::strided_rows(&mut *dcol, k, width, ld);
+                        matmul(w_t_g, dout, c, false)?;
+                        raise(&l, (&taps, &t), ld, dcol, dg);
                     } else {
                         for (tap, &off) in taps.iter().enumerate() {
                             let c = tap_columns_mut(p, &l, dg, off, &t);
@@ -523,15 +527,21 @@ fn backward_images<T: Real>(
     Ok(())
 }
 
-/// The adjoint of [`lower`]: add each row of `dcol` onto the run of the padded plane it came
-/// from.
-fn raise<T: Real>(l: &Layout, taps: &[usize], t: &Range<usize>, dcol: &[T], dxp: &mut [T]) {
+/// The adjoint of [`lower`]: add each row of `dcol` (rows `ld` apart) onto the run of the
+/// padded plane it came from.
+fn raise<T: Real>(
+    l: &Layout,
+    (taps, t): (&[usize], &Range<usize>),
+    ld: usize,
+    dcol: &[T],
+    dxp: &mut [T],
+) {
     let width = l.width(t);
     let start = t.start * l.wp;
     simd::dispatch(
         #[inline(always)]
         || {
-            let mut rows = dcol.chunks_exact(width);
+            let mut rows = dcol.chunks(ld).map(|row| &row[..width]);
             for plane in dxp.chunks_exact_mut(l.plane()) {
                 for &off in taps {
                     let row = rows.next().expect("dcol has C_g*KH*KW rows");
