@@ -526,6 +526,48 @@ fn last_lanes<F: Family>(cols: usize) -> usize {
 mod tests {
     use super::*;
 
+    /// Packing a transposed A by depth stores whole vectors past each step's rows (the next
+    /// step overwrites them): every element lands where it belongs and nothing is written
+    /// past the panel, for every panel height and depth.
+    fn check_pack_a_depth_of_transposed_view<F: Family>() {
+        let (m, k) = (13, 21);
+        let src: Vec<F::E> = (0..m * k).map(|v| F::E::from_f64(v as f64)).collect();
+        let sentinel = F::E::from_f64(-1.0);
+        for h in 1..=F::MR {
+            for kc in 1..=k {
+                let mut dst = vec![sentinel; h * kc + 2 * F::LANES];
+                // Element (i, p) at src[i + p * m]: A^T of a k x m row-major array.
+                let view = View {
+                    ptr: src[2..].as_ptr(),
+                    rs: 1,
+                    cs: m,
+                };
+                unsafe { F::pack_a_depth(view, h, kc, dst.as_mut_ptr()) };
+                for p in 0..kc {
+                    for i in 0..h {
+                        assert_eq!(dst[p * h + i], src[2 + i + p * m], "h {h} kc {kc}");
+                    }
+                }
+                assert!(
+                    dst[h * kc..].iter().all(|&v| v == sentinel),
+                    "h {h} kc {kc}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_a_packs_by_depth_within_its_panel() {
+        if Isa::Avx2.supported() {
+            check_pack_a_depth_of_transposed_view::<avx2::f32x8::Family>();
+            check_pack_a_depth_of_transposed_view::<avx2::f64x4::Family>();
+        }
+        if Isa::Avx512.supported() {
+            check_pack_a_depth_of_transposed_view::<avx512::f32x16::Family>();
+            check_pack_a_depth_of_transposed_view::<avx512::f64x8::Family>();
+        }
+    }
+
     #[test]
     fn b_is_read_in_place_by_fewer_rows_the_more_its_stride_aliases() {
         let mr = 6;
