@@ -5,8 +5,9 @@
 //! kernel tap `(c, kh, kw)`) and `(oh1 - oh0) * W_out` columns (one per output pixel):
 //! `col[(c, kh, kw), (oh, ow)] = x[c, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left]`, zero
 //! where that falls in the padding. With unit stride every row segment is a `memcpy`; with a
-//! larger column stride each input row is first split into its phases (see
-//! [`im2col_strided`]), in which the segments are contiguous again.
+//! larger stride each channel is first split into its [`PhasePlanes`], in which the segments
+//! are contiguous again. The column matrix's rows are `ld` apart (the caller rounds `ld` up
+//! so that every row starts on a cache line).
 
 use std::ops::Range;
 
@@ -257,8 +258,8 @@ impl PhasePlanes {
 }
 
 /// The padded row `[0; pl] ++ row ++ [0; ..]`, `sw * wq` long, split into its `sw` phases of
-/// `wq`, straight from the image row: no padded copy, which a
-/// vector load would read back before the copy's stores had landed.
+/// `wq` each, straight from the image row. (Splitting a padded copy instead was slower: the
+/// vector loads read the copy back before its stores had landed.)
 #[inline(always)]
 fn deinterleave_padded<T: Real>(row: &[T], pl: usize, sw: usize, wq: usize, dst: &mut [T]) {
     let w = row.len();
