@@ -80,6 +80,66 @@ pub(super) fn transposed_weights<T: Real>(p: &Conv2dParams, w: &[T]) -> Workspac
     w_t
 }
 
+/// A lowered weight gradient with few filters per group is summed transposed, `dW_g^T +=
+/// col @ dY^T`, and added into the partial gradient once at the end: that GEMM reads the
+/// column tile in place (its rows start on cache lines) and packs only the small dY^T, where
+/// `dY @ col^T` transposes the whole column tile into packed panels on every call, which
+/// costs as much as the product when the filters are few. Measured on a Zen 3 (f32, one
+/// thread, two builds alternated): 4x4 kernels with 32 filters 1.24-1.27x faster, 3x3 stride
+/// 2 with 16 filters 1.19x, LeNet's 6 filters 1.03x, 64 filters 0.99-1.02x.
+pub(super) struct WeightGrad<T: Real> {
+    /// `[group][c, kh, kw][co]` sums, when summed transposed.
+    transposed: Option<Workspace<T>>,
+}
+
+impl<T: Real> WeightGrad<T> {
+    /// Most bytes of one row of `dW_g^T` (64 f32 filters) for the transposed sums.
+    const MAX_TRANSPOSED_ROW_BYTES: usize = 256;
+
+    pub(super) fn new(p: &Conv2dParams, lowered: bool, wanted: bool) -> Self {
+        let row_bytes = p.cout_g() * std::mem::size_of::<T>();
+        let transposed = lowered && wanted && row_bytes <= Self::MAX_TRANSPOSED_ROW_BYTES;
+        let len = p.groups * p.col_rows() * p.cout_g();
+        Self {
+            transposed: transposed.then(|| Workspace::take_zeroed(len)),
+        }
+    }
+
+    /// `dW_g += dout @ col^T` for group `g` (`dwg`: its `C_out/g x k` block of the gradient).
+    pub(super) fn add(
+        &mut self,
+        g: usize,
+        col: MatRef<'_, T>,
+        dout: MatRef<'_, T>,
+        dwg: &mut [T],
+    ) -> Result<(), String> {
+        let (k, cout_g) = (col.rows, dout.rows);
+        match self.transposed.as_deref_mut() {
+            Some(dw_t) => {
+                let c = MatMut::row_major(&mut dw_t[g * k * cout_g..][..k * cout_g], k, cout_g);
+                matmul(col, dout.t(), c, true)
+            }
+            None => matmul(dout, col.t(), MatMut::row_major(dwg, cout_g, k), true),
+        }
+    }
+
+    /// Add the transposed sums, if any, into `dw` (the whole `C_out x k` gradient).
+    pub(super) fn finish(self, p: &Conv2dParams, dw: &mut [T]) {
+        let Some(dw_t) = self.transposed else { return };
+        let (k, cout_g) = (p.col_rows(), p.cout_g());
+        for (dwg, dwg_t) in dw
+            .chunks_exact_mut(cout_g * k)
+            .zip(dw_t.chunks_exact(k * cout_g))
+        {
+            for (co, row) in dwg.chunks_exact_mut(k).enumerate() {
+                for (r, d) in row.iter_mut().enumerate() {
+                    *d += dwg_t[r * cout_g + co];
+                }
+            }
+        }
+    }
+}
+
 /// Columns `cols` of the `rows x pix` row-major block starting at `offset`.
 fn block<T>(
     data: &[T],
@@ -308,6 +368,7 @@ fn backward_images<T: Real>(
         0
     });
     let mut dcol = Workspace::<T>::take(if dx.is_some() { tile_len } else { 0 });
+    let mut weight_grad = WeightGrad::new(p, lowered, partial.weight.is_some());
     // The input gradient's GEMM, `dcol = W_g^T @ dY`, reads the weights transposed; a
     // row-major copy made once per run of images is cheaper to pack than the transposed view
     // is for every image (stride-2 convolutions, one thread: 1.03-1.20x).
@@ -339,8 +400,7 @@ fn backward_images<T: Real>(
                     } else {
                         block(xg, 0, k, pix, cols.clone())
                     };
-                    let c = MatMut::row_major(&mut dw[g * cout_g * k..][..cout_g * k], cout_g, k);
-                    matmul(dout, b.t(), c, true)?;
+                    weight_grad.add(g, b, dout, &mut dw[g * cout_g * k..][..cout_g * k])?;
                 }
                 if let Some(d) = dx_img.as_deref_mut() {
                     let dg = &mut d[g * cin_g * plane_in..][..cin_g * plane_in];
@@ -366,6 +426,9 @@ fn backward_images<T: Real>(
                 },
             );
         }
+    }
+    if let Some(dw) = partial.weight.as_deref_mut() {
+        weight_grad.finish(p, dw);
     }
     Ok(())
 }

@@ -21,7 +21,7 @@
 
 use std::ops::Range;
 
-use super::gemm_path::{image_runs, transposed_weights, weight_group, Partial};
+use super::gemm_path::{image_runs, transposed_weights, weight_group, Partial, WeightGrad};
 use super::{Conv2dGrads, Conv2dParams};
 use crate::kernels::matmul::{matmul, MatMut, MatRef};
 use crate::kernels::real::Real;
@@ -398,20 +398,7 @@ fn backward_images<T: Real>(
         Workspace::take(0)
     };
     let taps_per_channel = p.kernel.0 * p.kernel.1;
-    // With C_out/g filling exactly one vector register, lowered weight gradients are summed
-    // transposed, `dW_g^T += col @ dY^T`, and added into the partial gradient once at the end:
-    // that GEMM reads the column tile in place and packs only dY^T, where `dY @ col^T`
-    // transposes the whole column tile (C_in/g*KH*KW rows) into packed panels on every call,
-    // which costs as much as the product when C_out/g is small. Measured (f32, one thread):
-    // LeNet's conv2 (16 filters) 1.35x faster; 3->16 filters 1.05x and 8 filters 1.04x; but 6,
-    // 24 and 32 filters ran 0.66-0.94x (a ragged vector, or enough rows to repay the packing).
-    let transposed_dw =
-        lowered && partial.weight.is_some() && cout_g * std::mem::size_of::<T>() == 64;
-    let mut dw_t = if transposed_dw {
-        Workspace::<T>::take_zeroed(p.groups * k * cout_g)
-    } else {
-        Workspace::<T>::take(0)
-    };
+    let mut weight_grad = WeightGrad::new(p, lowered, partial.weight.is_some());
     // The lowered input gradient's GEMM, `dcol = W_g^T @ dY`, reads the weights transposed;
     // a row-major copy made once per run of images is cheaper to pack than the transposed
     // view is on every call (LeNet's conv2 input gradient: 1.14x on one thread, 1.1x on two).
@@ -456,13 +443,7 @@ fn backward_images<T: Real>(
                         let col = &mut line_aligned(&mut col)[..k * ld];
                         lower(p, &l, xg, (&taps, &t), ld, col);
                         let col = MatRef::strided_rows(&*col, k, width, ld);
-                        if transposed_dw {
-                            let dwg_t = &mut dw_t[g * k * cout_g..][..k * cout_g];
-                            let c = MatMut::row_major(dwg_t, k, cout_g);
-                            matmul(col, dout.t(), c, true)?;
-                        } else {
-                            matmul(dout, col.t(), MatMut::row_major(dwg, cout_g, k), true)?;
-                        }
+                        weight_grad.add(g, col, dout, dwg)?;
                     } else {
                         for (tap, &off) in taps.iter().enumerate() {
                             // This tap's weight gradients: dw[co, c, tap] for all co and c.
@@ -512,17 +493,8 @@ fn backward_images<T: Real>(
             );
         }
     }
-    if let (true, Some(dw)) = (transposed_dw, partial.weight.as_deref_mut()) {
-        for (dwg, dwg_t) in dw
-            .chunks_exact_mut(cout_g * k)
-            .zip(dw_t.chunks_exact(k * cout_g))
-        {
-            for (co, row) in dwg.chunks_exact_mut(k).enumerate() {
-                for (r, d) in row.iter_mut().enumerate() {
-                    *d += dwg_t[r * cout_g + co];
-                }
-            }
-        }
+    if let Some(dw) = partial.weight.as_deref_mut() {
+        weight_grad.finish(p, dw);
     }
     Ok(())
 }

@@ -183,6 +183,9 @@ fn fixed_cases_both_algorithms() {
         // Eight filters (per group): one f64 vector, so the weight gradient is summed as dW^T.
         params([3, 5, 9, 8], [8, 5, 3, 3], 1, 1, 1, 1),
         params([2, 6, 7, 7], [16, 3, 3, 2], 1, 0, 2, 2),
+        // 40 f64 filters: too many for the weight gradient summed transposed (WeightGrad).
+        params([2, 3, 9, 9], [40, 3, 3, 3], 2, 1, 1, 1),
+        params([2, 3, 9, 9], [40, 3, 3, 3], 1, 1, 1, 1),
     ];
     for p in &cases {
         for which in ALL {
