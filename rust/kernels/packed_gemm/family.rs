@@ -95,15 +95,7 @@ macro_rules! simd_family {
             /// Its instruction set; `len` elements readable at `src` and writable at `dst`.
             #[inline(always)]
             unsafe fn copy_contiguous(src: *const $t, dst: *mut $t, len: usize) {
-                let mut p = 0;
-                while p + LANES <= len {
-                    $storeu(dst.add(p), $loadu(src.add(p)));
-                    p += LANES;
-                }
-                if p < len {
-                    let mask = $lane_mask(len - p);
-                    $mask_storeu(dst.add(p), mask, $maskz_loadu(mask, src.add(p)));
-                }
+                copy_contiguous_within(src, dst, len, len);
             }
 
             /// [`copy_contiguous`] allowed to write garbage past `len`, up to `room` elements
