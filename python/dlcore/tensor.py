@@ -35,6 +35,16 @@ _ndarray = np.ndarray
 _op_sequence = count()
 
 
+class _InPlaceLog:
+    """Whether any tensor was ever written in place (``tensor_inplace.py`` stamps each write
+    with ``_op_sequence``): until then backward skips the check for such writes."""
+
+    any = False
+
+
+_in_place_log = _InPlaceLog()
+
+
 def check_real_dtype(dtype: np.dtype, op: str, what: str) -> None:
     """Refuse what dlcore cannot compute with: text, objects, dates and complex numbers.
 
@@ -104,6 +114,23 @@ def _expand_reduced(g: np.ndarray, shape: Tuple[int, ...], axes: Optional[Tuple[
     return np.broadcast_to(g, shape)
 
 
+class _Size(int):
+    """What ``Tensor.size`` gives: the number of elements, an int as in NumPy, which called
+    as in PyTorch gives the shape (``x.size()``) or one dimension's length (``x.size(0)``)."""
+
+    _shape: Tuple[int, ...]
+
+    def __new__(cls, shape: Tuple[int, ...]) -> _Size:
+        size = super().__new__(cls, math.prod(shape))
+        size._shape = shape
+        return size
+
+    def __call__(self, dim: Optional[int] = None) -> Any:
+        if dim is None:
+            return self._shape
+        return self._shape[_dim_index(dim, len(self._shape), "size")]
+
+
 class Tensor:
     """An n-dimensional array with an optional gradient.
 
@@ -120,7 +147,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_retains_grad",
-                 "_seq", "_fresh_grads", "__weakref__")
+                 "_seq", "_fresh_grads", "_stamp", "__weakref__")
     # Make ``ndarray <op> Tensor`` defer to the Tensor's reflected operator.
     __array_ufunc__ = None
     __array_priority__ = 1000
@@ -131,6 +158,7 @@ class Tensor:
         self._parents: Tuple[Tensor, ...] = ()
         self._backward: Optional[Backward] = None
         self._retains_grad = False
+        self._stamp = -1
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -150,6 +178,7 @@ class Tensor:
         out.data = data
         out.grad = None
         out._retains_grad = False
+        out._stamp = -1
         if _grad_state.enabled:
             for p in parents:
                 if p.requires_grad:
@@ -236,8 +265,10 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return int(self.data.size)
+    def size(self) -> _Size:
+        """The number of elements, an int as NumPy's ``ndarray.size``; called, as PyTorch's
+        ``Tensor.size``: ``x.size()`` is the shape and ``x.size(d)`` dimension ``d``'s length."""
+        return _Size(self.data.shape)
 
     def numel(self) -> int:
         return int(self.data.size)
@@ -285,9 +316,6 @@ class Tensor:
     def double(self) -> Tensor:
         return self.astype(np.float64)
 
-    def zero_(self) -> Tensor:
-        self.data[...] = 0
-        return self
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -306,6 +334,18 @@ class Tensor:
                 f"the truth value of a tensor with {self.data.size} elements is ambiguous"
             )
         return bool(self.data.reshape(()).item())
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a one-element tensor formats as its number; without a spec,
+        any tensor formats as its ``str``."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(
+                f"format: the spec {spec!r} needs a one-element tensor, got shape {self.shape}; "
+                f"format its elements (x.numpy()) instead"
+            )
+        return format(self.data.reshape(()).item(), spec)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
@@ -385,18 +425,53 @@ class Tensor:
     def neg(self) -> Tensor:
         return -self
 
-    # In place: ``p -= lr * p.grad`` under ``no_grad`` updates ``p`` itself, as in PyTorch.
+    # ----------------------------------------------------------------- in place
+    # ``p -= lr * p.grad`` and ``p.add_(p.grad, alpha=-lr)`` under ``no_grad`` update ``p``
+    # itself, as in PyTorch; the rules are in tensor_inplace.py.
     def __iadd__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, "+=", np.add, add, other)
+        return _inplace.update(self, "+=", np.add, add, other)
 
     def __isub__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, "-=", np.subtract, sub, other)
+        return _inplace.update(self, "-=", np.subtract, sub, other)
 
     def __imul__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, "*=", np.multiply, mul, other)
+        return _inplace.update(self, "*=", np.multiply, mul, other)
 
     def __itruediv__(self, other: ArrayLike) -> Tensor:
-        return _in_place(self, "/=", np.true_divide, div, other)
+        return _inplace.update(self, "/=", np.true_divide, div, other)
+
+    def __setitem__(self, index: Any, value: ArrayLike) -> None:
+        _inplace.setitem(self, index, value)
+
+    def add_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        return _inplace.add_(self, other, alpha)
+
+    def sub_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        return _inplace.sub_(self, other, alpha)
+
+    def mul_(self, other: ArrayLike) -> Tensor:
+        return _inplace.mul_(self, other)
+
+    def div_(self, other: ArrayLike) -> Tensor:
+        return _inplace.div_(self, other)
+
+    def clamp_(self, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
+        return _inplace.clamp_(self, min, max)
+
+    def fill_(self, value: ArrayLike) -> Tensor:
+        return _inplace.fill_(self, value)
+
+    def zero_(self) -> Tensor:
+        return _inplace.zero_(self)
+
+    def copy_(self, src: ArrayLike) -> Tensor:
+        return _inplace.copy_(self, src)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        return _inplace.normal_(self, mean, std)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        return _inplace.uniform_(self, a, b)
 
     def __neg__(self) -> Tensor:
         return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
@@ -696,6 +771,7 @@ def _wrap(array: np.ndarray) -> Tensor:
     t._parents = ()
     t._backward = None
     t._retains_grad = False
+    t._stamp = -1
     return t
 
 
@@ -717,6 +793,8 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     owned = set()  # leaves whose pending gradient no one else references
     while heap:
         node = heappop(heap)[1]
+        if _in_place_log.any:
+            _check_not_written(node)
         grad = pending(id(node))
         if node._retains_grad:
             _accumulate_leaf(node, grad)
@@ -761,6 +839,19 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     for leaf in leaves:
         key = id(leaf)
         _accumulate_leaf(leaf, grads[key], key in owned)
+
+
+def _check_not_written(node: Tensor) -> None:
+    """Refuse to differentiate an op whose input or output was written in place after the op
+    was recorded: the values it saved for its derivative may be gone."""
+    seq = node._seq
+    for t in (node, *node._parents):
+        if t._stamp > seq:
+            raise RuntimeError(
+                f"backward: a tensor of shape {t.shape} that {node.grad_fn!r} used was changed "
+                f"in place after that op was recorded, so the values saved for its gradient may "
+                f"be gone; change it before using it, or change a copy (x.clone())"
+            )
 
 
 def _graph_freed(g: np.ndarray) -> Sequence[Optional[np.ndarray]]:
@@ -819,29 +910,6 @@ def _extremum(x: Tensor, fn: Callable[..., Any], axis: Any, keepdims: bool, dim:
     result = out if keepdims else np.asarray(np.squeeze(out, axis=axes) if axes is not None
                                              else out.reshape(()))
     return Tensor._from_op(result, (x,), backward)
-
-
-def _in_place(x: Tensor, symbol: str, ufunc: Any, op: Callable[[Any, Any], Tensor],
-              other: ArrayLike) -> Tensor:
-    """``x <symbol> other``: in place on ``x.data`` when no graph is being recorded (under
-    ``no_grad``); with grad mode on, a new node as ``x = x <op> other`` would give (an
-    in-place change would corrupt values saved for backward), and an error for a leaf that
-    requires grad, whose update belongs under ``no_grad``."""
-    if _grad_state.enabled:
-        if x.requires_grad and x._backward is None:
-            raise RuntimeError(
-                f"{symbol}: in-place update of a leaf tensor that requires grad; do it under "
-                f"`with dlcore.no_grad():` (a manual optimizer step) or write x = x "
-                f"{symbol[0]} ... for a new tensor"
-            )
-        return op(x, other)
-    value = _raw(other)
-    try:
-        ufunc(x.data, value, out=x.data, casting="same_kind")
-    except ValueError as err:
-        raise ValueError(f"{symbol}: cannot update a tensor of shape {x.shape} in place with "
-                         f"an operand of shape {np.shape(value)} ({err})") from None
-    return x
 
 
 def _binary(a: ArrayLike, b: ArrayLike) -> Tuple[Any, Any, Tuple[Tensor, ...]]:
@@ -1198,6 +1266,7 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
         a, b, lambda: np.where(cond, g, 0), lambda: np.where(cond, 0, g)))
 
 
-# The ops in tensor_math.py use this module's helpers, so they are imported last; the
-# methods above call them through this name.
+# The ops in tensor_math.py and tensor_inplace.py use this module's helpers, so they are
+# imported last; the methods above call them through these names.
+from . import tensor_inplace as _inplace  # noqa: E402
 from . import tensor_math as _math  # noqa: E402

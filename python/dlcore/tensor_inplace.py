@@ -1,0 +1,188 @@
+"""In-place updates of tensors: ``p.add_(p.grad, alpha=-lr)``, ``w.fill_(0)``, ``x[mask] = 0``,
+``p -= lr * p.grad``. ``Tensor``'s methods of those names call these.
+
+They write into ``x.data``, and two rules keep gradients right, as in PyTorch:
+
+- A tensor that requires grad changes in place only under ``dlcore.no_grad()`` (a manual
+  optimizer step, an initialisation). With grad mode on the methods raise; the operators
+  (``x -= v``) instead build a new node, as ``x = x - v`` would.
+- Every write is stamped with the op counter, and ``backward`` refuses to go through an op
+  whose input or output was written after the op recorded it: the values it saved for its
+  derivative are gone, and the gradient would be silently wrong. PyTorch checks only the
+  tensors an op saved; dlcore does not track which those are, so it checks all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from . import tensor as _tensor
+from ._grad_mode import _state as _grad_state
+from .random import default_generator
+from .tensor import ArrayLike, Tensor, _raw
+
+
+def mark_written(x: Tensor) -> None:
+    """Stamp ``x`` as changed now: ops recorded before this may no longer differentiate it."""
+    x._stamp = next(_tensor._op_sequence)
+    _tensor._in_place_log.any = True
+
+
+def _check_writable(x: Tensor, op: str) -> None:
+    if not (_grad_state.enabled and x.requires_grad):
+        return
+    if x._backward is None:
+        raise RuntimeError(
+            f"{op}: in-place update of a leaf tensor that requires grad (shape {x.shape}); do "
+            f"it under `with dlcore.no_grad():` (a manual optimizer step or an initialisation)"
+        )
+    raise RuntimeError(
+        f"{op}: in-place update of a tensor that is part of the graph (shape {x.shape}, from "
+        f"{x.grad_fn!r}); backward may need its values: write the out-of-place form, "
+        f"x = x.{op.rstrip('_')}(...)"
+    )
+
+
+def _write(x: Tensor, op: str, value: Any, write: Callable[[np.ndarray, Any], None]) -> Tensor:
+    """``write(x.data, value)`` after the checks, with a ValueError naming the shapes if the
+    value does not fit; stamps ``x``."""
+    _check_writable(x, op)
+    try:
+        write(x.data, value)
+    except (ValueError, TypeError) as err:
+        # NumPy's casting refusals are TypeErrors (UFuncTypeError), shape clashes ValueErrors.
+        kind = type(err) if type(err) in (ValueError, TypeError) else TypeError
+        raise kind(
+            f"{op}: cannot update a tensor of shape {x.shape} and dtype {x.dtype} in place with "
+            f"a value of shape {np.shape(value)} and dtype {np.asarray(value).dtype} ({err})"
+        ) from None
+    mark_written(x)
+    return x
+
+
+def update(x: Tensor, symbol: str, ufunc: Any, op: Callable[[Any, Any], Tensor],
+           other: ArrayLike) -> Tensor:
+    """``x <symbol> other`` (``+=`` and friends). While a graph is being recorded and either
+    side requires grad, a new node, as ``x = x <op> other`` would give (writing into ``x``
+    could destroy values saved for backward), or an error for a leaf that requires grad,
+    whose update belongs under ``no_grad``. Otherwise in place on ``x.data``."""
+    if _grad_state.enabled and (x.requires_grad or _requires_grad(other)):
+        if x.requires_grad and x._backward is None:
+            _check_writable(x, symbol)  # raises
+        return op(x, other)
+    return _write(x, symbol, _raw(other),
+                  lambda data, v: ufunc(data, v, out=data, casting="same_kind"))
+
+
+def _requires_grad(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.requires_grad
+
+
+def _operand(value: ArrayLike, op: str) -> Any:
+    """The raw value to write; refused if it would carry a gradient the write would drop."""
+    if _grad_state.enabled and _requires_grad(value):
+        raise RuntimeError(
+            f"{op}: the value requires grad, and an in-place write does not record it on the "
+            f"graph, so its gradient would be lost; build a new tensor (x + v, dlcore.where, "
+            f"dlcore.cat) or write v.detach()"
+        )
+    return _raw(value)
+
+
+def _scaled(other: ArrayLike, alpha: float, op: str) -> Any:
+    value = _operand(other, op)
+    return value if alpha == 1 else np.multiply(value, alpha)
+
+
+def add_(x: Tensor, other: ArrayLike, alpha: float = 1) -> Tensor:
+    """``x += alpha * other`` in place; ``other`` broadcasts to ``x.shape``."""
+    return _write(x, "add_", _scaled(other, alpha, "add_"),
+                  lambda d, v: np.add(d, v, out=d, casting="same_kind"))
+
+
+def sub_(x: Tensor, other: ArrayLike, alpha: float = 1) -> Tensor:
+    """``x -= alpha * other`` in place."""
+    return _write(x, "sub_", _scaled(other, alpha, "sub_"),
+                  lambda d, v: np.subtract(d, v, out=d, casting="same_kind"))
+
+
+def mul_(x: Tensor, other: ArrayLike) -> Tensor:
+    """``x *= other`` in place."""
+    return _write(x, "mul_", _operand(other, "mul_"),
+                  lambda d, v: np.multiply(d, v, out=d, casting="same_kind"))
+
+
+def div_(x: Tensor, other: ArrayLike) -> Tensor:
+    """``x /= other`` in place (float tensors)."""
+    return _write(x, "div_", _operand(other, "div_"),
+                  lambda d, v: np.true_divide(d, v, out=d, casting="same_kind"))
+
+
+def clamp_(x: Tensor, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
+    """Limit ``x`` to ``[min, max]`` in place."""
+    if min is None and max is None:
+        raise ValueError("clamp_: give at least one of min and max")
+    return _write(x, "clamp_", (min, max),
+                  lambda d, v: np.clip(d, v[0], v[1], out=d, casting="same_kind"))
+
+
+def fill_(x: Tensor, value: ArrayLike) -> Tensor:
+    """Set every element of ``x`` to the number ``value``."""
+    raw = _operand(value, "fill_")
+    if np.ndim(raw) != 0:
+        raise ValueError(f"fill_: value must be a number, got an array of shape {np.shape(raw)}")
+    return _write(x, "fill_", raw, lambda d, v: np.copyto(d, v, casting="same_kind"))
+
+
+def zero_(x: Tensor) -> Tensor:
+    """Set every element of ``x`` to zero."""
+    return _write(x, "zero_", 0, lambda d, v: d.fill(v))
+
+
+def copy_(x: Tensor, src: ArrayLike) -> Tensor:
+    """Copy ``src`` (broadcast to ``x.shape``, cast within its kind) into ``x``."""
+    return _write(x, "copy_", _operand(src, "copy_"),
+                  lambda d, v: np.copyto(d, v, casting="same_kind"))
+
+
+def _check_float(x: Tensor, op: str) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating-point tensor, got dtype {x.dtype}")
+
+
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill ``x`` with draws from N(mean, std^2), from dlcore's seeded generator."""
+    _check_float(x, "normal_")
+    if not std >= 0:
+        raise ValueError(f"normal_: std must be non-negative, got {std}")
+    draw = default_generator().normal(mean, std, size=x.shape)
+    return _write(x, "normal_", draw, lambda d, v: np.copyto(d, v, casting="same_kind"))
+
+
+def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill ``x`` with draws from U[a, b), from dlcore's seeded generator."""
+    _check_float(x, "uniform_")
+    if not a <= b:
+        raise ValueError(f"uniform_: needs a <= b, got a={a}, b={b}")
+    draw = default_generator().uniform(a, b, size=x.shape)
+    return _write(x, "uniform_", draw, lambda d, v: np.copyto(d, v, casting="same_kind"))
+
+
+def setitem(x: Tensor, index: Any, value: ArrayLike) -> None:
+    """``x[index] = value``, with NumPy's indexing (basic, integer-array and boolean)."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+
+    def write(data: np.ndarray, v: Any) -> None:
+        # NumPy's item assignment casts unsafely (1.7 into an int array is 1); refuse what
+        # ``same_kind`` would, as the other in-place ops do.
+        v = np.asarray(v)
+        if not np.can_cast(v.dtype, data.dtype, casting="same_kind"):
+            raise TypeError(f"cannot cast {v.dtype} to {data.dtype}")
+        data[index] = v
+
+    _write(x, "__setitem__", _operand(value, "__setitem__"), write)
