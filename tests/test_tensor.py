@@ -423,3 +423,29 @@ def test_numpy_float_scalars_do_not_widen_float32_tensors():
     # Wider tensors and integer tensors keep NumPy's rules.
     assert (dlcore.ones(2, dtype=np.float64) * np.float32(2)).dtype == np.float64
     np.testing.assert_array_equal((dlcore.tensor([1, 2]) * np.float64(0.5)).numpy(), [0.5, 1])
+
+
+def test_pytorch_spellings_of_comparisons_argmax_and_shape_borrowing():
+    # The evaluation loop of PyTorch's MNIST example, verbatim.
+    out = dlcore.tensor([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2], [0.1, 0.2, 0.6]])
+    target = dlcore.tensor([1, 0, 1])
+    pred = out.argmax(dim=1, keepdim=True)
+    assert pred.shape == (3, 1) and pred.numpy().ravel().tolist() == [1, 0, 2]
+    assert pred.eq(target.view_as(pred)).sum().item() == 2
+    assert out.argmin(1, keepdim=True).numpy().ravel().tolist() == [0, 2, 0]
+    assert dlcore.argmax(out, dim=0, keepdim=True).shape == (1, 3)
+    a, b = dlcore.tensor([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])
+    for name, op in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
+                     ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)]:
+        np.testing.assert_array_equal(getattr(a, name)(b).numpy(), op(a.numpy(), b))
+    x = dlcore.tensor(np.arange(6.0), requires_grad=True)
+    y = x.reshape_as(np.zeros((2, 3)))
+    assert y.shape == (2, 3)
+    z = dlcore.tensor([[1.0], [2.0]], requires_grad=True)
+    w = z.expand_as(y)
+    assert w.shape == (2, 3)
+    (y * w).sum().backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [[3.0], [12.0]])
+    assert dlcore.tensor([1, 2]).type_as(x).dtype == x.dtype
+    with pytest.raises(ValueError, match=r"\(6,\).*\(4,\)|\(4,\).*\(6,\)"):
+        x.view_as(np.zeros(4))

@@ -498,6 +498,25 @@ class Tensor:
     def __ge__(self, other: ArrayLike) -> Tensor:
         return Tensor(self.data >= _raw(other))
 
+    # The comparisons by name, as PyTorch spells them (``pred.eq(target).sum()``).
+    def eq(self, other: ArrayLike) -> Tensor:
+        return self == other
+
+    def ne(self, other: ArrayLike) -> Tensor:
+        return self != other
+
+    def lt(self, other: ArrayLike) -> Tensor:
+        return self < other
+
+    def le(self, other: ArrayLike) -> Tensor:
+        return self <= other
+
+    def gt(self, other: ArrayLike) -> Tensor:
+        return self > other
+
+    def ge(self, other: ArrayLike) -> Tensor:
+        return self >= other
+
     # ----------------------------------------------------------------- reductions
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: Optional[bool] = None) -> Tensor:
@@ -554,12 +573,16 @@ class Tensor:
         """Minimum over ``axis``. Values only; ties share the gradient equally."""
         return _extremum(self, np.min, axis, keepdims, dim, keepdim)
 
-    def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
-        axis = dim if dim is not None else axis
+    def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: Optional[bool] = None) -> Tensor:
+        """Index of the largest value along ``axis`` (of the flattened tensor when None)."""
+        axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
         return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
 
-    def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
-        axis = dim if dim is not None else axis
+    def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: Optional[bool] = None) -> Tensor:
+        """Index of the smallest value along ``axis`` (of the flattened tensor when None)."""
+        axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
         return Tensor(np.argmin(self.data, axis=axis, keepdims=keepdims))
 
     # ----------------------------------------------------------------- shape
@@ -715,6 +738,18 @@ class Tensor:
 
     def expand(self, *sizes: Any) -> Tensor:
         return _math.expand(self, *sizes)
+
+    # The ``*_as`` forms take the shape (or dtype) of another tensor or array.
+    def view_as(self, other: ArrayLike) -> Tensor:
+        return self.reshape(np.shape(_raw(other)))
+
+    reshape_as = view_as
+
+    def expand_as(self, other: ArrayLike) -> Tensor:
+        return self.expand(*np.shape(_raw(other)))
+
+    def type_as(self, other: ArrayLike) -> Tensor:
+        return self.astype(np.asarray(_raw(other)).dtype)
 
     def repeat(self, *repeats: Any) -> Tensor:
         return _math.repeat(self, *repeats)
