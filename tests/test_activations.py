@@ -38,6 +38,9 @@ ELEMENTWISE = {
     "gelu": (F.gelu, ref.gelu, []),
     "gelu_tanh": (lambda x: F.gelu(x, "tanh"), lambda x: ref.gelu(x, "tanh"), []),
     "silu": (F.silu, ref.silu, []),
+    "softplus": (F.softplus, ref.softplus, []),
+    "softplus_beta": (lambda x: F.softplus(x, 2.0, 3.0), lambda x: ref.softplus(x, 2.0, 3.0),
+                      [1.5]),
     "softmax_last": (F.softmax, ref.softmax, []),
     "softmax_dim0": (lambda x: F.softmax(x, 0), lambda x: ref.softmax(x, 0), []),
     "log_softmax_last": (F.log_softmax, ref.log_softmax, []),
@@ -216,3 +219,37 @@ def test_random_shapes_match_reference(shape, name, seed):
     fn, reference, _ = ELEMENTWISE[name]
     x = np.random.default_rng(seed).normal(scale=3, size=shape)
     np.testing.assert_allclose(fn(x).numpy(), reference(x), rtol=1e-12, atol=1e-14)
+
+
+def test_softplus_is_a_smooth_relu_with_sigmoid_slope():
+    x = dlcore.tensor([-1e4, -2.0, 0.0, 2.0, 25.0, 1e4], dtype=np.float64, requires_grad=True)
+    y = F.softplus(x)
+    np.testing.assert_allclose(y.numpy(), [0.0, np.log1p(np.exp(-2.0)), np.log(2.0),
+                                           2.0 + np.log1p(np.exp(-2.0)), 25.0, 1e4], rtol=1e-14)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, ref.sigmoid(-2.0), 0.5, ref.sigmoid(2.0),
+                                                1.0, 1.0], rtol=1e-14)
+    assert F.softplus(np.array([1, 2])).dtype == np.float32
+    layer = nn.Softplus(beta=2.0, threshold=10.0)
+    assert repr(layer) == "Softplus(beta=2.0, threshold=10.0)"
+    np.testing.assert_allclose(layer(np.array([0.5])).numpy(), [np.log1p(np.e) / 2], rtol=1e-6)
+    with pytest.raises(ValueError, match="beta must be positive, got 0"):
+        F.softplus(np.zeros(2), beta=0.0)
+    with pytest.raises(ValueError, match="beta"):
+        nn.Softplus(beta=-1.0)
+
+
+def test_inplace_flag_is_accepted_and_shown_but_values_are_new():
+    x = dlcore.tensor([-1.0, 2.0])
+    for layer, want in [(nn.ReLU(inplace=True), "ReLU(inplace=True)"),
+                        (nn.LeakyReLU(0.2, True), "LeakyReLU(negative_slope=0.2, inplace=True)"),
+                        (nn.ELU(inplace=True), "ELU(alpha=1.0, inplace=True)"),
+                        (nn.SiLU(inplace=True), "SiLU(inplace=True)")]:
+        assert repr(layer) == want
+        y = layer(x)
+        assert y is not x
+    assert repr(nn.ReLU()) == "ReLU()" and repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+    np.testing.assert_array_equal(F.relu(x, inplace=True).numpy(), [0.0, 2.0])
+    np.testing.assert_array_equal(x.numpy(), [-1.0, 2.0])
+    for fn in (F.leaky_relu, F.elu, F.silu):
+        np.testing.assert_array_equal(fn(x, inplace=True).numpy(), fn(x).numpy())

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import away_from
 from helpers import check_op as _check_op
 
 import dlcore
@@ -63,6 +64,20 @@ def test_huber(delta, reduction):
     x, t = pair(shape=(5, 4), kinks=(0.0, delta))
     check_op(lambda a, b: F.huber_loss(a, b, reduction, delta),
              lambda a, b: ref.huber(a, b, delta, reduction), [x, t])
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_smooth_l1(beta, reduction):
+    x, t = away_from(RNG.normal(size=(4, 3)) * 2, [0.0]), np.zeros((4, 3))
+    if beta:
+        x = away_from(away_from(x, [beta]), [-beta])
+    check_op(lambda a, b: F.smooth_l1_loss(a, b, reduction, beta),
+             lambda a, b: ref.smooth_l1(a, b, beta, reduction), [x, t])
+    module = nn.SmoothL1Loss(reduction, beta)
+    np.testing.assert_allclose(module(x, t).numpy(), ref.smooth_l1(x, t, beta, reduction))
+    with pytest.raises(ValueError, match="beta must be non-negative"):
+        nn.SmoothL1Loss(beta=-1.0)
 
 
 def test_huber_is_quadratic_inside_and_linear_outside():

@@ -449,3 +449,23 @@ def test_pytorch_spellings_of_comparisons_argmax_and_shape_borrowing():
     assert dlcore.tensor([1, 2]).type_as(x).dtype == x.dtype
     with pytest.raises(ValueError, match=r"\(6,\).*\(4,\)|\(4,\).*\(6,\)"):
         x.view_as(np.zeros(4))
+
+
+def test_contiguous_nan_tests_and_unbiased():
+    x = dlcore.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.contiguous() is x
+    t = x.T.contiguous()
+    assert t.numpy().flags.c_contiguous and t.shape == (3, 2)
+    (t * dlcore.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(6.0).reshape(3, 2).T)
+    v = dlcore.tensor([1.0, np.nan, np.inf, -np.inf])
+    for name, want in [("isnan", [0, 1, 0, 0]), ("isinf", [0, 0, 1, 1]),
+                       ("isfinite", [1, 0, 0, 0])]:
+        assert getattr(v, name)().dtype == bool
+        want = np.array(want, bool)
+        np.testing.assert_array_equal(getattr(v, name)().numpy(), want)
+        np.testing.assert_array_equal(getattr(dlcore, name)(v.numpy()).numpy(), want)
+    data = np.array([1.0, 2.0, 4.0])
+    assert x.std(unbiased=False).item() == pytest.approx(np.arange(6.0).std())
+    assert dlcore.var(data, unbiased=False).item() == pytest.approx(data.var())
+    assert dlcore.std(data, unbiased=True).item() == pytest.approx(data.std(ddof=1))

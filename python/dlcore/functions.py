@@ -1,7 +1,7 @@
 """Function forms of the Tensor methods, as PyTorch code writes them: ``dlcore.exp(x)``,
 ``dlcore.sum(x, dim=1)``, ``dlcore.relu(x)``; the creation functions a lesson reaches for:
 ``eye``, ``linspace``, ``randint``, ``empty``, ``full_like``, ``rand_like``, ``randn_like``;
-and ``is_tensor``, ``numel``, ``allclose``.
+and ``is_tensor``, ``numel``, ``allclose``, ``isnan``, ``isinf``, ``isfinite``.
 
 Each function takes a Tensor, a NumPy array or a number, and is differentiable exactly as
 the method it calls. The names are PyTorch's, so ``abs``, ``sum``, ``all``, ``any``, ``round``
@@ -133,15 +133,16 @@ def mean(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
 
 
 def var(x: ArrayLike, dim: Dims = None, keepdim: bool = False, *,
-        correction: int = 1) -> Tensor:
-    """Variance over ``dim``, divided by ``count - correction`` (1: unbiased, as PyTorch)."""
-    return as_tensor(x).var(dim=dim, keepdim=keepdim, correction=correction)
+        correction: int = 1, unbiased: Optional[bool] = None) -> Tensor:
+    """Variance over ``dim``, divided by ``count - correction`` (1: unbiased, as PyTorch;
+    ``unbiased=False`` means ``correction=0``)."""
+    return as_tensor(x).var(dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased)
 
 
 def std(x: ArrayLike, dim: Dims = None, keepdim: bool = False, *,
-        correction: int = 1) -> Tensor:
+        correction: int = 1, unbiased: Optional[bool] = None) -> Tensor:
     """Standard deviation over ``dim``: the square root of :func:`var`."""
-    return as_tensor(x).std(dim=dim, keepdim=keepdim, correction=correction)
+    return as_tensor(x).std(dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased)
 
 
 def logsumexp(x: ArrayLike, dim: Dims = None, keepdim: bool = False) -> Tensor:
@@ -230,6 +231,21 @@ def split(x: ArrayLike, split_size_or_sections: Union[int, Sequence[int]], dim: 
 def chunk(x: ArrayLike, chunks: int, dim: int = 0) -> Tuple[Tensor, ...]:
     """``x`` split into ``chunks`` nearly equal pieces along ``dim``."""
     return as_tensor(x).chunk(chunks, dim)
+
+
+def isnan(x: ArrayLike) -> Tensor:
+    """Where ``x`` is NaN: a bool tensor of ``x``'s shape."""
+    return as_tensor(x).isnan()
+
+
+def isinf(x: ArrayLike) -> Tensor:
+    """Where ``x`` is +-infinity: a bool tensor of ``x``'s shape."""
+    return as_tensor(x).isinf()
+
+
+def isfinite(x: ArrayLike) -> Tensor:
+    """Where ``x`` is neither NaN nor infinite: a bool tensor of ``x``'s shape."""
+    return as_tensor(x).isfinite()
 
 
 def masked_fill(x: ArrayLike, mask: ArrayLike, value: float) -> Tensor:

@@ -543,12 +543,16 @@ class Tensor:
             lambda g: (_expand_reduced(g, shape, axes, keepdims) / max(count, 1),))
 
     def var(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Optional[bool] = None, correction: int = 1) -> Tensor:
+            keepdim: Optional[bool] = None, correction: int = 1,
+            unbiased: Optional[bool] = None) -> Tensor:
         """Variance over ``axis``: ``sum((x - mean)**2) / (count - correction)``.
 
         ``correction=1`` (the default, as in PyTorch) is the unbiased sample variance; 0 is
-        NumPy's ``var``. Built from differentiable ops, so its gradient is the chain rule's.
+        NumPy's ``var``. PyTorch's older ``unbiased=False`` means ``correction=0``. Built from
+        differentiable ops, so its gradient is the chain rule's.
         """
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
         axis, keepdims = _axis_args(axis, keepdims, dim, keepdim)
         axes = _normalize_axis(axis, self.ndim)
         count = self.data.size if axes is None else math.prod(self.shape[a] for a in axes)
@@ -559,9 +563,11 @@ class Tensor:
         return (centred * centred).sum(axes, keepdims=keepdims) / (count - correction)
 
     def std(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Optional[bool] = None, correction: int = 1) -> Tensor:
+            keepdim: Optional[bool] = None, correction: int = 1,
+            unbiased: Optional[bool] = None) -> Tensor:
         """Standard deviation over ``axis``: the square root of :meth:`var`."""
-        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction).sqrt()
+        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction,
+                        unbiased=unbiased).sqrt()
 
     def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: Optional[bool] = None) -> Tensor:
@@ -762,6 +768,24 @@ class Tensor:
 
     def chunk(self, chunks: int, dim: int = 0) -> Tuple[Tensor, ...]:
         return _math.chunk(self, chunks, dim)
+
+    def contiguous(self) -> Tensor:
+        """The tensor with its elements in C order: itself if they already are, else a copy
+        (the gradient passes through). Ported code calls it before ``view``; dlcore's
+        ``view`` copies when it has to, so it is never needed for that."""
+        if self.data.flags.c_contiguous:
+            return self
+        return Tensor._from_op(np.ascontiguousarray(self.data), (self,), lambda g: (g,))
+
+    # NaN and infinity tests give boolean tensors outside the graph, as comparisons do.
+    def isnan(self) -> Tensor:
+        return Tensor(np.isnan(self.data))
+
+    def isinf(self) -> Tensor:
+        return Tensor(np.isinf(self.data))
+
+    def isfinite(self) -> Tensor:
+        return Tensor(np.isfinite(self.data))
 
     def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
         return _math.masked_fill(self, mask, value)

@@ -11,6 +11,7 @@ from .activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softplus,
     Step,
     Tanh,
 )
@@ -30,6 +31,7 @@ from .loss import (
     MSELoss,
     NLLLoss,
     RMSELoss,
+    SmoothL1Loss,
     get_loss,
 )
 from .module import Module, Parameter
@@ -74,7 +76,9 @@ __all__ = [
     "Sequential",
     "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
+    "Softplus",
     "Step",
     "Tanh",
     "Unflatten",

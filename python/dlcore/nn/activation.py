@@ -26,25 +26,39 @@ class Step(Module):
         return F.step(x)
 
 
-class ReLU(Module):
+class _MaybeInPlace(Module):
+    """An activation that takes PyTorch's ``inplace`` flag: kept and shown, so ported models
+    build and print as they did, but the output is always a new tensor with the same values
+    (autograd needs the input kept anyway)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_MaybeInPlace):
     """``max(x, 0)`` elementwise. Shape: any -> same."""
 
     def forward(self, x: Any) -> Tensor:
         return F.relu(x)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_MaybeInPlace):
     """``x`` where ``x > 0``, else ``negative_slope * x``. Shape: any -> same."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.negative_slope = float(negative_slope)
 
     def forward(self, x: Any) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return ", ".join(filter(None, [f"negative_slope={self.negative_slope}",
+                                       super().extra_repr()]))
 
 
 class PReLU(Module):
@@ -78,18 +92,35 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
 
-class ELU(Module):
+class ELU(_MaybeInPlace):
     """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``. Shape: any -> same."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.alpha = float(alpha)
 
     def forward(self, x: Any) -> Tensor:
         return F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return ", ".join(filter(None, [f"alpha={self.alpha}", super().extra_repr()]))
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta x)) / beta``, a smooth ReLU; linear where ``beta x > threshold``.
+    Shape: any -> same. See :func:`dlcore.nn.functional.softplus`."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        if not beta > 0:
+            raise ValueError(f"Softplus: beta must be positive, got {beta}")
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Sigmoid(Module):
@@ -123,7 +154,7 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_MaybeInPlace):
     """``x * sigmoid(x)`` (swish) elementwise. Shape: any -> same."""
 
     def forward(self, x: Any) -> Tensor:

@@ -14,6 +14,7 @@ from .ops.activation import (
     sigmoid,
     silu,
     softmax,
+    softplus,
     step,
     tanh,
 )
@@ -34,6 +35,7 @@ from .ops.loss import (
     mse_loss,
     nll_loss,
     rmse_loss,
+    smooth_l1_loss,
 )
 from .ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
 from .ops.upsample import interpolate
@@ -70,7 +72,9 @@ __all__ = [
     "rmse_loss",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
     "step",
     "tanh",
     "unflatten",

@@ -72,6 +72,25 @@ class HuberLoss(_Loss):
         return f"delta={self.delta}"
 
 
+class SmoothL1Loss(_Loss):
+    """Squared error (over ``beta``) for ``|d| < beta``, absolute error beyond.
+
+    See :func:`dlcore.nn.functional.smooth_l1_loss`.
+    """
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if not beta >= 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = float(beta)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}"
+
+
 class RMSELoss(_Loss):
     """Root mean squared error ``sqrt(mean((input - target)^2) + eps)``.
 

@@ -36,6 +36,14 @@ def huber(x: np.ndarray, t: np.ndarray, delta: float = 1.0, reduction: str = "me
     return reduce(np.where(d <= delta, 0.5 * d**2, delta * (d - 0.5 * delta)), reduction)
 
 
+def smooth_l1(x: np.ndarray, t: np.ndarray, beta: float = 1.0, reduction: str = "mean"
+              ) -> np.ndarray:
+    d = np.abs(x - t)
+    if beta == 0:
+        return reduce(d, reduction)
+    return reduce(np.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta), reduction)
+
+
 def rmse(x: np.ndarray, t: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return np.asarray(np.sqrt(np.mean((x - t) ** 2) + eps))
 

@@ -27,21 +27,50 @@ def step(input: ArrayLike) -> Tensor:
     return _activation(as_tensor(input), "step")
 
 
-def relu(input: ArrayLike) -> Tensor:
-    """``max(x, 0)``; the gradient is 1 where ``x > 0`` and 0 elsewhere (also at 0)."""
+def relu(input: ArrayLike, inplace: bool = False) -> Tensor:
+    """``max(x, 0)``; the gradient is 1 where ``x > 0`` and 0 elsewhere (also at 0).
+
+    ``inplace`` (here and in the other activations) is accepted so ported PyTorch code runs;
+    the result is always a new tensor, with the same values.
+    """
     return _activation(as_tensor(input), "relu")
 
 
-def leaky_relu(input: ArrayLike, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input: ArrayLike, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` where ``x > 0``, else ``negative_slope * x``; gradient 1 or ``negative_slope``."""
     return _activation(as_tensor(input), "leaky_relu", float(negative_slope))
 
 
-def elu(input: ArrayLike, alpha: float = 1.0) -> Tensor:
+def elu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``; the exponential is only taken of
     non-positive values, so it cannot overflow. Gradient 1, or ``y + alpha`` where ``x <= 0``.
     """
     return _activation(as_tensor(input), "elu", float(alpha))
+
+
+def softplus(input: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta x)) / beta``, a smooth ReLU; ``x`` itself where ``beta x >
+    threshold`` (there the two agree to float precision), as in PyTorch.
+
+    Computed as ``max(bx, 0) + log1p(exp(-|bx|))``, so no exponential overflows. Gradient:
+    ``sigmoid(beta x)`` (1 beyond the threshold).
+    """
+    if not beta > 0:
+        raise ValueError(f"softplus: beta must be positive, got {beta}")
+    x = as_tensor(input)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)
+    data = x.data
+    bx = data * data.dtype.type(beta)
+    linear = bx > threshold
+    soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / data.dtype.type(beta)
+    out = np.where(linear, data, soft).astype(data.dtype, copy=False)
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        slope = 0.5 * (1 + np.tanh(0.5 * bx))  # sigmoid(bx) without overflow
+        return (g * np.where(linear, 1, slope).astype(data.dtype, copy=False),)
+
+    return Tensor._from_op(out, (x,), backward)
 
 
 def sigmoid(input: ArrayLike) -> Tensor:
@@ -54,7 +83,7 @@ def tanh(input: ArrayLike) -> Tensor:
     return _activation(as_tensor(input), "tanh")
 
 
-def silu(input: ArrayLike) -> Tensor:
+def silu(input: ArrayLike, inplace: bool = False) -> Tensor:
     """SiLU (swish): ``x * sigmoid(x)``; derivative ``s (1 + x (1 - s))``."""
     return _activation(as_tensor(input), "silu")
 

@@ -168,6 +168,20 @@ def huber_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean",
     return _pointwise(losses.astype(x.dtype, copy=False), grad, x, t, -grad, reduction)
 
 
+def smooth_l1_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """Smooth L1 loss (Fast R-CNN's): ``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| -
+    0.5 beta``, with ``d = x - t``: the Huber loss with ``delta = beta``, divided by
+    ``beta``. ``beta = 0`` is the L1 loss. Gradient: ``d / beta`` clipped to [-1, 1].
+    """
+    _check_reduction("smooth_l1_loss", reduction)
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    return huber_loss(input, target, reduction, delta=beta) / beta
+
+
 def rmse_loss(input: ArrayLike, target: ArrayLike, eps: float = 1e-8,
               reduction: str = "mean") -> Tensor:
     """Root mean squared error, ``sqrt(mean((x - t)^2) + eps)``.
