@@ -1,5 +1,7 @@
 """compile / fit / evaluate / predict on small synthetic problems, one per loss pairing."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -340,3 +342,26 @@ def test_custom_loss_function_is_called_predictions_first():
     history = model.fit(x, labels, epochs=1, batch_size=32, verbose=0)
     assert calls == [((32, 3), (32,))]
     assert "<lambda>" in history.history
+
+
+def test_validation_split_on_class_sorted_data_warns_about_unseen_classes():
+    # The bundled MNIST subset is sorted by class: its last 20% are all 8s and 9s.
+    x, _ = _blobs(n=120)
+    labels = np.repeat(np.arange(3), [48, 48, 24])
+    model = _mlp(4, 3)
+    model.compile("adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    with pytest.warns(RuntimeWarning, match=r"class\(es\) 2 appear only there.*Shuffle"):
+        model.fit(x, labels, epochs=1, validation_split=0.2, verbose=0)
+    one_hot = np.eye(3, dtype=np.float32)[labels]
+    model.compile("adam", loss="categorical_crossentropy")
+    with pytest.warns(RuntimeWarning, match=r"class\(es\) 2 "):
+        model.fit(x, one_hot, epochs=1, validation_split=0.2, verbose=0)
+    # Shuffled data, and regression targets, fit without a word.
+    p = np.random.default_rng(0).permutation(len(x))
+    model.compile("adam", loss="sparse_categorical_crossentropy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x[p], labels[p], epochs=1, validation_split=0.2, verbose=0)
+        regression = _mlp(4, 1)
+        regression.compile("sgd", loss="mse")
+        regression.fit(x, np.sort(x[:, :1], axis=0), epochs=1, validation_split=0.2, verbose=0)

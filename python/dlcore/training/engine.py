@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -250,8 +251,41 @@ def _validation_loader(validation_data: Any, validation_split: float, x: Any, y:
     if split_at == 0 or split_at == n:
         raise ValueError(f"fit: validation_split={validation_split} of {n} samples leaves "
                          f"{n - split_at} for validation and {split_at} for training")
+    _warn_if_unseen_classes(y[:split_at], y[split_at:], validation_split)
     val = make_loader(x[split_at:], y[split_at:], batch_size, False, "fit")
     return x[:split_at], y[:split_at], val
+
+
+def _class_labels(y: Any) -> Optional[np.ndarray]:
+    """The class of each sample when ``y`` holds integer labels (``(N,)`` or ``(N, 1)``) or
+    one-hot rows; None for anything else (regression targets, soft labels)."""
+    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1 and y.dtype.kind in "iub":
+        return y
+    if y.ndim == 2 and y.shape[1] > 1 and y.size and np.isin(y, (0, 1)).all() \
+            and (y.sum(axis=1) == 1).all():
+        return y.argmax(axis=1)
+    return None
+
+
+def _warn_if_unseen_classes(y_train: Any, y_val: Any, validation_split: float) -> None:
+    """``validation_split`` holds out the last samples as they come (Keras's rule); on data
+    sorted by class (the bundled MNIST subset is) that validates on classes the model never
+    trained on, and validation accuracy sits near 0 for no visible reason. Say so."""
+    train, val = _class_labels(y_train), _class_labels(y_val)
+    if train is None or val is None:
+        return
+    unseen = np.setdiff1d(val, train)
+    if unseen.size:
+        shown = ", ".join(str(c) for c in unseen[:10]) + (", ..." if unseen.size > 10 else "")
+        warnings.warn(
+            f"fit: validation_split={validation_split} holds out the last {len(val)} samples "
+            f"before any shuffling, and class(es) {shown} appear only there: the model is "
+            f"validated on classes it never trains on. Shuffle x and y together first "
+            f"(p = np.random.permutation(len(x)); x, y = x[p], y[p]) or pass validation_data.",
+            RuntimeWarning, stacklevel=5)
 
 
 def _callback_list(callbacks: Optional[Sequence[Callback]], verbose: int
