@@ -20,6 +20,7 @@ from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
+from .groupnorm import GroupNorm
 from .layernorm import LayerNorm
 from .linear import Identity, Linear
 from .loss import (
@@ -54,6 +55,7 @@ __all__ = [
     "ELU",
     "Flatten",
     "GELU",
+    "GroupNorm",
     "HuberLoss",
     "Identity",
     "L1Loss",

@@ -24,6 +24,7 @@ from .ops.conv_transpose import conv_transpose2d
 from .ops.dropout import dropout, dropout2d
 from .ops.encoding import one_hot
 from .ops.flatten import flatten, unflatten
+from .ops.groupnorm import group_norm
 from .ops.layernorm import layer_norm
 from .ops.linear import linear
 from .ops.loss import (
@@ -54,6 +55,7 @@ __all__ = [
     "elu",
     "flatten",
     "gelu",
+    "group_norm",
     "huber_loss",
     "interpolate",
     "l1_loss",
