@@ -219,6 +219,33 @@ def test_learning_rate_scheduler_functions():
                   callbacks=[LearningRateScheduler(lambda epoch: float("nan"))])
 
 
+def test_learning_rate_scheduler_steps_one_cycle_after_every_batch():
+    x, y = _regression(n=64)
+    model = _linear_model()
+    opt = model._compiled.optimizer
+    seen = []
+    original_step = opt.step
+
+    def spy():
+        seen.append(opt.param_groups[0]["lr"])
+        original_step()
+
+    opt.step = spy
+    cycle = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, epochs=3, steps_per_epoch=4,
+                                          cycle_momentum=False)
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0,
+                        callbacks=[LearningRateScheduler(cycle)])
+    fresh = optim.lr_scheduler.OneCycleLR(optim.SGD([nn.Parameter(np.zeros(1))]), max_lr=0.1,
+                                          total_steps=12, cycle_momentum=False)
+    want = [fresh.get_last_lr()[0]]
+    for _ in range(11):
+        fresh.step()
+        want.append(fresh.get_last_lr()[0])
+    assert seen == pytest.approx(want)  # every batch at its own rate, the whole cycle once
+    assert cycle.last_epoch == 12
+    assert history.history["lr"] == pytest.approx([want[3], want[7], want[11]])
+
+
 def test_learning_rate_scheduler_wraps_lr_scheduler_objects():
     x, y, val = _diverging_validation()
     model = _linear_model(lr=0.1)

@@ -122,6 +122,7 @@ def test_the_optimizer_uses_the_scheduled_rate():
     lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + e)),
     lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 6, 6], gamma=0.5),
     lambda o: lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=8),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.5, total_steps=20),
 ])
 def test_state_dict_round_trip(make):
     opt = make_optimizer()
@@ -211,3 +212,83 @@ def test_invalid_schedule_arguments():
     with pytest.raises(ValueError, match="total_iters"):
         lr_scheduler.LinearLR(opt, total_iters=0)
     assert math.isclose(opt.param_groups[0]["lr"], 0.1)
+
+
+def one_cycle_run(scheduler, steps):
+    """(lr, momentum) of group 0 at each of ``steps`` steps, stepping between them."""
+    seen = []
+    for i in range(steps):
+        group = scheduler.optimizer.param_groups[0]
+        momentum = group["betas"][0] if "betas" in group else group["momentum"]
+        seen.append((group["lr"], momentum))
+        if i < steps - 1:
+            scheduler.step()
+    return np.array(seen)
+
+
+def test_one_cycle_climbs_then_anneals_with_momentum_opposite():
+    opt = make_optimizer(cls=lambda groups: optim.SGD(groups, momentum=0.9))
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
+    got = one_cycle_run(sched, 10)
+    # PyTorch 2's OneCycleLR gives these rates for the same arguments.
+    np.testing.assert_allclose(got[:, 0], [0.04, 0.52, 1.0, 0.95048463, 0.81174565, 0.61126202,
+                                           0.38874198, 0.18825835, 0.049519368, 4e-6],
+                               rtol=1e-7)
+    np.testing.assert_allclose(got[[0, 2, 9], 1], [0.95, 0.85, 0.95])
+    assert np.all(np.diff(got[:3, 1]) < 0) and np.all(np.diff(got[2:, 1]) > 0)
+    sched9 = lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=9)
+    for _ in range(9):
+        sched9.step()
+    with pytest.raises(ValueError, match="stepped 10 times, but total_steps is 9"):
+        sched9.step()
+
+
+def test_one_cycle_three_phase_linear_on_adam_cycles_beta1_only():
+    opt = make_optimizer(lr=0.5, groups=2, cls=optim.Adam)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=[0.01, 0.02], epochs=2, steps_per_epoch=10,
+                                    anneal_strategy="linear", three_phase=True, pct_start=0.25,
+                                    div_factor=10.0, final_div_factor=100.0)
+    got = one_cycle_run(sched, 20)
+    # Up over steps 0..4, back down over 4..8, then to initial/100 at step 19; linear.
+    np.testing.assert_allclose(got[:9, 0], [0.001, 0.00325, 0.0055, 0.00775, 0.01, 0.00775,
+                                            0.0055, 0.00325, 0.001], rtol=1e-12)
+    np.testing.assert_allclose(got[19, 0], 1e-5, rtol=1e-12)
+    np.testing.assert_allclose(np.diff(got[8:, 0]), np.full(11, (1e-5 - 0.001) / 11),
+                               rtol=1e-9)
+    np.testing.assert_allclose(opt.param_groups[1]["lr"], 2e-5, rtol=1e-12)
+    np.testing.assert_allclose(got[[0, 4, 8, 19], 1], [0.95, 0.85, 0.95, 0.95], rtol=1e-12)
+    assert all(g["betas"][1] == 0.999 for g in opt.param_groups)
+
+
+def test_one_cycle_drives_the_optimizer_steps():
+    p = nn.Parameter(np.zeros(1, np.float32))
+    opt = optim.SGD([p], lr=123.0)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=4, cycle_momentum=True)
+    expected = 0.0
+    for _ in range(4):
+        lr, momentum = opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]
+        assert momentum > 0  # SGD without momentum gets the cycled one, as in PyTorch
+        p.grad = Tensor(np.ones(1, np.float32))
+        opt.step()
+        expected -= lr
+        if sched.last_epoch < 3:
+            sched.step()
+    assert p.data[0] < expected  # momentum made the steps longer than the rates alone
+
+
+def test_one_cycle_bad_arguments():
+    with pytest.raises(ValueError, match="total_steps, or epochs and steps_per_epoch"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, epochs=3)
+    with pytest.raises(ValueError, match="total_steps must be a positive int"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=0)
+    with pytest.raises(ValueError, match="pct_start"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=5, pct_start=1.5)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        lr_scheduler.OneCycleLR(make_optimizer(), 1.0, 5, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="expected 2 values of max_lr"):
+        lr_scheduler.OneCycleLR(make_optimizer(groups=2), max_lr=[1.0], total_steps=5)
+    with pytest.raises(ValueError, match="Adagrad has neither.*cycle_momentum=False"):
+        lr_scheduler.OneCycleLR(make_optimizer(cls=optim.Adagrad), max_lr=1.0, total_steps=5)
+    sched = lr_scheduler.OneCycleLR(make_optimizer(cls=optim.Adagrad), max_lr=1.0,
+                                    total_steps=5, cycle_momentum=False)
+    assert sched.get_last_lr() == [pytest.approx(0.04)]

@@ -27,6 +27,7 @@ __all__ = [
     "LambdaLR",
     "LinearLR",
     "MultiStepLR",
+    "OneCycleLR",
     "ReduceLROnPlateau",
     "StepLR",
 ]
@@ -46,6 +47,10 @@ class LRScheduler:
         last_epoch: index of the last epoch when resuming; -1 (the default) starts afresh and
             records each group's current lr as ``initial_lr``.
     """
+
+    #: Whether ``step()`` belongs after every batch (OneCycleLR) rather than every epoch;
+    #: ``fit``'s ``LearningRateScheduler`` callback steps it accordingly.
+    per_batch = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
@@ -303,6 +308,152 @@ class CosineAnnealingLR(LRScheduler):
         ratio = (1 + math.cos(math.pi * epoch / t_max)) / (
             1 + math.cos(math.pi * (epoch - 1) / t_max))
         return [ratio * (lr - eta_min) + eta_min for lr in lrs]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin, 2018): the learning rate climbs from ``max_lr /
+    div_factor`` to ``max_lr`` over the first ``pct_start`` of training, then anneals to
+    ``max_lr / (div_factor * final_div_factor)``; momentum (SGD's ``momentum``, Adam's
+    ``beta1``) moves the opposite way, between ``max_momentum`` and ``base_momentum``.
+    With ``three_phase`` the rate comes back down to its start before the final anneal.
+
+    Unlike the other schedules this one steps **per batch**: call ``step()`` after every
+    ``optimizer.step()``, ``total_steps`` times in all (or ``epochs * steps_per_epoch``).
+    Few epochs at a high rate is what makes it suit CPU training.
+
+    Args:
+        optimizer: the optimizer; its ``lr`` is replaced by the schedule's.
+        max_lr: the peak learning rate (one value, or one per parameter group).
+        total_steps: the number of ``step()`` calls; else ``epochs * steps_per_epoch``.
+        pct_start: the fraction of steps spent climbing (default 0.3).
+        anneal_strategy: ``'cos'`` (default) or ``'linear'``.
+        cycle_momentum: cycle the momentum too (needs an optimizer with ``momentum`` or
+            ``betas``).
+        base_momentum, max_momentum: the momentum's range (default 0.85 and 0.95).
+        div_factor: ``initial lr = max_lr / div_factor`` (default 25).
+        final_div_factor: ``final lr = initial lr / final_div_factor`` (default 1e4).
+        three_phase: climb, come back down symmetrically, then anneal (default False).
+        last_epoch: the index of the last step when resuming (see ``LRScheduler``).
+
+    Example:
+        >>> opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> sched = OneCycleLR(opt, max_lr=0.1, epochs=5, steps_per_epoch=len(loader))
+        >>> for epoch in range(5):
+        ...     for x, y in loader:
+        ...         opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step(); sched.step()
+    """
+
+    per_batch = True
+
+    def __init__(self, optimizer: Optimizer, max_lr: Union[float, Sequence[float]],
+                 total_steps: Union[int, None] = None, epochs: Union[int, None] = None,
+                 steps_per_epoch: Union[int, None] = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: Union[float, Sequence[float]] = 0.85,
+                 max_momentum: Union[float, Sequence[float]] = 0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 three_phase: bool = False, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.total_steps = _one_cycle_steps(total_steps, epochs, steps_per_epoch)
+        if not 0 <= pct_start <= 1 or isinstance(pct_start, bool):
+            raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
+                             f"{anneal_strategy!r}")
+        if not (div_factor > 0 and final_div_factor > 0):
+            raise ValueError(f"OneCycleLR: div_factor and final_div_factor must be positive, "
+                             f"got {div_factor} and {final_div_factor}")
+        self.anneal_strategy = anneal_strategy
+        steps = float(self.total_steps)
+        if three_phase:
+            ends = [pct_start * steps - 1, 2 * pct_start * steps - 2, steps - 1]
+            lrs, momenta = [("initial_lr", "max_lr"), ("max_lr", "initial_lr"),
+                            ("initial_lr", "min_lr")], [("max_momentum", "base_momentum"),
+                                                        ("base_momentum", "max_momentum"),
+                                                        ("max_momentum", "max_momentum")]
+        else:
+            ends = [pct_start * steps - 1, steps - 1]
+            lrs = [("initial_lr", "max_lr"), ("max_lr", "min_lr")]
+            momenta = [("max_momentum", "base_momentum"), ("base_momentum", "max_momentum")]
+        self._phases = list(zip(ends, lrs, momenta))
+        groups = optimizer.param_groups
+        peaks = _per_group("max_lr", max_lr, len(groups))
+        if last_epoch == -1:
+            for group, peak in zip(groups, peaks):
+                group["initial_lr"] = peak / div_factor
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"OneCycleLR: cycle_momentum needs an optimizer with momentum "
+                                 f"or betas; {type(optimizer).__name__} has neither (pass "
+                                 f"cycle_momentum=False)")
+            self._use_beta1 = "betas" in optimizer.defaults
+            lows = _per_group("base_momentum", base_momentum, len(groups))
+            highs = _per_group("max_momentum", max_momentum, len(groups))
+            if last_epoch == -1:
+                for group, low, high in zip(groups, lows, highs):
+                    self._set_momentum(group, high)
+                    group["base_momentum"], group["max_momentum"] = low, high
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: Dict[str, Any], value: float) -> None:
+        if self._use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> List[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR: stepped {step} times, but total_steps is "
+                             f"{self.total_steps}; step once per batch, and give total_steps "
+                             f"(or epochs and steps_per_epoch) for the whole run")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            for i, (end, (lr_from, lr_to), (m_from, m_to)) in enumerate(self._phases):
+                if step <= end or i == len(self._phases) - 1:
+                    pct = (step - start) / (end - start) if end > start else 1.0
+                    lrs.append(self._anneal(group[lr_from], group[lr_to], pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(group, self._anneal(group[m_from], group[m_to], pct))
+                    break
+                start = end
+        return lrs
+
+
+def _one_cycle_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
+    def positive(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    if total_steps is not None:
+        if not positive(total_steps):
+            raise ValueError(f"OneCycleLR: total_steps must be a positive int, got "
+                             f"{total_steps!r}")
+        return total_steps
+    if epochs is None or steps_per_epoch is None:
+        raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+    if not (positive(epochs) and positive(steps_per_epoch)):
+        raise ValueError(f"OneCycleLR: epochs and steps_per_epoch must be positive ints, got "
+                         f"{epochs!r} and {steps_per_epoch!r}")
+    return epochs * steps_per_epoch
+
+
+def _per_group(name: str, value: Any, groups: int) -> List[float]:
+    """One float per parameter group from a number or a list of them."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != groups:
+            raise ValueError(f"OneCycleLR: expected {groups} values of {name}, one per "
+                             f"parameter group, got {len(value)}")
+        return [float(v) for v in value]
+    return [float(value)] * groups
 
 
 class ReduceLROnPlateau:

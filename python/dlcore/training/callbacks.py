@@ -352,8 +352,9 @@ class LearningRateScheduler(Callback):
             ``schedule(epoch, lr) -> lr`` (epoch counted from 0), applied at the start of
             each epoch; or any ``dlcore.optim.lr_scheduler`` object built on the compiled
             optimizer, whose ``step()`` is called at the end of each epoch (PyTorch's
-            convention). ``ReduceLROnPlateau`` schedulers are stepped with the value of
-            ``monitor``.
+            convention), or after each batch for per-batch ones (``OneCycleLR``: give it
+            ``epochs`` and ``steps_per_epoch`` of the ``fit`` call). ``ReduceLROnPlateau``
+            schedulers are stepped with the value of ``monitor``.
         verbose: 1 prints each change.
         monitor: the log value passed to plateau schedulers.
 
@@ -386,8 +387,20 @@ class LearningRateScheduler(Callback):
         if self.verbose and lr != current:
             _say(f"Epoch {epoch + 1}: learning rate set to {float(lr):.6g}")
 
+    def _per_batch(self) -> bool:
+        return bool(getattr(self.scheduler, "per_batch", False))
+
+    def on_batch_end(self, batch: int, logs: Logs = None) -> None:
+        if self.scheduler is not None and self._per_batch():
+            self._last_batch_lr = get_lr(self.optimizer)
+            self.scheduler.step()
+
     def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
         logs = logs if logs is not None else {}
+        if self.scheduler is not None and self._per_batch():
+            # The rate the epoch's last batch used, not the next one's.
+            logs["lr"] = getattr(self, "_last_batch_lr", get_lr(self.optimizer))
+            return
         logs["lr"] = get_lr(self.optimizer)
         if self.scheduler is None:
             return
