@@ -5,11 +5,16 @@ They write into ``x.data``, and two rules keep gradients right, as in PyTorch:
 
 - A tensor that requires grad changes in place only under ``dlcore.no_grad()`` (a manual
   optimizer step, an initialisation). With grad mode on the methods raise; the operators
-  (``x -= v``) instead build a new node, as ``x = x - v`` would.
+  (``x -= v``) write in place only under ``no_grad`` and otherwise build a new tensor, as
+  ``x = x - v`` would.
+- Batches that a ``DataLoader`` slices out of a ``TensorDataset`` view the dataset's arrays
+  and are read-only: an in-place method on one raises instead of changing the dataset.
 - Every write is stamped with the op counter, and ``backward`` refuses to go through an op
   whose input or output was written after the op recorded it: the values it saved for its
   derivative are gone, and the gradient would be silently wrong. PyTorch checks only the
   tensors an op saved; dlcore does not track which those are, so it checks all of them.
+  Nor does it track storage: a write through a view (``y = x[0]; y += 1``) changes ``x``
+  too, as in NumPy and PyTorch, but only ``y`` is stamped.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ def _check_writable(x: Tensor, op: str) -> None:
         )
     raise RuntimeError(
         f"{op}: in-place update of a tensor that is part of the graph (shape {x.shape}, from "
-        f"{x.grad_fn!r}); backward may need its values: write the out-of-place form, "
-        f"x = x.{op.rstrip('_')}(...)"
+        f"{x.grad_fn!r}); backward may need its values: compute a new tensor instead "
+        f"(x = x + v, x.clamp(...), dlcore.where(mask, v, x))"
     )
 
 
@@ -49,6 +54,11 @@ def _write(x: Tensor, op: str, value: Any, write: Callable[[np.ndarray, Any], No
     """``write(x.data, value)`` after the checks, with a ValueError naming the shapes if the
     value does not fit; stamps ``x``."""
     _check_writable(x, op)
+    if not x.data.flags.writeable:
+        raise ValueError(
+            f"{op}: the tensor's array (shape {x.shape}) is read-only: a batch that views its "
+            f"dataset, or a read-only NumPy array; write into a copy (x = x.clone())"
+        )
     try:
         write(x.data, value)
     except (ValueError, TypeError) as err:
@@ -64,13 +74,17 @@ def _write(x: Tensor, op: str, value: Any, write: Callable[[np.ndarray, Any], No
 
 def update(x: Tensor, symbol: str, ufunc: Any, op: Callable[[Any, Any], Tensor],
            other: ArrayLike) -> Tensor:
-    """``x <symbol> other`` (``+=`` and friends). While a graph is being recorded and either
-    side requires grad, a new node, as ``x = x <op> other`` would give (writing into ``x``
-    could destroy values saved for backward), or an error for a leaf that requires grad,
-    whose update belongs under ``no_grad``. Otherwise in place on ``x.data``."""
-    if _grad_state.enabled and (x.requires_grad or _requires_grad(other)):
+    """``x <symbol> other`` (``+=`` and friends). Under ``no_grad``, in place on ``x.data``
+    (the manual optimizer step). While a graph is being recorded, a new tensor, as ``x = x
+    <op> other`` would give: writing into ``x`` could destroy values saved for backward, or
+    write through a batch into its dataset; and an error for a leaf that requires grad,
+    whose update belongs under ``no_grad``. A read-only array (a batch viewing its dataset)
+    also gets a new tensor."""
+    if _grad_state.enabled:
         if x.requires_grad and x._backward is None:
             _check_writable(x, symbol)  # raises
+        return op(x, other)
+    if not x.data.flags.writeable:
         return op(x, other)
     return _write(x, symbol, _raw(other),
                   lambda data, v: ufunc(data, v, out=data, casting="same_kind"))

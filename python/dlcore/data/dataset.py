@@ -88,5 +88,14 @@ class TensorDataset(Dataset):
 
 def _take(t: Any, index: Any) -> Any:
     if isinstance(t, Tensor):
-        return Tensor(t.data[index])
+        return Tensor(read_only_view(t.data, index))
     return t[index]
+
+
+def read_only_view(data: np.ndarray, index: Any) -> np.ndarray:
+    """``data[index]``; when that is a view (a slice, one sample), made read-only, so an
+    in-place op on a batch (``x.add_(noise)``) raises instead of changing the dataset."""
+    part = data[index]
+    if isinstance(part, np.ndarray) and np.may_share_memory(part, data):
+        part.flags.writeable = False
+    return part

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from ..tensor import Tensor
+from .dataset import read_only_view
 
 
 class DataLoader:
@@ -113,7 +114,7 @@ def batch_fetcher(dataset: Any, collate_fn: Optional[Callable[[List[Any]], Any]]
         if isinstance(dataset, np.ndarray):
             return dataset.__getitem__
         if isinstance(dataset, Tensor):
-            return lambda index: Tensor(dataset.data[index])
+            return lambda index: Tensor(read_only_view(dataset.data, index))
         get_batch = getattr(dataset, "get_batch", None)
         if callable(get_batch):
             return get_batch
