@@ -233,6 +233,22 @@ def chunk(x: ArrayLike, chunks: int, dim: int = 0) -> Tuple[Tensor, ...]:
     return as_tensor(x).chunk(chunks, dim)
 
 
+def sort(x: ArrayLike, dim: int = -1, descending: bool = False) -> Tuple[Tensor, Tensor]:
+    """``(values, indices)`` of ``x`` sorted along ``dim``; differentiable in the values."""
+    return as_tensor(x).sort(dim, descending)
+
+
+def argsort(x: ArrayLike, dim: int = -1, descending: bool = False) -> Tensor:
+    """The int64 indices that sort ``x`` along ``dim``."""
+    return as_tensor(x).argsort(dim, descending)
+
+
+def topk(x: ArrayLike, k: int, dim: int = -1, largest: bool = True,
+         sorted: bool = True) -> Tuple[Tensor, Tensor]:
+    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``."""
+    return as_tensor(x).topk(k, dim, largest, sorted)
+
+
 def isnan(x: ArrayLike) -> Tensor:
     """Where ``x`` is NaN: a bool tensor of ``x``'s shape."""
     return as_tensor(x).isnan()

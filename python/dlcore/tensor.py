@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from heapq import heappop, heappush
 from itertools import count
-from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -308,13 +308,54 @@ class Tensor:
             return Tensor(self.data.astype(dtype))
         return Tensor._from_op(self.data.astype(dtype), (self,), lambda g: (g,))
 
-    to = astype
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``; a device (``"cpu"``, or ``to("cpu", dtype)``, ``to(device=...)``)
+        is accepted for ported PyTorch code, and any device but the CPU is refused."""
+        dtype = _dtype_after_device("Tensor.to", args, kwargs)
+        return self if dtype is None else self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: dlcore tensors live in main memory."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise RuntimeError(_NO_GPU)
+
+    @property
+    def device(self) -> str:
+        """Always ``"cpu"``."""
+        return "cpu"
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        """As int64 (class labels); outside the graph."""
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        """As int32; outside the graph."""
+        return self.astype(np.int32)
+
+    def bool(self) -> Tensor:
+        """Whether each element is non-zero."""
+        return self.astype(np.bool_)
+
+    # New tensors of this one's dtype (PyTorch's ``new_*``): outside the graph.
+    def new_zeros(self, *size: Any) -> Tensor:
+        return Tensor(np.zeros(_math._sizes(size), dtype=self.dtype))
+
+    def new_ones(self, *size: Any) -> Tensor:
+        return Tensor(np.ones(_math._sizes(size), dtype=self.dtype))
+
+    def new_full(self, size: Any, fill_value: float) -> Tensor:
+        return Tensor(np.full(_math._sizes((size,)), fill_value, dtype=self.dtype))
+
+    def new_tensor(self, data: ArrayLike) -> Tensor:
+        return Tensor(np.array(_raw(data), dtype=self.dtype))
 
 
     def __len__(self) -> int:
@@ -642,6 +683,13 @@ class Tensor:
     def T(self) -> Tensor:
         return self.transpose()
 
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a 0-D or 1-D tensor is returned as it is)."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape "
+                             f"{self.shape}; use transpose(dim0, dim1) or permute")
+        return self.transpose() if self.ndim == 2 else self
+
     def squeeze(self, axis: Any = None) -> Tensor:
         return self.reshape(np.squeeze(self.data, axis=axis).shape)
 
@@ -735,6 +783,16 @@ class Tensor:
 
     def cumsum(self, dim: int) -> Tensor:
         return _math.cumsum(self, dim)
+
+    def sort(self, dim: int = -1, descending: bool = False) -> Tuple[Tensor, Tensor]:
+        return _math.sort(self, dim, descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False) -> Tensor:
+        return _math.argsort(self, dim, descending)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True,
+             sorted: bool = True) -> Tuple[Tensor, Tensor]:
+        return _math.topk(self, k, dim, largest, sorted)
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _math.all(self, dim, keepdim)
@@ -934,6 +992,38 @@ def as_tensor(x: ArrayLike, dtype: Any = None) -> Tensor:
     if isinstance(x, Tensor):
         return x if dtype is None or x.dtype == dtype else x.astype(dtype)
     return Tensor(x, dtype=dtype)
+
+
+_NO_GPU = ("dlcore runs on the CPU only; leave out .cuda()/.to('cuda') (tensors and models "
+           "are on the CPU already)")
+
+
+def _dtype_after_device(op: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    """The dtype among ``to``'s arguments (None if only a device was given), after checking
+    that any device named is the CPU."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None), kwargs.pop("copy", None)
+    if kwargs:
+        raise TypeError(f"{op}: unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, str) and not _is_dtype_name(arg):
+            device = arg
+        elif dtype is None:
+            dtype = arg
+        else:
+            raise TypeError(f"{op}: expected a dtype and/or a device, got {args!r}")
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"{op}({device!r}): " + _NO_GPU)
+    return dtype
+
+
+def _is_dtype_name(name: str) -> bool:
+    try:
+        np.dtype(name)
+    except TypeError:
+        return False
+    return True
 
 
 def _dim_index(dim: Any, ndim: int, op: str) -> int:

@@ -317,6 +317,58 @@ def masked_fill(x: Tensor, mask: ArrayLike, value: float) -> Tensor:
     return Tensor._from_op(out, (x,), lambda g: (np.where(where, 0, g),))
 
 
+def _taken(x: Tensor, order: np.ndarray, axis: int) -> Tensor:
+    """``x``'s values at ``order`` (indices along ``axis``, each position at most once), with
+    the gradient put back where each value came from."""
+    out = np.take_along_axis(x.data, order, axis=axis)
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        full = np.zeros(x.shape, dtype=g.dtype)
+        np.put_along_axis(full, order, g, axis=axis)
+        return (full,)
+
+    return Tensor._from_op(out, (x,), backward)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim``: an int64 tensor outside the graph.
+    Ascending order is stable (equal values keep their order); NaN counts as the largest
+    value, as in PyTorch (last ascending, first descending)."""
+    if x.ndim == 0:
+        return Tensor(np.zeros((), np.int64))
+    axis = _dim_index(dim, x.ndim, "argsort")
+    order = np.argsort(x.data, axis=axis, kind="stable")
+    if descending:
+        order = np.flip(order, axis)
+    return Tensor(order.astype(np.int64, copy=False))
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False) -> Tuple[Tensor, Tensor]:
+    """``(values, indices)``: ``x`` sorted along ``dim`` and where each value came from, as
+    PyTorch's ``sort``. The gradient of the values goes back to their places."""
+    order = argsort(x, dim, descending).data
+    if x.ndim == 0:
+        return x * 1, Tensor(order)
+    return _taken(x, order, _dim_index(dim, x.ndim, "sort")), Tensor(order)
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True,
+         sorted: bool = True) -> Tuple[Tensor, Tensor]:
+    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, as
+    PyTorch's ``topk``; in order (largest first) whether or not ``sorted`` is asked for. The
+    gradient of the values goes back to their places."""
+    if x.ndim == 0:
+        raise ValueError("topk: needs a tensor with at least one dimension, got a scalar")
+    axis = _dim_index(dim, x.ndim, "topk")
+    size = x.shape[axis]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= size:
+        raise ValueError(f"topk: k must be an int in [0, {size}] for dim {dim} of shape "
+                         f"{x.shape}, got {k!r}")
+    order = argsort(x, dim, descending=largest).data
+    order = np.take(order, np.arange(int(k)), axis=axis)
+    return _taken(x, order, axis), Tensor(order)
+
+
 def gather(x: Tensor, dim: int, index: ArrayLike) -> Tensor:
     """``out[i][j] = x[i][index[i][j]]`` along ``dim`` (for ``dim=1``), as PyTorch's
     ``gather``: ``index`` has ``x``'s number of dimensions and the output has its shape. The

@@ -21,6 +21,7 @@ from .ops.activation import (
 from .ops.batchnorm import batch_norm
 from .ops.conv import conv2d, pad
 from .ops.conv_transpose import conv_transpose2d
+from .ops.distance import cosine_similarity, normalize
 from .ops.dropout import dropout, dropout2d
 from .ops.encoding import one_hot
 from .ops.flatten import flatten, unflatten
@@ -49,6 +50,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "conv2d",
     "conv_transpose2d",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
     "dropout2d",
@@ -67,6 +69,7 @@ __all__ = [
     "min_pool2d",
     "mse_loss",
     "nll_loss",
+    "normalize",
     "one_hot",
     "pad",
     "prelu",

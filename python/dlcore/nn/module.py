@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, 
 
 import numpy as np
 
-from ..tensor import Tensor, check_real_dtype
+from ..tensor import _NO_GPU, Tensor, _dtype_after_device, check_real_dtype
 from ..training.keras_api import KerasMixin
 
 
@@ -227,13 +227,16 @@ class Module(KerasMixin):
         fn(self)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every floating-point parameter and buffer to ``dtype`` in place.
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert every floating-point parameter and buffer to ``dtype`` in place:
+        ``to(dtype)``, ``to(dtype=...)``.
 
-        ``to("cpu")`` is accepted and does nothing (dlcore runs on the CPU only), so ported
-        PyTorch code that moves models to a device keeps working.
+        A device is accepted when it is the CPU (``to("cpu")``, ``to(device)``, ``to("cpu",
+        dtype)``), so ported PyTorch code that moves models keeps working; any other device
+        is refused (dlcore runs on the CPU only).
         """
-        if isinstance(dtype, str) and dtype == "cpu":
+        dtype = _dtype_after_device(f"{type(self).__name__}.to", args, kwargs)
+        if dtype is None:
             return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -247,6 +250,13 @@ class Module(KerasMixin):
             if buf.data.dtype.kind == "f":
                 buf.data = buf.data.astype(dtype)
         return self
+
+    def cpu(self) -> Module:
+        """The module itself: its parameters live in main memory."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Module:
+        raise RuntimeError(_NO_GPU)
 
     def float(self) -> Module:
         return self.to(np.float32)
