@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor
 from . import functional as F
-from . import init
-from .module import Module, Parameter
+from .layernorm import _AffineNorm
+from .module import Parameter
 from .ops.groupnorm import _positive_int
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Normalise each sample's channels in ``num_groups`` groups, then scale and shift each
     channel. No batch statistics: training and evaluation compute the same thing, and
     batches of one or two images are fine (where ``BatchNorm2d``'s statistics are noise).
@@ -52,19 +52,8 @@ class GroupNorm(Module):
             self.register_parameter("bias", None)
         self._dtype = np.dtype(dtype)
 
-    def reset_parameters(self) -> None:
-        """``weight`` 1 and ``bias`` 0: the identity affine map."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
-
     def forward(self, x: Any) -> Tensor:
-        x = as_tensor(x)
-        # As LayerNorm does: uint8 images and float64 arrays run in the layer's dtype.
-        dtype = self.weight.dtype if self.weight is not None else self._dtype
-        if x.dtype != dtype:
-            x = x.astype(dtype)
+        x = self._in_layer_dtype(x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: input has shape {x.shape}; expected (N, "
                              f"{self.num_channels}, *) for num_channels={self.num_channels}")

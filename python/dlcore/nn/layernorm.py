@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -13,7 +13,29 @@ from .module import Module, Parameter
 from .ops.layernorm import normalized_shape_tuple
 
 
-class LayerNorm(Module):
+class _AffineNorm(Module):
+    """What LayerNorm and GroupNorm share: an optional learned ``weight`` (init 1) and
+    ``bias`` (init 0), and inputs converted to the layer's dtype."""
+
+    weight: Optional[Parameter]
+    bias: Optional[Parameter]
+    _dtype: np.dtype
+
+    def reset_parameters(self) -> None:
+        """``weight`` 1 and ``bias`` 0: the identity affine map."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def _in_layer_dtype(self, x: Any) -> Tensor:
+        # As Linear and BatchNorm do: uint8 images and float64 arrays run in the layer's dtype.
+        x = as_tensor(x)
+        dtype = self.weight.dtype if self.weight is not None else self._dtype
+        return x if x.dtype == dtype else x.astype(dtype)
+
+
+class LayerNorm(_AffineNorm):
     """Normalise each sample over its last ``len(normalized_shape)`` dimensions to mean 0 and
     variance 1, then scale and shift per element.
 
@@ -53,19 +75,8 @@ class LayerNorm(Module):
         self._dtype = np.dtype(dtype)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """``weight`` 1 and ``bias`` 0: the identity affine map."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
-
     def forward(self, x: Any) -> Tensor:
-        x = as_tensor(x)
-        # As Linear and BatchNorm do: uint8 images and float64 arrays run in the layer's dtype.
-        dtype = self.weight.dtype if self.weight is not None else self._dtype
-        if x.dtype != dtype:
-            x = x.astype(dtype)
+        x = self._in_layer_dtype(x)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
