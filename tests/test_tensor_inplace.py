@@ -2,6 +2,9 @@
 gradients right around them, and the small PyTorch conveniences ``x.size(d)`` and
 ``f"{loss:.4f}"``."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -234,6 +237,8 @@ def test_size_is_numpy_s_count_and_pytorch_s_method():
     assert dlcore.tensor(5.0).size() == () and dlcore.tensor(5.0).size == 1
     with pytest.raises(ValueError, match="size: dim 3 is out of range.*3 dimensions"):
         x.size(3)
+    for twin in (pickle.loads(pickle.dumps(x.size)), copy.deepcopy(x.size)):
+        assert twin == 24 and twin() == (4, 3, 2)
 
 
 def test_one_element_tensors_take_number_formats():

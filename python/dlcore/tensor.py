@@ -125,6 +125,10 @@ class _Size(int):
         size._shape = shape
         return size
 
+    def __reduce__(self) -> Tuple[Any, Tuple[Tuple[int, ...]]]:
+        # Pickle and copy rebuild it from the shape (int's own reduce would pass the count).
+        return (_Size, (self._shape,))
+
     def __call__(self, dim: Optional[int] = None) -> Any:
         if dim is None:
             return self._shape
