@@ -236,12 +236,7 @@ unsafe fn shared_b<F: Family>(
                 });
             }
         };
-        pool.in_place_scope(|scope| {
-            for _ in 1..threads {
-                scope.spawn(|_| work());
-            }
-            work();
-        });
+        threading::run_workers(pool, threads, |_| work());
     });
 }
 
@@ -316,16 +311,16 @@ impl Phases {
             while let Some(t) = claim(&progress.packs_claimed, self.pack_tasks) {
                 if phase >= 2 {
                     // This phase packs into the buffer that phase - 2's row blocks read.
-                    wait_for(&self.progress[phase - 2].rows_done, self.row_blocks);
+                    threading::spin_until(&self.progress[phase - 2].rows_done, self.row_blocks);
                 }
                 task(phase, Task::Pack(t));
                 progress.packs_done.fetch_add(1, Ordering::Release);
             }
-            wait_for(&progress.packs_done, self.pack_tasks);
+            threading::spin_until(&progress.packs_done, self.pack_tasks);
             while let Some(t) = claim(&progress.rows_claimed, self.row_blocks) {
                 if phase % self.depth_blocks > 0 {
                     // The previous depth block must have written this block of C.
-                    wait_for(&self.rows_through[t], phase);
+                    threading::spin_until(&self.rows_through[t], phase);
                 }
                 task(phase, Task::Rows(t));
                 self.rows_through[t].fetch_max(phase + 1, Ordering::AcqRel);
@@ -339,20 +334,6 @@ impl Phases {
 fn claim(counter: &AtomicUsize, total: usize) -> Option<usize> {
     let t = counter.fetch_add(1, Ordering::Relaxed);
     (t < total).then_some(t)
-}
-
-/// Wait until `counter` reaches `total` (other threads are finishing tasks they claimed):
-/// spin briefly, then yield the core between looks.
-fn wait_for(counter: &AtomicUsize, total: usize) {
-    let mut spins = 0u32;
-    while counter.load(Ordering::Acquire) < total {
-        if spins < 64 {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
 }
 
 /// Rows per block of A when `threads` threads share B blocks: at most `mc` (the block should
@@ -418,12 +399,7 @@ fn claim_tasks(pool: &ThreadPool, threads: usize, tasks: usize, task: impl Fn(us
     if tasks < 2 || threads < 2 {
         return work();
     }
-    pool.in_place_scope(|scope| {
-        for _ in 1..threads.min(tasks) {
-            scope.spawn(|_| work());
-        }
-        work();
-    });
+    threading::run_workers(pool, threads.min(tasks), |_| work());
 }
 
 /// Width of the strips `len` rows or columns are split into for `threads` threads: up to
