@@ -193,13 +193,15 @@ pub fn for_each_chunk<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &m
         f(0, out);
         return;
     }
-    use rayon::prelude::*;
     // A few chunks per thread balances load without many tiny tasks.
     let chunk = out.len().div_ceil(threads * 4).max(grain / 2).max(1);
-    install(|| {
-        out.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(i, c)| f(i * chunk, c));
+    let chunks: Vec<Mutex<Option<&mut [T]>>> =
+        out.chunks_mut(chunk).map(|c| Mutex::new(Some(c))).collect();
+    for_each_task(chunks.len(), |i| {
+        let taken = chunks[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(c) = taken {
+            f(i * chunk, c);
+        }
     });
 }
 
@@ -268,14 +270,40 @@ pub fn spin_until(counter: &AtomicUsize, total: usize) {
 }
 
 /// Run `task(i)` for every `i` in `0..tasks`, in parallel when there is more than one task
-/// and the pool has more than one thread, else serially on this thread.
+/// and the pool has more than one thread, else serially on this thread. The calling thread
+/// takes part (see [`claim_tasks`]).
 pub fn for_each_task(tasks: usize, task: impl Fn(usize) + Sync + Send) {
-    if tasks <= 1 || num_threads() == 1 {
+    let threads = num_threads();
+    if tasks <= 1 || threads == 1 {
         (0..tasks).for_each(task);
         return;
     }
-    use rayon::prelude::*;
-    install(|| (0..tasks).into_par_iter().for_each(task));
+    let pool = pool();
+    claim_tasks(&pool, threads, tasks, task);
+    linger(&pool);
+}
+
+/// Run `task(t)` for every `t` in `0..tasks` on up to `threads` threads of `pool`, the
+/// calling thread included (see [`run_workers`]); each claims the next task from a counter
+/// until none are left, so a thread that starts late or shares its core does fewer. Returns
+/// when all are done.
+pub fn claim_tasks(pool: &ThreadPool, threads: usize, tasks: usize, task: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        while let Some(t) = claim(&next, tasks) {
+            task(t);
+        }
+    };
+    if tasks < 2 || threads < 2 {
+        return work();
+    }
+    run_workers(pool, threads.min(tasks), |_| work());
+}
+
+/// Claim the next of `total` tasks from `counter`: its index, or None when all are claimed.
+pub fn claim(counter: &AtomicUsize, total: usize) -> Option<usize> {
+    let t = counter.fetch_add(1, Ordering::Relaxed);
+    (t < total).then_some(t)
 }
 
 #[cfg(test)]

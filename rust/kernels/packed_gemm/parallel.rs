@@ -24,7 +24,7 @@ use rayon::ThreadPool;
 
 use super::buffers::{with_scratch, with_shared_b};
 use super::{balanced_step, packed_b_len, serial, APlan, Family, PackedB, View, ViewMut};
-use crate::threading;
+use crate::threading::{self, claim};
 
 /// Below this many multiply-adds (a 128^3 product, ~30 us on one core) a single thread is
 /// faster than waking another.
@@ -330,12 +330,6 @@ impl Phases {
     }
 }
 
-/// Claim the next of `total` tasks from `counter`: its index, or None when all are claimed.
-fn claim(counter: &AtomicUsize, total: usize) -> Option<usize> {
-    let t = counter.fetch_add(1, Ordering::Relaxed);
-    (t < total).then_some(t)
-}
-
 /// Rows per block of A when `threads` threads share B blocks: at most `mc` (the block should
 /// stay in L2), a multiple of `align`, and enough blocks that every thread gets the same
 /// number, `ROW_BLOCKS_PER_THREAD` or more where blocks of `MIN_ROW_BLOCK` rows allow.
@@ -370,7 +364,7 @@ unsafe fn strips<F: Family>(
         (m, F::MR)
     };
     let strip = strip_size(len, align, threads);
-    claim_tasks(pool, threads, len.div_ceil(strip), |s| {
+    threading::claim_tasks(pool, threads, len.div_ceil(strip), |s| {
         let start = s * strip;
         let size = strip.min(len - start);
         // SAFETY: strips are disjoint parts of C, inside the extents the caller checked.
@@ -384,22 +378,6 @@ unsafe fn strips<F: Family>(
             }
         }
     });
-}
-
-/// Run `task(t)` for every `t` in `0..tasks` on up to `threads` threads of `pool`, the
-/// calling thread included; each thread claims the next task from a counter until none are
-/// left. Returns when all are done.
-fn claim_tasks(pool: &ThreadPool, threads: usize, tasks: usize, task: impl Fn(usize) + Sync) {
-    let next = AtomicUsize::new(0);
-    let work = || {
-        while let Some(t) = claim(&next, tasks) {
-            task(t);
-        }
-    };
-    if tasks < 2 || threads < 2 {
-        return work();
-    }
-    threading::run_workers(pool, threads.min(tasks), |_| work());
 }
 
 /// Width of the strips `len` rows or columns are split into for `threads` threads: up to
