@@ -15,7 +15,7 @@
 //! packing small ones together, so a hundred small tensors cost about what one tensor of the
 //! same total size does, and a single large tensor still uses every thread.
 
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 use super::real::Real;
 use crate::threading;
@@ -847,16 +847,18 @@ pub fn step<T: Real, R: UpdateRule>(rule: &R, group: Vec<ParamState<'_, T>>) -> 
         }
         return Ok(());
     }
-    let mut tasks = pack_tasks(
+    let tasks: Vec<Mutex<Vec<Piece<T, _>>>> = pack_tasks(
         pieces,
         total.div_ceil(threads * TASKS_PER_THREAD).max(GRAIN / 2),
-    );
-    threading::install(|| {
-        tasks.par_iter_mut().for_each(|task| {
-            for piece in task.iter_mut() {
-                piece.run(rule);
-            }
-        })
+    )
+    .into_iter()
+    .map(Mutex::new)
+    .collect();
+    threading::for_each_task(tasks.len(), |t| {
+        let mut task = tasks[t].lock().unwrap_or_else(|e| e.into_inner());
+        for piece in task.iter_mut() {
+            piece.run(rule);
+        }
     });
     Ok(())
 }
