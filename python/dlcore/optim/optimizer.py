@@ -132,7 +132,7 @@ class Optimizer:
                 buffers: List[Sequence[np.ndarray]], steps: np.ndarray) -> None:
         """Call the fused kernel on one group (all arrays of one dtype); it increments
         ``steps``, the update count of each parameter."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _update()")
 
     #: Whether the state holds a ``"step"`` count (all but SGD, as in PyTorch).
     _counts_steps = True

@@ -41,13 +41,13 @@ class Metric:
         self.name = name or _snake(type(self).__name__)
 
     def update_state(self, y_true: Any, y_pred: Any) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define update_state()")
 
     def result(self) -> float:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define result()")
 
     def reset_state(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define reset_state()")
 
     def __call__(self, y_true: Any, y_pred: Any) -> float:
         self.update_state(y_true, y_pred)
