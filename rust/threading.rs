@@ -226,8 +226,8 @@ pub fn each_part_in_place<P: Send>(parts: Vec<P>, work: impl Fn(usize, P) + Sync
 /// The caller, done with its own share, waits for the others by spinning (yielding the core
 /// now and then) instead of sleeping in rayon's latch: a thread put to sleep there has to be
 /// woken by the last worker, which costs 5-30 us on these VMs, as much as a 256^3 matmul's
-/// or a 1024x1024 matrix-vector product's whole imbalance. Measured on a Zen 3, 2 threads:
-/// `W @ x` (1024^2) 1.15-1.19x faster. The wait is short because the workers share the work
+/// or a 1024x1024 matrix-vector product's whole imbalance. Measured on a Zen 3, 2 threads,
+/// paired rounds: matrix-vector products (1024^2) 1.04-1.14x faster, 128^3 1.04-1.15x. The wait is short because the workers share the work
 /// evenly or claim it as they go. Called from a pool worker (nested parallelism), it waits as
 /// rayon does.
 pub fn run_workers(pool: &ThreadPool, workers: usize, work: impl Fn(usize) + Sync) {
