@@ -6,6 +6,8 @@
 //! grain size never enters the pool: waking threads costs more than small work saves, and on
 //! a loaded two-core machine extra threads only fight each other.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -174,16 +176,6 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     result
 }
 
-/// Adds one to its counter when dropped, also when unwinding from a panic: a spinning
-/// waiter then stops, and rayon's scope re-raises the panic, instead of spinning forever.
-struct CountOnDrop<'a>(&'a AtomicUsize);
-
-impl Drop for CountOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Release);
-    }
-}
-
 /// Apply `f(offset, chunk)` to consecutive chunks of `out`, in parallel when `out` is longer
 /// than `grain` elements and the pool has more than one thread, else serially on this thread.
 pub fn for_each_chunk<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &mut [T]) + Sync) {
@@ -195,14 +187,35 @@ pub fn for_each_chunk<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &m
     }
     // A few chunks per thread balances load without many tiny tasks.
     let chunk = out.len().div_ceil(threads * 4).max(grain / 2).max(1);
-    let chunks: Vec<Mutex<Option<&mut [T]>>> =
-        out.chunks_mut(chunk).map(|c| Mutex::new(Some(c))).collect();
-    for_each_task(chunks.len(), |i| {
-        let taken = chunks[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(c) = taken {
-            f(i * chunk, c);
+    for_each_piece(out.chunks_mut(chunk).collect(), |i, c| f(i * chunk, c));
+}
+
+/// Run `f(i, piece)` for each of `pieces` (disjoint parts of the data, the `i`-th), the
+/// threads claiming them as in [`for_each_task`].
+pub fn for_each_piece<P: Send>(pieces: Vec<P>, f: impl Fn(usize, P) + Sync) {
+    let pieces: Vec<Mutex<Option<P>>> = pieces.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    for_each_task(pieces.len(), |i| {
+        let taken = pieces[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(piece) = taken {
+            f(i, piece);
         }
     });
+}
+
+/// `f(i, piece)` for each of `pieces`, computed as in [`for_each_piece`], in their order.
+pub fn map_pieces<P: Send, R: Send>(pieces: Vec<P>, f: impl Fn(usize, P) -> R + Sync) -> Vec<R> {
+    let results: Vec<Mutex<Option<R>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
+    for_each_piece(pieces, |i, piece| {
+        let result = f(i, piece);
+        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            let r = r.into_inner().unwrap_or_else(|e| e.into_inner());
+            r.expect("for_each_piece runs every piece or re-raises the panic that stopped one")
+        })
+        .collect()
 }
 
 /// Run `work(i, part)` for each of `parts` (disjoint pieces of the data), the first on the
@@ -220,16 +233,23 @@ pub fn each_part_in_place<P: Send>(parts: Vec<P>, work: impl Fn(usize, P) + Sync
     linger(&pool);
 }
 
-/// Run `work(w)` once for each worker `w` in `0..workers`: worker 0 on the calling thread,
-/// the others as jobs for `pool`. Returns when all are done.
+/// Run `work(w)` once for each `w` in `0..workers`: `work(0)` on the calling thread, the
+/// others on whichever threads get to them first, pool workers or the caller. Returns when
+/// all are done.
 ///
-/// The caller, done with its own share, waits for the others by spinning (yielding the core
-/// now and then) instead of sleeping in rayon's latch: a thread put to sleep there has to be
-/// woken by the last worker, which costs 5-30 us on these VMs, as much as a 256^3 matmul's
-/// or a 1024x1024 matrix-vector product's whole imbalance. Measured on a Zen 3, 2 threads,
-/// paired rounds: matrix-vector products (1024^2) 1.04-1.14x faster, 128^3 1.04-1.15x. The wait is short because the workers share the work
-/// evenly or claim it as they go. Called from a pool worker (nested parallelism), it waits as
-/// rayon does.
+/// Each `w` is claimed, not assigned: a pool worker that has not started by the time the
+/// caller is done with its own share (the OS gave its core to another process) finds all
+/// claimed and returns at once, and the caller waits only for workers already inside
+/// `work`. Waiting for the others to start, as a rayon scope does, cost a whole OS time
+/// slice per call on a machine busy with other work: training steps ran 2-7x slower on two
+/// threads than on one while two other processes kept both cores busy.
+///
+/// The caller, done, waits by spinning (see [`spin_until`]) instead of sleeping in a
+/// latch: a thread put to sleep has to be woken by the last worker, which costs 5-30 us on
+/// these VMs, as much as a 256^3 matmul's or a 1024x1024 matrix-vector product's whole
+/// imbalance. Measured on a Zen 3, 2 threads, paired rounds: matrix-vector products
+/// (1024^2) 1.04-1.14x faster, 128^3 1.04-1.15x. A panic in `work` reaches the caller once
+/// no worker is inside `work` any more.
 pub fn run_workers(pool: &ThreadPool, workers: usize, work: impl Fn(usize) + Sync) {
     if workers <= 1 {
         if workers == 1 {
@@ -237,34 +257,121 @@ pub fn run_workers(pool: &ThreadPool, workers: usize, work: impl Fn(usize) + Syn
         }
         return;
     }
-    let done = AtomicUsize::new(0);
-    let (work, done) = (&work, &done);
-    pool.in_place_scope(|scope| {
-        for w in 1..workers {
-            scope.spawn(move |_| {
-                let _count = CountOnDrop(done);
-                work(w);
-            });
-        }
-        work(0);
-        if rayon::current_thread_index().is_none() {
-            spin_until(done, workers - 1);
-        }
-        // A pool worker instead waits in rayon's scope, which runs queued jobs meanwhile:
-        // spinning there could wait for a job queued behind the spinner itself.
+    let work: &(dyn Fn(usize) + Sync) = &work;
+    // SAFETY: only the lifetime is erased. Workers call `work` only between `Crew::enter`
+    // and leaving, and `close` below returns only once none is inside and no more can
+    // enter; `work` lives until after that.
+    let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
+    let crew = Arc::new(Crew {
+        work,
+        workers,
+        next: AtomicUsize::new(1),
+        inside: AtomicUsize::new(0),
+        panic: Mutex::new(None),
     });
+    for _ in 1..workers {
+        let crew = Arc::clone(&crew);
+        pool.spawn(move || crew.help());
+    }
+    let own = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        work(0);
+        crew.claim_the_rest();
+    }));
+    crew.close();
+    let theirs = crew.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(payload) = own.err().or(theirs) {
+        std::panic::resume_unwind(payload);
+    }
 }
 
-/// Wait until `counter` reaches `total`: spin, yielding the core every so often so a worker
-/// that was descheduled (or another process) can run.
+/// What the threads of one [`run_workers`] call share.
+struct Crew {
+    /// The caller's work. Called only by a thread that the count in `inside` lets in.
+    work: &'static (dyn Fn(usize) + Sync),
+    workers: usize,
+    /// The next `w` to claim.
+    next: AtomicUsize,
+    /// How many pool workers are inside `work` now, plus [`CLOSED`] once the caller has
+    /// stopped letting them in.
+    inside: AtomicUsize,
+    /// The first panic a pool worker caught, for the caller to raise.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+/// The flag in [`Crew::inside`] that keeps late workers out.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+impl Crew {
+    /// Run every `w` still unclaimed.
+    fn claim_the_rest(&self) {
+        while let Some(w) = claim(&self.next, self.workers) {
+            (self.work)(w);
+        }
+    }
+
+    /// A pool worker's part: claim and run what is left unless the caller has closed.
+    fn help(&self) {
+        let entered = self
+            .inside
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n & CLOSED == 0).then_some(n + 1)
+            });
+        if entered.is_err() {
+            return;
+        }
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| self.claim_the_rest())) {
+            // Claim everything so that the other threads stop early.
+            self.next.store(self.workers, Ordering::Relaxed);
+            let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert(payload);
+        }
+        self.inside.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Wait until no pool worker is inside `work`, and keep any from entering after.
+    fn close(&self) {
+        while self
+            .inside
+            .compare_exchange(0, CLOSED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            wait_until(|| self.inside.load(Ordering::Acquire) == 0);
+        }
+    }
+}
+
+/// How long [`spin_until`] spins before it naps instead: longer than the usual wait (a
+/// thread finishing its share of a kernel, a few to a few hundred microseconds), short next
+/// to the time slice the OS gives a thread that shares its core with another process.
+const SPIN_FOR: Duration = Duration::from_micros(200);
+
+/// One nap of a long [`spin_until`] wait (Linux rounds it up by its 50 us timer slack).
+const NAP: Duration = Duration::from_micros(20);
+
+/// Wait until `counter` reaches `total`: spin, yielding the core every so often, and nap
+/// once the wait has lasted [`SPIN_FOR`] or a yield shows another thread held the core.
+/// Spinning skips the 5-30 us it takes to wake a sleeping thread. But when more threads
+/// want the cores than there are (another process is busy), the thread being waited for
+/// may be waiting for a core itself, and a spinning waiter only keeps one from it.
 pub fn spin_until(counter: &AtomicUsize, total: usize) {
+    wait_until(|| counter.load(Ordering::Acquire) >= total);
+}
+
+/// Wait until `done()`, as [`spin_until`] does.
+fn wait_until(done: impl Fn() -> bool) {
+    let start = Instant::now();
     let mut spins = 0u32;
-    while counter.load(Ordering::Acquire) < total {
+    let mut contested = false;
+    while !done() {
         spins = spins.wrapping_add(1);
-        if spins.is_multiple_of(256) {
-            std::thread::yield_now();
-        } else {
+        if !spins.is_multiple_of(256) {
             std::hint::spin_loop();
+        } else if contested || start.elapsed() > SPIN_FOR {
+            std::thread::sleep(NAP);
+        } else {
+            let look = Instant::now();
+            std::thread::yield_now();
+            contested = look.elapsed() > CONTESTED;
         }
     }
 }
@@ -410,6 +517,38 @@ mod tests {
             run_workers(&pool, 2, |w| assert!(w != 1, "worker {w} failed"));
         }));
         assert!(caught.is_err());
+    }
+
+    #[test]
+    fn run_workers_does_not_wait_for_workers_that_cannot_start() {
+        // Both pool threads are busy until run_workers returns, as when another process
+        // holds the cores: the caller must do every part itself instead of waiting.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (started, release) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        for _ in 0..2 {
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            pool.spawn(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            });
+        }
+        spin_until(&started, 2);
+        let seen: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
+        run_workers(&pool, 3, |w| {
+            seen[w].fetch_add(1, Ordering::Relaxed);
+        });
+        release.store(true, Ordering::SeqCst);
+        assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+        // The late jobs find nothing left and touch nothing.
+        pool.install(|| ());
     }
 
     #[test]
