@@ -233,36 +233,31 @@ fn depth_split<T: Real>(
     c: MatMut<T>,
     accumulate: bool,
 ) -> Result<(), String> {
-    use rayon::prelude::*;
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let parts = threads.min(k / (SPLIT_MIN_DEPTH / 2)).max(1);
     let step = k.div_ceil(parts);
-    let partials: Vec<Result<Vec<T>, String>> = threading::install(|| {
-        (0..parts)
-            .into_par_iter()
-            .map(|p| {
-                let (start, end) = (p * step, ((p + 1) * step).min(k));
-                let mut part = vec![T::ZERO; m * n];
-                if start < end {
-                    // Columns start..end of A and rows start..end of B, as views. `check`
-                    // made sure both views lie inside their slices, so these offsets do too.
-                    let a_part = MatRef {
-                        data: &a.data[start * a.col_stride..],
-                        cols: end - start,
-                        ..a
-                    };
-                    let b_part = MatRef {
-                        data: &b.data[start * b.row_stride..],
-                        rows: end - start,
-                        ..b
-                    };
-                    let out = MatMut::row_major(&mut part, m, n);
-                    matmul_with(backend, 1, a_part, b_part, out, false)?;
-                }
-                Ok(part)
-            })
-            .collect()
-    });
+    let partial = |_, p: usize| -> Result<Vec<T>, String> {
+        let (start, end) = (p * step, ((p + 1) * step).min(k));
+        let mut part = vec![T::ZERO; m * n];
+        if start < end {
+            // Columns start..end of A and rows start..end of B, as views. `check` made sure
+            // both views lie inside their slices, so these offsets do too.
+            let a_part = MatRef {
+                data: &a.data[start * a.col_stride..],
+                cols: end - start,
+                ..a
+            };
+            let b_part = MatRef {
+                data: &b.data[start * b.row_stride..],
+                rows: end - start,
+                ..b
+            };
+            let out = MatMut::row_major(&mut part, m, n);
+            matmul_with(backend, 1, a_part, b_part, out, false)?;
+        }
+        Ok(part)
+    };
+    let partials = threading::map_pieces((0..parts).collect(), partial);
     let mut sum: Option<Vec<T>> = None;
     for part in partials {
         let part = part?;

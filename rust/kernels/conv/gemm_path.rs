@@ -200,12 +200,8 @@ pub fn forward<T: Real>(
     if runs.len() == 1 {
         return task(0, out);
     }
-    use rayon::prelude::*;
-    threading::install(|| {
-        out.par_chunks_mut(per * img_out)
-            .enumerate()
-            .try_for_each(|(run, o)| task(run, o))
-    })
+    let pieces = out.chunks_mut(per * img_out).collect();
+    threading::map_pieces(pieces, task).into_iter().collect()
 }
 
 fn forward_image<T: Real>(
@@ -313,13 +309,10 @@ pub(super) fn backward_with<T: Real>(
         let dx = dx_runs.into_iter().next().flatten();
         vec![task(runs[0].clone(), dx)?]
     } else {
-        use rayon::prelude::*;
-        threading::install(|| {
-            runs.into_par_iter()
-                .zip(dx_runs)
-                .map(|(run, dx)| task(run, dx))
-                .collect::<Result<Vec<_>, String>>()
-        })?
+        let pieces = runs.into_iter().zip(dx_runs).collect();
+        threading::map_pieces(pieces, |_, (run, dx)| task(run, dx))
+            .into_iter()
+            .collect::<Result<Vec<_>, String>>()?
     };
     if let Some(dw) = grads.weight {
         dw.fill(T::ZERO);

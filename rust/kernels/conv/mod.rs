@@ -41,12 +41,7 @@ pub(crate) fn par_chunks<T: Send>(
         }
         return;
     }
-    use rayon::prelude::*;
-    threading::install(|| {
-        data.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c))
-    });
+    threading::for_each_piece(data.chunks_mut(chunk).collect(), f);
 }
 
 /// `grad_bias[co] = sum over images and pixels of grad_output[n, co]`.

@@ -296,12 +296,8 @@ pub fn forward<T: Real>(
     if runs.len() == 1 {
         return task(0, out);
     }
-    use rayon::prelude::*;
-    threading::install(|| {
-        out.par_chunks_mut(per * img_out)
-            .enumerate()
-            .try_for_each(|(run, o)| task(run, o))
-    })
+    let pieces = out.chunks_mut(per * img_out).collect();
+    threading::map_pieces(pieces, task).into_iter().collect()
 }
 
 /// Copy the valid `W_out` columns of each wide row into the output, adding the bias.

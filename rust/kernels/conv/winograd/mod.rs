@@ -25,6 +25,8 @@
 mod f2;
 mod f4;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::{par_chunks, Conv2dParams};
 use crate::kernels::matmul::{matmul, MatMut, MatRef};
 use crate::kernels::real::Real;
@@ -62,7 +64,6 @@ pub fn applies(p: &Conv2dParams) -> bool {
 /// parallel: a sum of finite values is NaN or infinite only on overflow, which merely
 /// takes the exact path too.
 pub fn all_finite<T: Real>(data: &[T]) -> bool {
-    use rayon::prelude::*;
     const CHUNK: usize = 1 << 16;
     let finite = |chunk: &[T]| {
         simd::dispatch(
@@ -73,7 +74,14 @@ pub fn all_finite<T: Real>(data: &[T]) -> bool {
     if data.len() <= CHUNK || threading::num_threads() == 1 {
         return data.chunks(CHUNK).all(finite);
     }
-    threading::install(|| data.par_chunks(CHUNK).all(finite))
+    let all = AtomicBool::new(true);
+    let chunks: Vec<&[T]> = data.chunks(CHUNK).collect();
+    threading::for_each_task(chunks.len(), |i| {
+        if all.load(Ordering::Relaxed) && !finite(chunks[i]) {
+            all.store(false, Ordering::Relaxed);
+        }
+    });
+    all.into_inner()
 }
 
 /// The tile size. F(4x4, 3x3) does fewer multiplies per output pixel but its transforms run
