@@ -166,7 +166,9 @@ pub fn linger(pool: &ThreadPool) {
     });
 }
 
-/// Run `f` inside the pool, so rayon calls within it use dlcore's threads. (The caller
+/// Run `f` inside the pool, so rayon calls within it use dlcore's threads: for code that
+/// parallelises with rayon itself (the `gemm` crate's path). dlcore's own kernels claim
+/// their work with [`run_workers`] instead, the caller taking part. (The caller
 /// sleeps meanwhile: spinning instead, as [`run_workers`] does, made a third busy thread on
 /// two cores, and element-wise kernels ran 1.03-1.47x slower.)
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
@@ -219,8 +221,8 @@ pub fn map_pieces<P: Send, R: Send>(pieces: Vec<P>, f: impl Fn(usize, P) -> R + 
 }
 
 /// Run `work(i, part)` for each of `parts` (disjoint pieces of the data), the first on the
-/// calling thread and the others on pool workers, so no part waits for the caller to hand it
-/// over; returns when all are done, leaving a worker lingering for the next call.
+/// calling thread and each other on a pool worker, unless the caller gets to it first (see
+/// [`run_workers`]); returns when all are done, leaving a worker lingering for the next call.
 pub fn each_part_in_place<P: Send>(parts: Vec<P>, work: impl Fn(usize, P) + Sync) {
     let pool = pool();
     let parts: Vec<Mutex<Option<P>>> = parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
