@@ -203,6 +203,56 @@ def test_backward_refuses_an_output_written_after_its_op():
         s.sum().backward()
 
 
+def test_backward_after_an_optimizer_step_is_refused_as_in_pytorch():
+    # A GAN-style slip: the discriminator steps, then the generator's loss, recorded before
+    # that step, is backpropagated through the changed weights.
+    dlcore.manual_seed(0)
+    disc = nn.Linear(3, 1)
+    opt = dlcore.optim.Adam(disc.parameters(), lr=0.1)
+    fake = dlcore.randn(4, 3, requires_grad=True)
+    g_loss = disc(fake).sum()
+    d_loss = (disc(fake.detach()) ** 2).mean()
+    d_loss.backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"shape \(1, 3\).*optimizer step"):
+        g_loss.backward()
+    assert fake.grad is None
+    # The usual order, backward then step, every iteration, is untouched.
+    for _ in range(3):
+        opt.zero_grad()
+        loss = (disc(fake) ** 2).mean()
+        loss.backward()
+        opt.step()
+    assert fake.grad is not None
+
+
+def test_parameters_without_gradients_are_not_stamped_by_a_step():
+    a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    opt = dlcore.optim.SGD([*a.parameters(), *b.parameters()], lr=0.1)
+    x = dlcore.randn(3, 2)
+    b_out = b(x).sum()  # b gets no gradient before the step: its values do not change
+    a(x).sum().backward()
+    opt.step()
+    b_out.backward()
+    assert b.weight.grad is not None
+
+
+def test_load_state_dict_and_init_count_as_writes():
+    lin = nn.Linear(2, 2)
+    x = dlcore.randn(3, 2)
+    out = lin(x).sum()
+    lin.load_state_dict(nn.Linear(2, 2).state_dict())
+    with pytest.raises(RuntimeError, match="changed in place"):
+        out.backward()
+    out = lin(x).sum()
+    nn.init.zeros_(lin.weight)
+    with pytest.raises(RuntimeError, match="changed in place"):
+        out.backward()
+    lin(x).sum().backward()
+    np.testing.assert_allclose(lin.weight.grad.numpy(), np.tile(x.numpy().sum(0), (2, 1)),
+                               rtol=1e-6)
+
+
 def test_bad_values_name_the_shapes_and_dtypes():
     x = dlcore.zeros(2, 3)
     with pytest.raises(ValueError, match=r"add_.*\(2, 3\).*\(4,\)"):

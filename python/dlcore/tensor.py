@@ -970,8 +970,9 @@ def _check_not_written(node: Tensor) -> None:
         if t._stamp > seq:
             raise RuntimeError(
                 f"backward: a tensor of shape {t.shape} that {node.grad_fn!r} used was changed "
-                f"in place after that op was recorded, so the values saved for its gradient may "
-                f"be gone; change it before using it, or change a copy (x.clone())"
+                f"in place after that op was recorded (by an optimizer step, load_state_dict, "
+                f"nn.init or an in-place op such as add_), so the values saved for its gradient "
+                f"may be gone; run backward before the change, or change a copy (x.clone())"
             )
 
 

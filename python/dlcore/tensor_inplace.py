@@ -19,7 +19,7 @@ They write into ``x.data``, and two rules keep gradients right, as in PyTorch:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
@@ -32,6 +32,14 @@ from .tensor import ArrayLike, Tensor, _raw
 def mark_written(x: Tensor) -> None:
     """Stamp ``x`` as changed now: ops recorded before this may no longer differentiate it."""
     x._stamp = next(_tensor._op_sequence)
+    _tensor._in_place_log.any = True
+
+
+def mark_all_written(tensors: Iterable[Tensor]) -> None:
+    """Stamp each of ``tensors`` as changed now (one optimizer step, one state dict load)."""
+    stamp = next(_tensor._op_sequence)
+    for x in tensors:
+        x._stamp = stamp
     _tensor._in_place_log.any = True
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..random import default_generator
 from ..tensor import Tensor
+from ..tensor_inplace import mark_all_written
 
 T = TypeVar("T", Tensor, np.ndarray)
 
@@ -43,6 +44,8 @@ def _array(tensor: Any, op: str) -> np.ndarray:
 def _fill(tensor: T, values: Any, op: str) -> T:
     array = _array(tensor, op)
     array[...] = values
+    if isinstance(tensor, Tensor):
+        mark_all_written((tensor,))
     return tensor
 
 

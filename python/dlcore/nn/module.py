@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, 
 import numpy as np
 
 from ..tensor import _NO_GPU, Tensor, _dtype_after_device, check_real_dtype
+from ..tensor_inplace import mark_all_written
 from ..training.keras_api import KerasMixin
 
 
@@ -327,6 +328,7 @@ class Module(KerasMixin):
                 value = state_dict[key]
                 array = value.data if isinstance(value, Tensor) else np.asarray(value)
                 np.copyto(target.data, array, casting="same_kind")
+        mark_all_written(t for key, t in targets.items() if key in state_dict)
         return missing, unexpected
 
     # ----------------------------------------------------------------- calling

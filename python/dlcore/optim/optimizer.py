@@ -24,6 +24,7 @@ import numpy as np
 
 from .._grad_mode import enable_grad
 from ..tensor import Tensor
+from ..tensor_inplace import mark_all_written
 from ._state import State
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -257,6 +258,9 @@ class Optimizer:
                              call.buffers, call.steps)
             for data, contiguous in call.copies:
                 np.copyto(data, contiguous)
+        # A graph recorded before this step saved the old values: backward through it now
+        # would mix them with the new ones, so it raises instead (as PyTorch does).
+        mark_all_written(p for p, has in zip(params, plan.has_grad) if has)
 
     def _coerce_grads(self, call: _Call, grads: List[np.ndarray]) -> List[np.ndarray]:
         out = []
