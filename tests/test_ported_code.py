@@ -132,3 +132,20 @@ def test_normalize_and_cosine_similarity():
         F.cosine_similarity(a, b[:3])
     with pytest.raises(ValueError, match="dim 2 is out of range"):
         F.cosine_similarity(a, b, dim=2)
+
+
+def test_pytorch_dtype_names():
+    # `dtype=torch.long`, `x.to(torch.float)`, `mask.dtype == torch.bool` as ported lines.
+    x = dlcore.tensor([1.5, -2.5])
+    assert dlcore.tensor([1, 2], dtype=dlcore.long).dtype == np.int64
+    assert x.to(dlcore.long).dtype == np.int64
+    assert dlcore.zeros(2, dtype=dlcore.float).dtype == np.float32
+    assert x.to(dlcore.double).dtype == np.float64
+    assert x.to(dlcore.int).dtype == np.int32
+    assert (x > 0).dtype == dlcore.bool
+    assert {dlcore.int8, dlcore.int16, dlcore.short, dlcore.int32, dlcore.uint8} == {
+        np.int8, np.int16, np.int32, np.uint8}
+    # `from dlcore import *` leaves Python's float, int and bool alone.
+    namespace: dict = {}
+    exec("from dlcore import *\nvalues = float('1.5'), int('3'), bool(0)", namespace)
+    assert namespace["values"] == (1.5, 3, False)

@@ -12,6 +12,8 @@ Example:
     >>> opt.zero_grad(); loss.backward(); opt.step()
 """
 
+import numpy as _np
+
 from . import autograd, callbacks, data, datasets, metrics, nn, optim
 from ._core import get_num_threads, set_num_threads, simd_level
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -85,12 +87,17 @@ from .tensor import (
     as_tensor,
     cat,
     div,
+    double,
     float32,
     float64,
     from_numpy,
     full,
+    int8,
+    int16,
+    int32,
     int64,
     log_softmax,
+    long,
     matmul,
     mm,
     mul,
@@ -98,10 +105,12 @@ from .tensor import (
     ones_like,
     rand,
     randn,
+    short,
     softmax,
     stack,
     sub,
     tensor,
+    uint8,
     where,
     zeros,
     zeros_like,
@@ -113,6 +122,8 @@ __version__ = "0.1.0"
 # As torch.abs, torch.sum, torch.pow, torch.all, torch.any and torch.round; left out of
 # __all__ so that `from dlcore import *` does not replace Python's built-ins of those names.
 abs, sum, pow, all, any, round = _abs, _sum, _pow, _all, _any, _round
+# As torch.float, torch.int and torch.bool (dtypes), likewise left out of __all__.
+float, int, bool = _np.float32, _np.int32, _np.bool_
 
 __all__ = [
     "CheckpointError",
@@ -142,6 +153,7 @@ __all__ = [
     "eye",
     "flatten",
     "flip",
+    "double",
     "float32",
     "float64",
     "floor",
@@ -153,7 +165,13 @@ __all__ = [
     "get_rng_state",
     "grad",
     "gradcheck",
+    "int8",
+    "int16",
+    "int32",
     "int64",
+    "long",
+    "short",
+    "uint8",
     "is_grad_enabled",
     "is_tensor",
     "isfinite",

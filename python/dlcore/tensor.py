@@ -22,9 +22,18 @@ from ._grad_mode import _state as _grad_state
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
 Backward = Callable[[np.ndarray], Sequence[Optional[np.ndarray]]]
 
+# PyTorch's dtype names, as the NumPy types the arrays hold (``dlcore.float``, ``dlcore.int``
+# and ``dlcore.bool``, which would shadow Python's built-ins here, are set in __init__).
 float32 = np.float32
 float64 = np.float64
 int64 = np.int64
+int32 = np.int32
+int16 = np.int16
+int8 = np.int8
+uint8 = np.uint8
+double = float64
+long = int64
+short = int16
 
 _FLOAT_KINDS = "f"
 _RUST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
