@@ -52,6 +52,55 @@ def test_l1(reduction):
              [x, t])
 
 
+def distributions(shape=(4, 5)):
+    """Log-probabilities and a target distribution per row (no zeros)."""
+    logits, target_logits = RNG.normal(size=shape), RNG.normal(size=shape)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    t = np.exp(target_logits) / np.exp(target_logits).sum(-1, keepdims=True)
+    return log_p, t
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
+def test_kl_div(reduction, log_target):
+    x, t = distributions()
+    if log_target:
+        t = np.log(t)
+    check_op(lambda a, b: F.kl_div(a, b, reduction, log_target),
+             lambda a, b: ref.kl_div(a, b, reduction, log_target), [x, t])
+    module = nn.KLDivLoss(reduction, log_target)
+    np.testing.assert_allclose(module(x, t).numpy(), ref.kl_div(x, t, reduction, log_target))
+
+
+def test_kl_div_batchmean_is_the_divergence_and_zero_targets_count_zero():
+    x, t = distributions((3, 4))
+    want = np.mean([np.sum(ti * (np.log(ti) - xi)) for xi, ti in zip(x, t)])
+    np.testing.assert_allclose(F.kl_div(x, t, "batchmean").item(), want, rtol=1e-12)
+    # Identical distributions: zero. A zero target entry adds nothing, and its gradient
+    # (log t - x + 1, minus infinity in the limit) is taken as 0, where PyTorch gives NaN.
+    p = np.array([[0.0, 0.25, 0.75]])
+    log_p = dlcore.tensor(np.log(np.where(p > 0, p, 1e-300)), requires_grad=True)
+    target = dlcore.tensor(p, requires_grad=True)
+    loss = F.kl_div(log_p, target, "sum")
+    assert abs(loss.item()) < 1e-12
+    loss.backward()
+    np.testing.assert_allclose(log_p.grad.numpy(), -p)
+    np.testing.assert_allclose(target.grad.numpy(), [[0.0, 1.0, 1.0]], atol=1e-12)
+    # A negative target is no distribution: the loss says so with NaN instead of hiding it.
+    assert np.isnan(F.kl_div(np.zeros(2), np.array([-0.5, 1.5]), "sum").item())
+
+
+def test_kl_div_bad_input():
+    with pytest.raises(ValueError, match=r"reduction must be one of .*batchmean.*got 'avg'"):
+        F.kl_div(np.zeros((2, 3)), np.ones((2, 3)) / 3, reduction="avg")
+    with pytest.raises(ValueError, match=r"input has shape \(2, 3\) but target has shape"):
+        F.kl_div(np.zeros((2, 3)), np.ones((3, 2)) / 2)
+    with pytest.raises(ValueError, match="KLDivLoss: reduction must be one of"):
+        nn.KLDivLoss("avg")
+    assert repr(nn.KLDivLoss("batchmean", log_target=True)) == (
+        "KLDivLoss(reduction='batchmean', log_target=True)")
+
+
 def test_l1_subgradient_is_zero_where_input_equals_target():
     x = dlcore.tensor([1.0, 2.0, 3.0], requires_grad=True)
     F.l1_loss(x, np.array([1.0, 0.0, 5.0], np.float32), reduction="sum").backward()

@@ -19,6 +19,7 @@ from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
+from .embedding import Embedding
 from .flatten import Flatten, Unflatten
 from .groupnorm import GroupNorm
 from .layernorm import LayerNorm
@@ -28,6 +29,7 @@ from .loss import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
@@ -53,11 +55,13 @@ __all__ = [
     "Dropout",
     "Dropout2d",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
     "GroupNorm",
     "HuberLoss",
     "Identity",
+    "KLDivLoss",
     "L1Loss",
     "LayerNorm",
     "LeakyReLU",

@@ -23,7 +23,7 @@ from .ops.conv import conv2d, pad
 from .ops.conv_transpose import conv_transpose2d
 from .ops.distance import cosine_similarity, normalize
 from .ops.dropout import dropout, dropout2d
-from .ops.encoding import one_hot
+from .ops.encoding import embedding, one_hot
 from .ops.flatten import flatten, unflatten
 from .ops.groupnorm import group_norm
 from .ops.layernorm import layer_norm
@@ -33,6 +33,7 @@ from .ops.loss import (
     binary_cross_entropy_with_logits,
     cross_entropy,
     huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
@@ -55,11 +56,13 @@ __all__ = [
     "dropout",
     "dropout2d",
     "elu",
+    "embedding",
     "flatten",
     "gelu",
     "group_norm",
     "huber_loss",
     "interpolate",
+    "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",

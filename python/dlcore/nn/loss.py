@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -16,11 +16,13 @@ from .module import Module
 
 
 class _Loss(Module):
+    _reductions: Tuple[str, ...] = ("mean", "sum", "none")
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
-                             f"'none', got {reduction!r}")
+        if reduction not in self._reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of "
+                             f"{self._reductions}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -70,6 +72,28 @@ class HuberLoss(_Loss):
 
     def extra_repr(self) -> str:
         return f"delta={self.delta}"
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence from log-probabilities to a target distribution
+    (knowledge distillation, variational models); ``reduction='batchmean'`` gives the
+    divergence per sample.
+
+    See :func:`dlcore.nn.functional.kl_div`.
+    """
+
+    _reductions = ("mean", "sum", "none", "batchmean")
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction)
+        self.log_target = bool(log_target)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def extra_repr(self) -> str:
+        parts = [super().extra_repr(), "log_target=True" if self.log_target else ""]
+        return ", ".join(p for p in parts if p)
 
 
 class SmoothL1Loss(_Loss):

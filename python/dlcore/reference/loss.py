@@ -44,6 +44,19 @@ def smooth_l1(x: np.ndarray, t: np.ndarray, beta: float = 1.0, reduction: str = 
     return reduce(np.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta), reduction)
 
 
+def kl_div(x: np.ndarray, t: np.ndarray, reduction: str = "mean", log_target: bool = False
+           ) -> np.ndarray:
+    """``t (log t - x)`` per element (``x`` log-probabilities), 0 where ``t`` is 0."""
+    if log_target:
+        losses = np.exp(t) * (t - x)
+    else:
+        safe = np.where(t > 0, t, 1.0)
+        losses = np.where(t > 0, t * (np.log(safe) - x), 0.0)
+    if reduction == "batchmean":
+        return np.asarray(losses.sum() / x.shape[0])
+    return reduce(losses, reduction)
+
+
 def rmse(x: np.ndarray, t: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return np.asarray(np.sqrt(np.mean((x - t) ** 2) + eps))
 

@@ -182,6 +182,41 @@ def smooth_l1_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean",
     return huber_loss(input, target, reduction, delta=beta) / beta
 
 
+def kl_div(input: ArrayLike, target: ArrayLike, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence ``KL(target || model)`` from the model's log-probabilities
+    ``input`` (``log_softmax`` output), as ``torch.nn.functional.kl_div``: per element
+    ``t (log t - x)``, taken as 0 where ``t = 0``, or ``exp(t) (t - x)`` when ``log_target``
+    says the target holds log-probabilities too.
+
+    ``reduction``: ``'batchmean'`` (the sum over a sample's classes, averaged over the batch:
+    the divergence itself, what distillation wants), ``'sum'``, ``'none'``, or ``'mean'``
+    (over every element, PyTorch's default, which divides by the class count as well).
+    Shapes: ``input`` and ``target`` the same, ``(N, C)`` or any.
+    Gradients: ``-t`` for the input; ``log t - x + 1`` for the target (0 where ``t = 0``).
+    """
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, "
+                         f"got {reduction!r}")
+    x = _float_input(as_tensor(input), "kl_div")
+    t = _matching_target("kl_div", x, target)
+    xd, td = x.data, t.data
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if log_target:
+            p = np.exp(td)
+            losses, dloss_dx, dloss_dt = p * (td - xd), -p, p * (td - xd + 1)
+        else:
+            log_t = np.log(td)  # NaN for a negative target, which then shows in the loss
+            zero = td == 0
+            losses = np.where(zero, 0, td * (log_t - xd))
+            dloss_dx, dloss_dt = -td, np.where(zero, 0, log_t - xd + 1)
+    losses = losses.astype(x.dtype, copy=False)
+    if reduction != "batchmean":
+        return _pointwise(losses, dloss_dx, x, t, dloss_dt, reduction)
+    batch = x.shape[0] if x.ndim else 1
+    return _pointwise(losses, dloss_dx, x, t, dloss_dt, "sum") / max(batch, 1)
+
+
 def rmse_loss(input: ArrayLike, target: ArrayLike, eps: float = 1e-8,
               reduction: str = "mean") -> Tensor:
     """Root mean squared error, ``sqrt(mean((x - t)^2) + eps)``.
