@@ -415,9 +415,18 @@ pub fn claim(counter: &AtomicUsize, total: usize) -> Option<usize> {
     (t < total).then_some(t)
 }
 
+/// Held by tests that resize the shared pool, so that one asserting a size is not
+/// interleaved with another changing it (cargo runs tests on parallel threads).
+#[cfg(test)]
+pub static RESIZING_TESTS: Mutex<()> = Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resizing() -> std::sync::MutexGuard<'static, ()> {
+        RESIZING_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
     #[test]
     fn chunks_cover_everything_once() {
@@ -554,7 +563,48 @@ mod tests {
     }
 
     #[test]
+    fn run_workers_from_many_threads_while_the_pool_is_resized() {
+        // Callers on several OS threads share the pool (Python threads with the GIL
+        // released), while another thread swaps the pool: every part still runs exactly
+        // once, and late jobs never touch a finished call's work.
+        let _resizing = resizing();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for n in (1..=4).cycle().take(200) {
+                    set_num_threads(n).unwrap();
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                stop.store(true, Ordering::SeqCst);
+            });
+            for caller in 0..4 {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut rounds = 0usize;
+                    while !stop.load(Ordering::SeqCst) || rounds < 50 {
+                        let workers = 1 + (caller + rounds) % 4;
+                        let seen: Vec<AtomicUsize> =
+                            (0..workers).map(|_| AtomicUsize::new(0)).collect();
+                        run_workers(&pool(), workers, |w| {
+                            seen[w].fetch_add(1, Ordering::Relaxed);
+                        });
+                        assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                        let hits = AtomicUsize::new(0);
+                        for_each_task(17, |_| {
+                            hits.fetch_add(1, Ordering::Relaxed);
+                        });
+                        assert_eq!(hits.load(Ordering::Relaxed), 17);
+                        rounds += 1;
+                    }
+                });
+            }
+        });
+        set_num_threads(default_num_threads()).unwrap();
+    }
+
+    #[test]
     fn resize_pool() {
+        let _resizing = resizing();
         set_num_threads(3).unwrap();
         assert_eq!(num_threads(), 3);
         set_num_threads(0).unwrap();

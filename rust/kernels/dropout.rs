@@ -208,6 +208,9 @@ mod tests {
         let mut a = vec![0.0; x.len()];
         let mut b = vec![0.0; x.len()];
         apply(opts, &x, &mut a).unwrap();
+        let _resizing = crate::threading::RESIZING_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let threads = crate::threading::num_threads();
         crate::threading::set_num_threads(if threads == 1 { 2 } else { 1 }).unwrap();
         apply(opts, &x, &mut b).unwrap();
