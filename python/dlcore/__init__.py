@@ -18,6 +18,7 @@ from . import autograd, callbacks, data, datasets, metrics, nn, optim
 from ._core import get_num_threads, set_num_threads, simd_level
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import grad, gradcheck, value_and_grad
+from .einsum import einsum
 from .functions import abs as _abs
 from .functions import all as _all
 from .functions import (
@@ -146,6 +147,7 @@ __all__ = [
     "data",
     "datasets",
     "div",
+    "einsum",
     "empty",
     "enable_grad",
     "exp",
