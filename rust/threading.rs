@@ -259,13 +259,14 @@ pub fn run_workers(pool: &ThreadPool, workers: usize, work: impl Fn(usize) + Syn
         }
         return;
     }
-    let work: &(dyn Fn(usize) + Sync) = &work;
-    // SAFETY: only the lifetime is erased. Workers call `work` only between `Crew::enter`
-    // and leaving, and `close` below returns only once none is inside and no more can
-    // enter; `work` lives until after that.
-    let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
+    let erased: *const (dyn Fn(usize) + Sync + '_) = &work;
+    // SAFETY: only the lifetime in the pointer's type is erased (the pool's jobs must be
+    // 'static). A pool worker dereferences it only while counted in `Crew::inside` (see
+    // `Crew::help`), and `close` below returns only once none is counted and none can be
+    // any more; `work` lives until after that.
+    let erased: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(erased) };
     let crew = Arc::new(Crew {
-        work,
+        work: erased,
         workers,
         next: AtomicUsize::new(1),
         inside: AtomicUsize::new(0),
@@ -277,7 +278,8 @@ pub fn run_workers(pool: &ThreadPool, workers: usize, work: impl Fn(usize) + Syn
     }
     let own = std::panic::catch_unwind(AssertUnwindSafe(|| {
         work(0);
-        crew.claim_the_rest();
+        // SAFETY: this is the caller, before `close`.
+        unsafe { crew.claim_the_rest() };
     }));
     crew.close();
     let theirs = crew.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -288,8 +290,9 @@ pub fn run_workers(pool: &ThreadPool, workers: usize, work: impl Fn(usize) + Syn
 
 /// What the threads of one [`run_workers`] call share.
 struct Crew {
-    /// The caller's work. Called only by a thread that the count in `inside` lets in.
-    work: &'static (dyn Fn(usize) + Sync),
+    /// The caller's work, valid while the caller is in `run_workers`: called only by the
+    /// caller and by pool workers that the count in `inside` lets in.
+    work: *const (dyn Fn(usize) + Sync),
     workers: usize,
     /// The next `w` to claim.
     next: AtomicUsize,
@@ -300,14 +303,24 @@ struct Crew {
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
+// SAFETY: `work` points to a `Sync` closure, called under the rules above; the other fields
+// are thread-safe.
+unsafe impl Send for Crew {}
+unsafe impl Sync for Crew {}
+
 /// The flag in [`Crew::inside`] that keeps late workers out.
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
 impl Crew {
     /// Run every `w` still unclaimed.
-    fn claim_the_rest(&self) {
+    ///
+    /// # Safety
+    /// Only the caller of `run_workers`, before `close`, or a pool worker counted in
+    /// `inside` may call this.
+    unsafe fn claim_the_rest(&self) {
         while let Some(w) = claim(&self.next, self.workers) {
-            (self.work)(w);
+            // SAFETY: `work` is alive, as this function's contract says.
+            unsafe { (*self.work)(w) };
         }
     }
 
@@ -321,7 +334,10 @@ impl Crew {
         if entered.is_err() {
             return;
         }
-        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| self.claim_the_rest())) {
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: this worker is counted in `inside` until it leaves below.
+            unsafe { self.claim_the_rest() }
+        })) {
             // Claim everything so that the other threads stop early.
             self.next.store(self.workers, Ordering::Relaxed);
             let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
