@@ -81,3 +81,59 @@ def test_bad_equations_say_what_does_not_fit():
         dlcore.einsum("i1->i", a)
     with pytest.raises(TypeError, match="equation must be a str"):
         dlcore.einsum(3, a)
+
+
+@pytest.mark.parametrize("name,shapes,reference", [
+    ("bmm", [(2, 3, 4), (2, 4, 5)], np.matmul),
+    ("outer", [(3,), (4,)], np.outer),
+    ("dot", [(5,), (5,)], np.dot),
+    ("trace", [(3, 3)], np.trace),
+    ("trace", [(2, 4)], np.trace),
+    ("diagonal", [(3, 4)], np.diagonal),
+])
+def test_products_match_numpy_with_gradients(name, shapes, reference):
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    fn = getattr(dlcore, name)
+    np.testing.assert_allclose(fn(*arrays).numpy(), reference(*arrays), rtol=1e-12)
+    method = getattr(dlcore.tensor(arrays[0]), name)
+    np.testing.assert_allclose(method(*arrays[1:]).numpy(), reference(*arrays), rtol=1e-12)
+    assert gradcheck(fn, [dlcore.tensor(a) for a in arrays])
+
+
+@pytest.mark.parametrize("offset", [-3, -1, 0, 1, 2, 5])
+def test_diagonal_offsets_and_their_gradient(offset):
+    x = np.arange(12.0).reshape(3, 4)
+    t = dlcore.tensor(x, requires_grad=True)
+    d = t.diagonal(offset)
+    np.testing.assert_array_equal(d.numpy(), np.diagonal(x, offset))
+    d.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.eye(3, 4, offset))
+
+
+def test_aliases_and_unbind():
+    x = dlcore.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_array_equal(x.amax(1).numpy(), [2.0, 5.0])
+    np.testing.assert_array_equal(x.amin(dim=0).numpy(), [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(x.clip(1, 4).numpy(), np.clip(x.numpy(), 1, 4))
+    assert x.nelement() == 6 and x.ndimension() == 2
+    rows = x.unbind(1)
+    assert len(rows) == 3 and all(r.shape == (2,) for r in rows)
+    sum(r * (i + 1) for i, r in enumerate(rows)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1, 2, 3], [1, 2, 3]])
+    with pytest.raises(ValueError, match="0-d tensor"):
+        dlcore.tensor(1.0).unbind()
+
+
+def test_products_name_the_shapes_they_refuse():
+    with pytest.raises(ValueError, match=r"bmm: expected \(B, N, K\) and \(B, K, M\), got shapes "
+                                         r"\(2, 3, 4\) and \(3, 4, 5\)"):
+        dlcore.bmm(np.ones((2, 3, 4)), np.ones((3, 4, 5)))
+    with pytest.raises(ValueError, match=r"outer: expected two 1-D tensors, got shapes \(2, 2\)"):
+        dlcore.outer(np.ones((2, 2)), np.ones(2))
+    with pytest.raises(ValueError, match=r"dot: .* same length, got shapes \(2,\) and \(3,\)"):
+        dlcore.dot(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match=r"trace: expected a 2-D tensor, got shape \(3,\)"):
+        dlcore.trace(np.ones(3))
+    with pytest.raises(ValueError, match=r"diagonal: expected a 2-D tensor, got shape"):
+        dlcore.diagonal(np.ones((2, 2, 2)))

@@ -18,7 +18,7 @@ from . import autograd, callbacks, data, datasets, metrics, nn, optim
 from ._core import get_num_threads, set_num_threads, simd_level
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import grad, gradcheck, value_and_grad
-from .einsum import einsum
+from .einsum import bmm, diagonal, dot, einsum, outer, trace
 from .functions import abs as _abs
 from .functions import all as _all
 from .functions import (
@@ -147,7 +147,12 @@ __all__ = [
     "data",
     "datasets",
     "div",
+    "bmm",
+    "diagonal",
+    "dot",
     "einsum",
+    "outer",
+    "trace",
     "empty",
     "enable_grad",
     "exp",

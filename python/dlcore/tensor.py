@@ -286,8 +286,14 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
+    def nelement(self) -> int:
+        """The element count (PyTorch's older name for ``numel``)."""
+        return int(self.data.size)
+
     def dim(self) -> int:
         return self.data.ndim
+
+    ndimension = dim
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
@@ -338,6 +344,34 @@ class Tensor:
     def device(self) -> str:
         """Always ``"cpu"``."""
         return "cpu"
+
+    def bmm(self, mat2: ArrayLike) -> Tensor:
+        """Batched matrix product, ``(B, N, K) @ (B, K, M) -> (B, N, M)``."""
+        return _einsum.bmm(self, mat2)
+
+    def outer(self, vec2: ArrayLike) -> Tensor:
+        """Outer product of two vectors, ``(N,), (M,) -> (N, M)``."""
+        return _einsum.outer(self, vec2)
+
+    def dot(self, other: ArrayLike) -> Tensor:
+        """Dot product of two vectors of the same length, ``(N,), (N,) -> ()``."""
+        return _einsum.dot(self, other)
+
+    def diagonal(self, offset: int = 0) -> Tensor:
+        """A matrix's diagonal, ``offset`` above (below if negative) the main one."""
+        return _einsum.diagonal(self, offset)
+
+    def trace(self) -> Tensor:
+        """The sum of a matrix's main diagonal."""
+        return _einsum.trace(self)
+
+    def unbind(self, dim: int = 0) -> Tuple[Tensor, ...]:
+        """The slices along ``dim``, each without that dimension, as a tuple."""
+        if self.ndim == 0:
+            raise ValueError("unbind: a 0-d tensor has no dimension to unbind")
+        axis = _normalize_axis(dim, self.ndim)[0]
+        lead = (slice(None),) * axis
+        return tuple(self[lead + (i,)] for i in range(self.shape[axis]))
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -633,6 +667,10 @@ class Tensor:
         """Minimum over ``axis``. Values only; ties share the gradient equally."""
         return _extremum(self, np.min, axis, keepdims, dim, keepdim)
 
+    # PyTorch's names for the value-only reductions (its max(dim) returns indices too).
+    amax = max
+    amin = min
+
     def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
                keepdim: Optional[bool] = None) -> Tensor:
         """Index of the largest value along ``axis`` (of the flattened tensor when None)."""
@@ -757,6 +795,8 @@ class Tensor:
         return Tensor._from_op(out, (self,), backward)
 
     clip = clamp
+
+    clip = clamp  # NumPy's and PyTorch's other name
 
     def square(self) -> Tensor:
         return _math.square(self)
@@ -1429,7 +1469,8 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
         a, b, lambda: np.where(cond, g, 0), lambda: np.where(cond, 0, g)))
 
 
-# The ops in tensor_math.py and tensor_inplace.py use this module's helpers, so they are
+# The ops in tensor_math.py, tensor_inplace.py and einsum.py use this module's helpers, so they are
 # imported last; the methods above call them through these names.
+from . import einsum as _einsum  # noqa: E402
 from . import tensor_inplace as _inplace  # noqa: E402
 from . import tensor_math as _math  # noqa: E402
