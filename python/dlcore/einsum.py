@@ -110,14 +110,10 @@ def _parse(equation: str, shapes: Sequence[Tuple[int, ...]]) -> Tuple[List[str],
 
 
 # ------------------------------------------------------- products written as einsums
-def _operand(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
-
-
 def bmm(input: Any, mat2: Any) -> Tensor:
     """Batched matrix product, as ``torch.bmm``: ``(B, N, K) @ (B, K, M) -> (B, N, M)``, no
     broadcasting (``@`` broadcasts)."""
-    a, b = _operand(input), _operand(mat2)
+    a, b = as_tensor(input), as_tensor(mat2)
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"bmm: expected (B, N, K) and (B, K, M), got shapes {a.shape} and "
                          f"{b.shape}")
@@ -126,7 +122,7 @@ def bmm(input: Any, mat2: Any) -> Tensor:
 
 def outer(input: Any, vec2: Any) -> Tensor:
     """Outer product of two vectors: ``(N,), (M,) -> (N, M)``, ``out[i, j] = a[i] b[j]``."""
-    a, b = _operand(input), _operand(vec2)
+    a, b = as_tensor(input), as_tensor(vec2)
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer: expected two 1-D tensors, got shapes {a.shape} and {b.shape}")
     return einsum("i,j->ij", a, b)
@@ -134,7 +130,7 @@ def outer(input: Any, vec2: Any) -> Tensor:
 
 def dot(input: Any, other: Any) -> Tensor:
     """Dot product of two vectors of the same length: ``(N,), (N,) -> ()``."""
-    a, b = _operand(input), _operand(other)
+    a, b = as_tensor(input), as_tensor(other)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"dot: expected two 1-D tensors of the same length, got shapes "
                          f"{a.shape} and {b.shape}")
@@ -145,7 +141,7 @@ def diagonal(input: Any, offset: int = 0) -> Tensor:
     """The diagonal of a matrix, ``offset`` above it (below if negative): ``(N, M) -> (K,)``.
     Its gradient lands on that diagonal. (dlcore takes matrices only; PyTorch's ``dim1`` and
     ``dim2`` for larger tensors are not offered.)"""
-    x = _operand(input)
+    x = as_tensor(input)
     if x.ndim != 2:
         raise ValueError(f"diagonal: expected a 2-D tensor, got shape {x.shape}")
     rows, cols = x.shape
@@ -156,7 +152,7 @@ def diagonal(input: Any, offset: int = 0) -> Tensor:
 
 def trace(input: Any) -> Tensor:
     """The sum of a matrix's main diagonal: ``(N, M) -> ()``; its gradient is the identity."""
-    x = _operand(input)
+    x = as_tensor(input)
     if x.ndim != 2:
         raise ValueError(f"trace: expected a 2-D tensor, got shape {x.shape}")
     return diagonal(x).sum()

@@ -286,14 +286,12 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
-    def nelement(self) -> int:
-        """The element count (PyTorch's older name for ``numel``)."""
-        return int(self.data.size)
-
     def dim(self) -> int:
         return self.data.ndim
 
+    # PyTorch's older names.
     ndimension = dim
+    nelement = numel
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
@@ -795,8 +793,6 @@ class Tensor:
         return Tensor._from_op(out, (self,), backward)
 
     clip = clamp
-
-    clip = clamp  # NumPy's and PyTorch's other name
 
     def square(self) -> Tensor:
         return _math.square(self)
@@ -1469,8 +1465,8 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
         a, b, lambda: np.where(cond, g, 0), lambda: np.where(cond, 0, g)))
 
 
-# The ops in tensor_math.py, tensor_inplace.py and einsum.py use this module's helpers, so they are
-# imported last; the methods above call them through these names.
+# The ops in tensor_math.py, tensor_inplace.py and einsum.py use this module's helpers, so
+# they are imported last; the methods above call them through these names.
 from . import einsum as _einsum  # noqa: E402
 from . import tensor_inplace as _inplace  # noqa: E402
 from . import tensor_math as _math  # noqa: E402
