@@ -132,7 +132,9 @@ def gradcheck(
     arrays = [leaf.data.copy() for leaf in leaves]
     for index, leaf in enumerate(leaves):
         analytic = np.zeros_like(leaf.data) if leaf.grad is None else leaf.grad.data
-        numeric = np.zeros_like(leaf.data)
+        # C order, so that reshape(-1) below is a view (zeros_like would keep a transposed
+        # input's layout, and the writes would land in a copy).
+        numeric = np.zeros(leaf.shape)
         flat = arrays[index].reshape(-1)
         for i in range(flat.size):
             original = flat[i]
