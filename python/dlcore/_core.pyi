@@ -41,7 +41,11 @@ def malloc_tuning() -> Dict[str, Any]: ...
 
 # elementwise activations
 def activation_forward(
-    name: str, x: FloatArray, out: Optional[FloatArray] = None, param: float = 0.0
+    name: str,
+    x: FloatArray,
+    out: Optional[FloatArray] = None,
+    param: float = 0.0,
+    param2: float = 0.0,
 ) -> FloatArray: ...
 def activation_backward(
     name: str,
@@ -50,6 +54,7 @@ def activation_backward(
     grad: FloatArray,
     out: Optional[FloatArray] = None,
     param: float = 0.0,
+    param2: float = 0.0,
 ) -> FloatArray: ...
 
 # softmax and cross-entropy (2-D, C-contiguous rows)

@@ -1303,23 +1303,23 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return Tensor._from_op(np.asarray(out), (x,), backward)
 
 
-def _activation(x: Tensor, name: str, param: float = 0.0) -> Tensor:
+def _activation(x: Tensor, name: str, param: float = 0.0, param2: float = 0.0) -> Tensor:
     """An elementwise activation computed (forward and backward) by the Rust kernel."""
     data = x.data
     if data.dtype not in _RUST_DTYPES:
         data = data.astype(np.float32)
     try:
-        out = _core.activation_forward(name, data, None, param)
+        out = _core.activation_forward(name, data, None, param, param2)
     except ValueError:  # the kernel takes C-contiguous arrays only
         data = np.ascontiguousarray(data)
-        out = _core.activation_forward(name, data, None, param)
+        out = _core.activation_forward(name, data, None, param, param2)
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
         try:
-            return (_core.activation_backward(name, data, out, g, None, param),)
+            return (_core.activation_backward(name, data, out, g, None, param, param2),)
         except (TypeError, ValueError):  # a gradient of another dtype or layout
             g = np.ascontiguousarray(g, dtype=data.dtype)
-            return (_core.activation_backward(name, data, out, g, None, param),)
+            return (_core.activation_backward(name, data, out, g, None, param, param2),)
 
     # The kernel returns a new gradient array: a leaf may keep it without a copy.
     return Tensor._from_op(out, (x,), backward, True)

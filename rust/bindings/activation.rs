@@ -89,26 +89,31 @@ fn backward_typed<'py, T: Real + Element>(
 }
 
 /// `out = f(x)` for the activation named `name` ("relu", "sigmoid", "tanh", "leaky_relu",
-/// "elu", "step", "silu", "gelu", "gelu_tanh"); `param` is the slope or alpha where the
-/// activation has one.
+/// "elu", "step", "silu", "gelu", "gelu_tanh", "hardtanh", "hardsigmoid", "hardswish", "selu",
+/// "celu", "mish", "softsign", "logsigmoid", "tanhshrink", "softshrink", "hardshrink",
+/// "threshold"); `param` is the slope, alpha or lambd where the activation has one, and
+/// `param`, `param2` are (min_val, max_val) for "hardtanh" and (threshold, value) for
+/// "threshold".
 #[pyfunction]
-#[pyo3(signature = (name, x, out=None, param=0.0))]
+#[pyo3(signature = (name, x, out=None, param=0.0, param2=0.0))]
 fn activation_forward<'py>(
     name: &str,
     x: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
     param: f64,
+    param2: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let act = kernel_result(Activation::from_name(name, param))?;
+    let act = kernel_result(Activation::from_name(name, param, param2))?;
     match float_array("activation_forward", "x", x)? {
         FloatArray::F32(x) => forward_typed(act, &x, out),
         FloatArray::F64(x) => forward_typed(act, &x, out),
     }
 }
 
-/// `out = grad * f'(x)`, where `y = f(x)` is the forward output.
+/// `out = grad * f'(x)`, where `y = f(x)` is the forward output; `name`, `param` and `param2`
+/// as in `activation_forward`.
 #[pyfunction]
-#[pyo3(signature = (name, x, y, grad, out=None, param=0.0))]
+#[pyo3(signature = (name, x, y, grad, out=None, param=0.0, param2=0.0))]
 fn activation_backward<'py>(
     name: &str,
     x: &Bound<'py, PyAny>,
@@ -116,8 +121,9 @@ fn activation_backward<'py>(
     grad: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
     param: f64,
+    param2: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let act = kernel_result(Activation::from_name(name, param))?;
+    let act = kernel_result(Activation::from_name(name, param, param2))?;
     match float_array("activation_backward", "x", x)? {
         FloatArray::F32(x) => backward_typed(act, &x, y, grad, out),
         FloatArray::F64(x) => backward_typed(act, &x, y, grad, out),

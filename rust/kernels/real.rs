@@ -29,6 +29,8 @@ pub trait Real:
     fn to_f64(self) -> f64;
     fn exp(self) -> Self;
     fn ln(self) -> Self;
+    /// `ln(1 + x)`, accurate for tiny `x` (libm's `log1p`).
+    fn ln_1p(self) -> Self;
     fn sqrt(self) -> Self;
     fn tanh(self) -> Self;
     /// The error function, to within an ulp or so (libm's port of musl/fdlibm).
@@ -49,7 +51,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $erf:path, $erfc:path, $exp_fast:path, $tanh_fast:path) => {
+    ($t:ty, $erf:path, $erfc:path, $log1p:path, $exp_fast:path, $tanh_fast:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -70,6 +72,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn ln(self) -> Self {
                 <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                $log1p(self)
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
@@ -137,7 +143,15 @@ impl_real!(
     f32,
     libm::erff,
     libm::erfcf,
+    libm::log1pf,
     super::vmath::exp_f32,
     super::vmath::tanh_f32
 );
-impl_real!(f64, libm::erf, libm::erfc, super::vmath::exp_f64, f64::tanh);
+impl_real!(
+    f64,
+    libm::erf,
+    libm::erfc,
+    libm::log1p,
+    super::vmath::exp_f64,
+    f64::tanh
+);

@@ -71,3 +71,70 @@ def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
 def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+# PyTorch's definitions, as its documentation states them.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def relu6(x: np.ndarray) -> np.ndarray:
+    return np.minimum(np.maximum(x, 0), 6)
+
+
+def hardtanh(x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0) -> np.ndarray:
+    return np.clip(x, min_val, max_val)
+
+
+def hardsigmoid(x: np.ndarray) -> np.ndarray:
+    return relu6(x + 3) / 6
+
+
+def hardswish(x: np.ndarray) -> np.ndarray:
+    return x * relu6(x + 3) / 6
+
+
+def selu(x: np.ndarray) -> np.ndarray:
+    return SELU_SCALE * (np.maximum(0, x) + np.minimum(0, SELU_ALPHA * np.expm1(np.minimum(x, 0))))
+
+
+def celu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    # exp of min(x, 0) / alpha only, so that the unused branch does not overflow (alpha > 0).
+    return np.maximum(0, x) + np.minimum(0, alpha * np.expm1(np.minimum(x, 0) / alpha))
+
+
+def mish(x: np.ndarray) -> np.ndarray:
+    return x * np.tanh(np.logaddexp(0.0, x))
+
+
+def softsign(x: np.ndarray) -> np.ndarray:
+    return x / (1 + np.abs(x))
+
+
+def logsigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+def tanhshrink(x: np.ndarray) -> np.ndarray:
+    return x - np.tanh(x)
+
+
+def softshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
+    return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0.0))
+
+
+def hardshrink(x: np.ndarray, lambd: float = 0.5) -> np.ndarray:
+    return np.where(np.abs(x) > lambd, x, 0.0)
+
+
+def threshold(x: np.ndarray, threshold: float, value: float) -> np.ndarray:
+    return np.where(x > threshold, x, value)
+
+
+def glu(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    a, b = np.split(x, 2, axis=dim)
+    return a * sigmoid(b)
+
+
+def softmin(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    return softmax(-x, dim)
