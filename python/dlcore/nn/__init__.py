@@ -35,6 +35,7 @@ from .activation_more import (
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
+from .conv1d import AdaptiveAvgPool1d, AvgPool1d, Conv1d, MaxPool1d, MinPool1d
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
 from .flatten import Flatten, Unflatten
@@ -60,13 +61,16 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MinPool2d
 from .upsample import Upsample
 
 __all__ = [
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "CELU",
+    "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
     "CrossEntropyLoss",
@@ -92,7 +96,9 @@ __all__ = [
     "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
+    "MinPool1d",
     "MinPool2d",
     "Mish",
     "Module",

@@ -29,6 +29,22 @@ def _add_parameters(layer: Module, weight_shape: Tuple[int, ...], out_channels: 
     layer.reset_parameters()
 
 
+def _check_channels(name: str, in_channels: Any, out_channels: Any, groups: Any,
+                    padding_mode: str) -> None:
+    """Refuse channel counts that are not positive ints or that ``groups`` does not divide,
+    and an unknown ``padding_mode``, with the layer's ``name`` in the message."""
+    for arg, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                       ("groups", groups)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
+    for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if value % groups:
+            raise ValueError(f"{name}: {arg}={value} is not divisible by groups={groups}")
+    if padding_mode not in _PADDING_MODES:
+        raise ValueError(f"{name}: padding_mode must be one of {tuple(_PADDING_MODES)}, "
+                         f"got {padding_mode!r}")
+
+
 def _reset_parameters(layer: Module) -> None:
     """Kaiming-uniform with ``a = sqrt(5)`` and the bias on ``+-1/sqrt(fan_in)``, ``fan_in``
     taken from the weight's second dimension times the kernel area, as PyTorch does for both
@@ -75,19 +91,7 @@ class Conv2d(Module):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  dtype: Any = np.float32) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Conv2d: {name} must be a positive int, got {value!r}")
-        if in_channels % groups:
-            raise ValueError(f"Conv2d: in_channels={in_channels} is not divisible by "
-                             f"groups={groups}")
-        if out_channels % groups:
-            raise ValueError(f"Conv2d: out_channels={out_channels} is not divisible by "
-                             f"groups={groups}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"Conv2d: padding_mode must be one of {tuple(_PADDING_MODES)}, "
-                             f"got {padding_mode!r}")
+        _check_channels("Conv2d", in_channels, out_channels, groups, padding_mode)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")

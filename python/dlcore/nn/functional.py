@@ -37,6 +37,13 @@ from .ops.activation_more import (
 )
 from .ops.batchnorm import batch_norm
 from .ops.conv import conv2d, pad
+from .ops.conv1d import (
+    adaptive_avg_pool1d,
+    avg_pool1d,
+    conv1d,
+    max_pool1d,
+    min_pool1d,
+)
 from .ops.conv_transpose import conv_transpose2d
 from .ops.distance import cosine_similarity, normalize
 from .ops.dropout import dropout, dropout2d
@@ -61,12 +68,15 @@ from .ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
 from .ops.upsample import interpolate
 
 __all__ = [
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "conv1d",
     "conv2d",
     "conv_transpose2d",
     "cosine_similarity",
@@ -92,7 +102,9 @@ __all__ = [
     "linear",
     "log_softmax",
     "logsigmoid",
+    "max_pool1d",
     "max_pool2d",
+    "min_pool1d",
     "min_pool2d",
     "mish",
     "mse_loss",
