@@ -900,6 +900,120 @@ class Tensor:
     def gather(self, dim: int, index: ArrayLike) -> Tensor:
         return _math.gather(self, dim, index)
 
+    # More of PyTorch's ops (tensor_extra.py, tensor_index.py).
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _extra.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _extra.triu(self, diagonal)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return _extra.roll(self, shifts, dims)
+
+    def cumprod(self, dim: int) -> Tensor:
+        return _extra.cumprod(self, dim)
+
+    def rsqrt(self) -> Tensor:
+        return _extra.rsqrt(self)
+
+    def reciprocal(self) -> Tensor:
+        return _extra.reciprocal(self)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: Optional[float] = None,
+                   neginf: Optional[float] = None) -> Tensor:
+        return _extra.nan_to_num(self, nan, posinf, neginf)
+
+    def lerp(self, end: ArrayLike, weight: Any) -> Tensor:
+        return _extra.lerp(self, end, weight)
+
+    def addmm(self, mat1: ArrayLike, mat2: ArrayLike, beta: float = 1,
+              alpha: float = 1) -> Tensor:
+        return _extra.addmm(self, mat1, mat2, beta, alpha)
+
+    def index_select(self, dim: int, index: ArrayLike) -> Tensor:
+        return _index.index_select(self, dim, index)
+
+    def masked_select(self, mask: ArrayLike) -> Tensor:
+        return _index.masked_select(self, mask)
+
+    def scatter(self, dim: int, index: ArrayLike, src: Any = None, *,
+                value: Optional[float] = None) -> Tensor:
+        return _index.scatter(self, dim, index, src, value=value)
+
+    def scatter_add(self, dim: int, index: ArrayLike, src: ArrayLike) -> Tensor:
+        return _index.scatter_add(self, dim, index, src)
+
+    # Elementwise ops in place (tensor_inplace.py): the same rules as add_ and clamp_.
+    def abs_(self) -> Tensor:
+        return _inplace.abs_(self)
+
+    def neg_(self) -> Tensor:
+        return _inplace.neg_(self)
+
+    def exp_(self) -> Tensor:
+        return _inplace.exp_(self)
+
+    def log_(self) -> Tensor:
+        return _inplace.log_(self)
+
+    def sqrt_(self) -> Tensor:
+        return _inplace.sqrt_(self)
+
+    def rsqrt_(self) -> Tensor:
+        return _inplace.rsqrt_(self)
+
+    def reciprocal_(self) -> Tensor:
+        return _inplace.reciprocal_(self)
+
+    def square_(self) -> Tensor:
+        return _inplace.square_(self)
+
+    def sin_(self) -> Tensor:
+        return _inplace.sin_(self)
+
+    def cos_(self) -> Tensor:
+        return _inplace.cos_(self)
+
+    def log1p_(self) -> Tensor:
+        return _inplace.log1p_(self)
+
+    def expm1_(self) -> Tensor:
+        return _inplace.expm1_(self)
+
+    def sign_(self) -> Tensor:
+        return _inplace.sign_(self)
+
+    def floor_(self) -> Tensor:
+        return _inplace.floor_(self)
+
+    def ceil_(self) -> Tensor:
+        return _inplace.ceil_(self)
+
+    def round_(self, decimals: int = 0) -> Tensor:
+        return _inplace.round_(self, decimals)
+
+    def relu_(self) -> Tensor:
+        return _inplace.relu_(self)
+
+    def sigmoid_(self) -> Tensor:
+        return _inplace.sigmoid_(self)
+
+    def tanh_(self) -> Tensor:
+        return _inplace.tanh_(self)
+
+    def nan_to_num_(self, nan: float = 0.0, posinf: Optional[float] = None,
+                    neginf: Optional[float] = None) -> Tensor:
+        return _inplace.nan_to_num_(self, nan, posinf, neginf)
+
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        return _inplace.tril_(self, diagonal)
+
+    def triu_(self, diagonal: int = 0) -> Tensor:
+        return _inplace.triu_(self, diagonal)
+
+    def masked_fill_(self, mask: ArrayLike, value: float) -> Tensor:
+        return _inplace.masked_fill_(self, mask, value)
+
     def relu(self) -> Tensor:
         return _activation(self, "relu")
 
@@ -1468,5 +1582,7 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
 # The ops in tensor_math.py, tensor_inplace.py and einsum.py use this module's helpers, so
 # they are imported last; the methods above call them through these names.
 from . import einsum as _einsum  # noqa: E402
+from . import tensor_extra as _extra  # noqa: E402
+from . import tensor_index as _index  # noqa: E402
 from . import tensor_inplace as _inplace  # noqa: E402
 from . import tensor_math as _math  # noqa: E402

@@ -208,3 +208,145 @@ def setitem(x: Tensor, index: Any, value: ArrayLike) -> None:
         data[index] = v
 
     _write(x, "__setitem__", _operand(value, "__setitem__"), write)
+
+
+# ----------------------------------------------------------------- elementwise, in place
+# ``x.exp_()`` and friends: the out-of-place op's values (the same kernel, so the two agree
+# exactly) written back into ``x.data``, under the rules above. A result of another kind than
+# ``x`` holds (``exp_`` of an int tensor) is refused, as in PyTorch.
+def _apply(x: Tensor, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    _check_writable(x, op)
+    try:
+        value = compute(Tensor(x.data)).data  # a leaf without grad: nothing is recorded
+    except (TypeError, ValueError) as err:
+        # Name the method called ("tril_: ..."), not the op that computed the values.
+        message = str(err)
+        if message.startswith(op[:-1] + ":"):
+            raise type(err)(op + message[len(op) - 1:]) from None
+        raise
+    if not np.can_cast(value.dtype, x.dtype, casting="same_kind"):
+        raise TypeError(
+            f"{op}: the result has dtype {value.dtype}, which a tensor of dtype {x.dtype} "
+            f"cannot hold in place; compute a new tensor (x = x.{op[:-1]}()) or convert first "
+            f"(x = x.float())"
+        )
+    return _write(x, op, value, lambda d, v: np.copyto(d, v, casting="same_kind"))
+
+
+def abs_(x: Tensor) -> Tensor:
+    """``|x|`` in place."""
+    return _apply(x, "abs_", Tensor.abs)
+
+
+def neg_(x: Tensor) -> Tensor:
+    """``-x`` in place."""
+    return _apply(x, "neg_", Tensor.__neg__)
+
+
+def exp_(x: Tensor) -> Tensor:
+    """``e ** x`` in place (float tensors)."""
+    return _apply(x, "exp_", Tensor.exp)
+
+
+def log_(x: Tensor) -> Tensor:
+    """Natural logarithm in place (float tensors)."""
+    return _apply(x, "log_", Tensor.log)
+
+
+def sqrt_(x: Tensor) -> Tensor:
+    """Square root in place (float tensors)."""
+    return _apply(x, "sqrt_", Tensor.sqrt)
+
+
+def rsqrt_(x: Tensor) -> Tensor:
+    """``1 / sqrt(x)`` in place (float tensors)."""
+    return _apply(x, "rsqrt_", Tensor.rsqrt)
+
+
+def reciprocal_(x: Tensor) -> Tensor:
+    """``1 / x`` in place (float tensors)."""
+    return _apply(x, "reciprocal_", Tensor.reciprocal)
+
+
+def square_(x: Tensor) -> Tensor:
+    """``x ** 2`` in place."""
+    return _apply(x, "square_", Tensor.square)
+
+
+def sin_(x: Tensor) -> Tensor:
+    """Sine in place (float tensors)."""
+    return _apply(x, "sin_", Tensor.sin)
+
+
+def cos_(x: Tensor) -> Tensor:
+    """Cosine in place (float tensors)."""
+    return _apply(x, "cos_", Tensor.cos)
+
+
+def log1p_(x: Tensor) -> Tensor:
+    """``log(1 + x)`` in place (float tensors)."""
+    return _apply(x, "log1p_", Tensor.log1p)
+
+
+def expm1_(x: Tensor) -> Tensor:
+    """``exp(x) - 1`` in place (float tensors)."""
+    return _apply(x, "expm1_", Tensor.expm1)
+
+
+def sign_(x: Tensor) -> Tensor:
+    """-1, 0 or 1 by sign, in place."""
+    return _apply(x, "sign_", Tensor.sign)
+
+
+def floor_(x: Tensor) -> Tensor:
+    """Round down in place (float tensors)."""
+    return _apply(x, "floor_", Tensor.floor)
+
+
+def ceil_(x: Tensor) -> Tensor:
+    """Round up in place (float tensors)."""
+    return _apply(x, "ceil_", Tensor.ceil)
+
+
+def round_(x: Tensor, decimals: int = 0) -> Tensor:
+    """Round half to even, to ``decimals`` places, in place (float tensors)."""
+    return _apply(x, "round_", lambda t: t.round(decimals))
+
+
+def relu_(x: Tensor) -> Tensor:
+    """``max(x, 0)`` in place; integer tensors stay integers, as in PyTorch."""
+    if x.dtype.kind != "f":
+        return _apply(x, "relu_", lambda t: t.clamp(min=0))
+    return _apply(x, "relu_", Tensor.relu)
+
+
+def sigmoid_(x: Tensor) -> Tensor:
+    """``1 / (1 + e ** -x)`` in place (float tensors)."""
+    return _apply(x, "sigmoid_", Tensor.sigmoid)
+
+
+def tanh_(x: Tensor) -> Tensor:
+    """Hyperbolic tangent in place (float tensors)."""
+    return _apply(x, "tanh_", Tensor.tanh)
+
+
+def nan_to_num_(x: Tensor, nan: float = 0.0, posinf: Optional[float] = None,
+                neginf: Optional[float] = None) -> Tensor:
+    """NaN and infinities replaced in place (see ``dlcore.nan_to_num``)."""
+    return _apply(x, "nan_to_num_", lambda t: t.nan_to_num(nan, posinf, neginf))
+
+
+def tril_(x: Tensor, diagonal: int = 0) -> Tensor:
+    """Zero the elements above the ``diagonal``-th diagonal, in place."""
+    return _apply(x, "tril_", lambda t: t.tril(diagonal))
+
+
+def triu_(x: Tensor, diagonal: int = 0) -> Tensor:
+    """Zero the elements below the ``diagonal``-th diagonal, in place."""
+    return _apply(x, "triu_", lambda t: t.triu(diagonal))
+
+
+def masked_fill_(x: Tensor, mask: ArrayLike, value: float) -> Tensor:
+    """``value`` written where the bool ``mask`` (broadcast to ``x``'s shape) is true."""
+    raw = _operand(value, "masked_fill_")
+    return _apply(x, "masked_fill_", lambda t: t.masked_fill(mask, raw))

@@ -369,6 +369,26 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True,
     return _taken(x, order, axis), Tensor(order)
 
 
+def index_array(index: ArrayLike, op: str) -> np.ndarray:
+    """``index`` as an integer array; a TypeError naming ``op`` for any other dtype."""
+    idx = np.asarray(_raw(index))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must hold integers, got dtype {idx.dtype}")
+    return idx
+
+
+def check_index_range(idx: np.ndarray, shape: Tuple[int, ...], dim: int, op: str) -> None:
+    """Refuse index values outside ``[-size, size)`` for dimension ``dim`` of ``shape``
+    (negative values count from the end), naming the first bad value and where it is."""
+    size = shape[_dim_index(dim, len(shape), op)]
+    bad = (idx < -size) | (idx >= size)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise IndexError(f"{op}: index values must be in [{-size}, {size}) for dim {dim} of "
+                         f"shape {shape} (size {size}), got {idx[where]} at index position "
+                         f"{where} (all values: {idx.min()}..{idx.max()})")
+
+
 def gather(x: Tensor, dim: int, index: ArrayLike) -> Tensor:
     """``out[i][j] = x[i][index[i][j]]`` along ``dim`` (for ``dim=1``), as PyTorch's
     ``gather``: ``index`` has ``x``'s number of dimensions and the output has its shape. The
@@ -377,16 +397,11 @@ def gather(x: Tensor, dim: int, index: ArrayLike) -> Tensor:
     Example: the log-probability of each sample's label, ``log_probs.gather(1, y[:, None])``.
     """
     axis = _dim_index(dim, x.ndim, "gather")
-    idx = np.asarray(_raw(index))
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must hold integers, got dtype {idx.dtype}")
+    idx = index_array(index, "gather")
     if idx.ndim != x.ndim:
         raise ValueError(f"gather: index has shape {idx.shape} but the input has shape "
                          f"{x.shape}; they need the same number of dimensions")
-    size = x.shape[axis]
-    if idx.size and (idx.min() < -size or idx.max() >= size):
-        raise IndexError(f"gather: index values must be in [{-size}, {size}) for dim {dim} of "
-                         f"shape {x.shape}, got {idx.min()}..{idx.max()}")
+    check_index_range(idx, x.shape, dim, "gather")
     try:
         out = np.take_along_axis(x.data, idx, axis=axis)
     except (ValueError, IndexError):
