@@ -58,6 +58,7 @@ from .loss import (
 from .module import Module, Parameter
 from .perceptron import Perceptron
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MinPool2d
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .upsample import Upsample
 
 __all__ = [
@@ -81,6 +82,8 @@ __all__ = [
     "Flatten",
     "GELU",
     "GLU",
+    "GRU",
+    "GRUCell",
     "GroupNorm",
     "Hardshrink",
     "Hardsigmoid",
@@ -90,6 +93,8 @@ __all__ = [
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LSTM",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -109,6 +114,10 @@ __all__ = [
     "Parameter",
     "Perceptron",
     "RMSELoss",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "ReLU6",
     "SELU",

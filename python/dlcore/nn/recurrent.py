@@ -1,0 +1,469 @@
+"""Recurrent layers with PyTorch's names, arguments, parameter layouts and results:
+``RNNCell``, ``LSTMCell``, ``GRUCell`` (one time step) and ``RNN``, ``LSTM``, ``GRU`` (whole,
+optionally stacked and bidirectional, sequences).
+
+A PyTorch ``state_dict`` of the same layer loads unchanged: the parameters have PyTorch's
+names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), shapes and gate order (LSTM
+``i, f, g, o``; GRU ``r, z, n``). Every weight and bias starts as PyTorch's do,
+``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+from ..tensor import Tensor, as_tensor, check_real_dtype
+from . import init
+from .module import Module, Parameter
+from .ops import recurrent as R
+
+_MODES = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
+
+
+def _check_size(owner: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _float_dtype(owner: str, dtype: Any) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{owner}: dtype must be a float dtype, got {dtype}")
+    return dtype
+
+
+def _mode(owner: str, nonlinearity: str) -> str:
+    if nonlinearity == "tanh":
+        return "RNN_TANH"
+    if nonlinearity == "relu":
+        return "RNN_RELU"
+    raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or "
+                     f"'relu'")
+
+
+def _as_input(owner: str, value: Any, dtype: np.dtype) -> Tensor:
+    t = as_tensor(value)
+    check_real_dtype(t.dtype, owner, "input")
+    return t if t.dtype == dtype else t.astype(dtype)
+
+
+def _shape_of(value: Any) -> Tuple[int, ...]:
+    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+
+
+def _reset_uniform(module: Module, hidden_size: int) -> None:
+    bound = 1.0 / math.sqrt(hidden_size)
+    for param in module.parameters():
+        init.uniform_(param, -bound, bound)
+
+
+# ------------------------------------------------------------------ cells
+class RNNCellBase(Module):
+    """Parameters and checks shared by the cells: ``weight_ih`` ``(G * H, H_in)``,
+    ``weight_hh`` ``(G * H, H)``, ``bias_ih`` and ``bias_hh`` ``(G * H,)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.input_size = _check_size(owner, "input_size", input_size)
+        self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
+        self.bias = bool(bias)
+        dtype = _float_dtype(owner, dtype)
+        gates = num_chunks * self.hidden_size
+        self.weight_ih = Parameter(np.empty((gates, self.input_size), dtype=dtype))
+        self.weight_hh = Parameter(np.empty((gates, self.hidden_size), dtype=dtype))
+        if self.bias:
+            self.bias_ih = Parameter(np.empty(gates, dtype=dtype))
+            self.bias_hh = Parameter(np.empty(gates, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``."""
+        _reset_uniform(self, self.hidden_size)
+
+    def _weights(self) -> R.Weights:
+        p = self._parameters
+        return p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]
+
+    def _batched(self, input: Any, states: Tuple[Any, ...]
+                 ) -> Tuple[Tensor, List[Tensor], bool]:
+        """The input as ``(N, H_in)`` and each state as ``(N, H)`` (zeros when None), and
+        whether the input came unbatched."""
+        owner = type(self).__name__
+        dtype = self._parameters["weight_ih"].dtype
+        x = _as_input(owner, input, dtype)
+        if x.ndim not in (1, 2):
+            raise ValueError(f"{owner}: expected input of shape (N, {self.input_size}) or "
+                             f"({self.input_size},), got shape {x.shape}")
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+        if x.shape[1] != self.input_size:
+            raise ValueError(f"{owner}: input has shape {_shape_of(input)} but input_size is "
+                             f"{self.input_size}")
+        expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
+        out = []
+        for name, state in zip(("hx", "cx"), states):
+            if state is None:
+                out.append(Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=dtype)))
+                continue
+            s = _as_input(owner, state, dtype)
+            if s.shape != expected:
+                raise ValueError(f"{owner}: {name} has shape {s.shape} but expected {expected} "
+                                 f"for input of shape {_shape_of(input)}")
+            out.append(s.unsqueeze(0) if unbatched else s)
+        return x, out, unbatched
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += f", bias={self.bias}"
+        nonlinearity = getattr(self, "nonlinearity", "tanh")
+        if nonlinearity != "tanh":
+            s += f", nonlinearity={nonlinearity}"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """An Elman RNN cell: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or ReLU).
+
+    Args:
+        input_size: features of each input, H_in.
+        hidden_size: features of the hidden state, H.
+        bias: learn ``bias_ih`` and ``bias_hh``.
+        nonlinearity: ``'tanh'`` or ``'relu'``.
+        dtype: parameter dtype (float32 by default); inputs are cast to it.
+
+    Shape:
+        input ``(N, H_in)`` or ``(H_in,)``, hx ``(N, H)`` or ``(H,)`` (zeros if omitted)
+        -> ``(N, H)`` or ``(H,)``.
+
+    Example:
+        >>> cell = nn.RNNCell(10, 20)
+        >>> h = cell(dlcore.randn(3, 10))            # (3, 20)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", dtype: Any = np.float32) -> None:
+        mode = _mode("RNNCell", nonlinearity)
+        super().__init__(input_size, hidden_size, bias, 1, dtype)
+        self.nonlinearity = nonlinearity
+        self._mode = mode
+
+    def forward(self, input: Any, hx: Optional[Any] = None) -> Tensor:
+        x, (h,), unbatched = self._batched(input, (hx,))
+        w_ih, w_hh, b_ih, b_hh = self._weights()
+        step = R.rnn_tanh_cell if self._mode == "RNN_TANH" else R.rnn_relu_cell
+        out = step(x, h, w_ih, w_hh, b_ih, b_hh)
+        return out.squeeze(0) if unbatched else out
+
+
+class LSTMCell(RNNCellBase):
+    """A long short-term memory cell::
+
+        i, f, g, o = σ, σ, tanh, σ of the four H-wide slices of x W_ih^T + b_ih + h W_hh^T + b_hh
+        c' = f * c + i * g,   h' = o * tanh(c')
+
+    Args:
+        input_size, hidden_size, bias, dtype: as :class:`RNNCell`.
+
+    Shape:
+        input ``(N, H_in)`` or ``(H_in,)``, hx ``(h, c)`` each ``(N, H)`` or ``(H,)`` (zeros
+        if omitted) -> ``(h', c')`` of the same shapes.
+
+    Example:
+        >>> cell = nn.LSTMCell(10, 20)
+        >>> h, c = cell(dlcore.randn(3, 10))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, dtype)
+
+    def forward(self, input: Any, hx: Optional[Tuple[Any, Any]] = None
+                ) -> Tuple[Tensor, Tensor]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError("LSTMCell: hx must be a tuple (h_0, c_0), got "
+                            f"{type(hx).__name__}")
+        x, (h, c), unbatched = self._batched(input, (None, None) if hx is None else tuple(hx))
+        h, c = R.lstm_cell(x, (h, c), *self._weights())
+        if unbatched:
+            return h.squeeze(0), c.squeeze(0)
+        return h, c
+
+
+class GRUCell(RNNCellBase):
+    """A gated recurrent unit cell::
+
+        r, z = σ of the first two H-wide slices of x W_ih^T + b_ih + h W_hh^T + b_hh
+        n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)),   h' = (1 - z) * n + z * h
+
+    Args:
+        input_size, hidden_size, bias, dtype: as :class:`RNNCell`.
+
+    Shape:
+        input ``(N, H_in)`` or ``(H_in,)``, hx ``(N, H)`` or ``(H,)`` (zeros if omitted)
+        -> ``(N, H)`` or ``(H,)``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, dtype)
+
+    def forward(self, input: Any, hx: Optional[Any] = None) -> Tensor:
+        x, (h,), unbatched = self._batched(input, (hx,))
+        out = R.gru_cell(x, h, *self._weights())
+        return out.squeeze(0) if unbatched else out
+
+
+# ------------------------------------------------------------------ whole sequences
+class RNNBase(Module):
+    """What ``RNN``, ``LSTM`` and ``GRU`` share: the parameters of every layer and
+    direction, the argument checks and the loop over layers.
+
+    Parameters, for layer ``k`` (and ``_reverse`` for the backward direction):
+    ``weight_ih_lk`` ``(G * H, H_in)`` for ``k = 0`` else ``(G * H, D * H)``, ``weight_hh_lk``
+    ``(G * H, H)``, ``bias_ih_lk`` and ``bias_hh_lk`` ``(G * H,)``; G is 1 (RNN), 4 (LSTM)
+    or 3 (GRU), D is 2 when bidirectional else 1.
+    """
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, dtype: Any = np.float32) -> None:
+        super().__init__()
+        owner = _MODES[mode]
+        self.mode = mode
+        self.input_size = _check_size(owner, "input_size", input_size)
+        self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
+        self.num_layers = _check_size(owner, "num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout <= 1:
+            raise ValueError(f"{owner}: dropout must be a number in [0, 1] (the probability of "
+                             f"zeroing an element), got {dropout!r}")
+        if dropout > 0 and self.num_layers == 1:
+            warnings.warn(f"{owner}: dropout={dropout} acts between layers, so with "
+                          f"num_layers=1 it does nothing", UserWarning, stacklevel=3)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        dtype = _float_dtype(owner, dtype)
+        gates = R.GATES[mode] * self.hidden_size
+        directions = 2 if self.bidirectional else 1
+        names: List[str] = []
+        for layer in range(self.num_layers):
+            layer_in = self.input_size if layer == 0 else directions * self.hidden_size
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                shapes: List[Tuple[str, Tuple[int, ...]]] = [
+                    ("weight_ih", (gates, layer_in)),
+                    ("weight_hh", (gates, self.hidden_size))]
+                if self.bias:
+                    shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                for name, shape in shapes:
+                    setattr(self, name + suffix, Parameter(np.empty(shape, dtype=dtype)))
+                    names.append(name + suffix)
+        self._flat_weights_names = names
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``."""
+        _reset_uniform(self, self.hidden_size)
+
+    @property
+    def all_weights(self) -> List[List[Tensor]]:
+        """The parameters of each layer and direction, as PyTorch lists them."""
+        per = 4 if self.bias else 2
+        names = self._flat_weights_names
+        return [[self._parameters[n] for n in names[i:i + per]]
+                for i in range(0, len(names), per)]
+
+    def flatten_parameters(self) -> None:
+        """Does nothing: PyTorch compacts the weights for cuDNN here, and on the CPU (dlcore's
+        only device) it is a no-op there too. Kept so ported code that calls it runs."""
+
+    def _weights(self) -> List[R.Weights]:
+        if self.bias:
+            return [(w_ih, w_hh, b_ih, b_hh) for w_ih, w_hh, b_ih, b_hh in self.all_weights]
+        return [(w_ih, w_hh, None, None) for w_ih, w_hh in self.all_weights]
+
+    def _owner(self) -> str:
+        return type(self).__name__
+
+    def _sequence(self, input: Any) -> Tuple[Tensor, bool]:
+        """The input as time-first ``(L, N, H_in)``, and whether it came unbatched."""
+        owner = self._owner()
+        x = _as_input(owner, input, self._parameters["weight_ih_l0"].dtype)
+        layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{owner}: expected input of shape {layout} or unbatched "
+                             f"(L, H_in), got shape {x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{owner}: input has shape {x.shape} with {x.shape[-1]} features "
+                             f"in the last dimension, but input_size is {self.input_size}")
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        if x.shape[0] == 0:
+            raise ValueError(f"{owner}: input of shape {_shape_of(input)} has an empty "
+                             f"sequence; expected at least one time step")
+        return x, unbatched
+
+    def _state(self, name: str, value: Any, batch: int, unbatched: bool) -> Tensor:
+        """An initial state as ``(D * num_layers, N, H)``, zeros when None."""
+        owner = self._owner()
+        dtype = self._parameters["weight_ih_l0"].dtype
+        layers = (2 if self.bidirectional else 1) * self.num_layers
+        if value is None:
+            return Tensor(np.zeros((layers, batch, self.hidden_size), dtype=dtype))
+        s = _as_input(owner, value, dtype)
+        expected = ((layers, self.hidden_size) if unbatched
+                    else (layers, batch, self.hidden_size))
+        if s.shape != expected:
+            kind = "unbatched 2-D" if unbatched else "batched 3-D"
+            raise ValueError(f"{owner}: {name} has shape {s.shape} but expected {expected} "
+                             f"(num_layers * num_directions{'' if unbatched else ', batch'}, "
+                             f"hidden_size) for {kind} input")
+        return s.unsqueeze(1) if unbatched else s
+
+    def _run(self, input: Any, hx: Any, cx: Any, mode: str
+             ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        x, unbatched = self._sequence(input)
+        batch = x.shape[1]
+        h0 = self._state("h_0", hx, batch, unbatched)
+        c0 = self._state("c_0", cx, batch, unbatched) if mode == "LSTM" else None
+        output, h_n, c_n = R.recurrent(mode, x, h0, c0, self._weights(), self.num_layers,
+                                       self.bidirectional, self.dropout, self.training)
+        if unbatched:
+            output, h_n = output.squeeze(1), h_n.squeeze(1)
+            c_n = None if c_n is None else c_n.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n, c_n
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += f", bias={self.bias}"
+        if self.batch_first:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+
+class RNN(RNNBase):
+    """A multi-layer Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``
+    (or ReLU), layer ``k > 0`` reading the outputs of layer ``k - 1``.
+
+    Args:
+        input_size: features of each input, H_in.
+        hidden_size: features of the hidden state, H.
+        num_layers: stacked layers.
+        nonlinearity: ``'tanh'`` or ``'relu'``.
+        bias: learn ``bias_ih_l*`` and ``bias_hh_l*``.
+        batch_first: input and output are ``(N, L, *)`` instead of ``(L, N, *)``
+            (the hidden state stays ``(D * num_layers, N, H)``).
+        dropout: probability of zeroing each output of every layer but the last, while
+            training.
+        bidirectional: also run each layer backwards in time; the two outputs are joined.
+        dtype: parameter dtype (float32 by default); inputs are cast to it.
+
+    Shape:
+        input ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``) or unbatched
+        ``(L, H_in)``; h_0 ``(D * num_layers, N, H)`` or ``(D * num_layers, H)``, zeros if
+        omitted -> ``(output, h_n)``: output ``(L, N, D * H)`` (batch first if asked) or
+        ``(L, D * H)``, the last layer's state at every step; h_n as h_0, every layer's
+        final state. D = 2 if bidirectional else 1.
+
+    Example:
+        >>> rnn = nn.RNN(10, 20, num_layers=2)
+        >>> output, h_n = rnn(dlcore.randn(5, 3, 10))   # (5, 3, 20), (2, 3, 20)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: Any = np.float32) -> None:
+        mode = _mode("RNN", nonlinearity)
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[Tensor, Tensor]:
+        output, h_n, _ = self._run(input, hx, None, self.mode)
+        return output, h_n
+
+
+class LSTM(RNNBase):
+    """A multi-layer long short-term memory network; each layer computes at every step::
+
+        i, f, g, o = σ, σ, tanh, σ of the four H-wide slices of
+                     x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
+        c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        dtype: as :class:`RNN`.
+
+    Shape:
+        input as :class:`RNN`; hx ``(h_0, c_0)``, each ``(D * num_layers, N, H)`` (or
+        ``(D * num_layers, H)`` unbatched), zeros if omitted -> ``(output, (h_n, c_n))``
+        with output as :class:`RNN`'s and ``h_n``, ``c_n`` shaped as ``h_0``.
+
+    Example:
+        >>> lstm = nn.LSTM(28, 64, batch_first=True)
+        >>> output, (h_n, c_n) = lstm(images)        # (N, 28, 28) -> (N, 28, 64)
+        >>> logits = head(h_n[-1])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, dtype: Any = np.float32) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype)
+
+    def forward(self, input: Any, hx: Optional[Tuple[Any, Any]] = None
+                ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+        h0, c0 = (None, None) if hx is None else hx
+        output, h_n, c_n = self._run(input, h0, c0, "LSTM")
+        assert c_n is not None
+        return output, (h_n, c_n)
+
+
+class GRU(RNNBase):
+    """A multi-layer gated recurrent unit network; each layer computes at every step::
+
+        r, z = σ of the first two H-wide slices of x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
+        n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn))
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    Args and Shape: as :class:`RNN` (without ``nonlinearity``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, dtype: Any = np.float32) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype)
+
+    def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[Tensor, Tensor]:
+        output, h_n, _ = self._run(input, hx, None, "GRU")
+        return output, h_n
