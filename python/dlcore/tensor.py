@@ -1071,6 +1071,7 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     heap = [(-root._seq, root)]
     leaves = []
     owned = set()  # leaves whose pending gradient no one else references
+    summed = set()  # nodes whose pending gradient this pass allocated: it may add in place
     while heap:
         node = heappop(heap)[1]
         if _in_place_log.any:
@@ -1097,19 +1098,37 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             if not parent.requires_grad:
                 continue
             data = parent.data
-            if type(pgrad) is not _ndarray:
-                pgrad = np.asarray(pgrad)
-            if pgrad.shape != data.shape:
-                pgrad = _unbroadcast(pgrad, data.shape)
-            if pgrad.dtype != data.dtype:
-                pgrad = pgrad.astype(data.dtype)
             key = id(parent)
             previous = received(key)
-            if previous is not None:
-                grads[key] = previous + pgrad
+            if type(pgrad) is _SliceGrad:
+                if key in summed:
+                    buffer = previous
+                elif previous is None:
+                    buffer = np.zeros(data.shape, dtype=data.dtype)
+                else:
+                    buffer = np.array(previous, dtype=data.dtype)
+                pgrad.add_into(buffer)
+                grads[key] = buffer
+                summed.add(key)
                 owned.add(key)
-                continue
-            grads[key] = pgrad
+                if previous is not None:
+                    continue
+            else:
+                if type(pgrad) is not _ndarray:
+                    pgrad = np.asarray(pgrad)
+                if pgrad.shape != data.shape:
+                    pgrad = _unbroadcast(pgrad, data.shape)
+                if pgrad.dtype != data.dtype:
+                    pgrad = pgrad.astype(data.dtype)
+                if previous is not None:
+                    if key in summed:
+                        previous += pgrad
+                    else:
+                        grads[key] = previous + pgrad
+                        summed.add(key)
+                        owned.add(key)
+                    continue
+                grads[key] = pgrad
             if parent._backward is None:
                 leaves.append(parent)
                 if fresh:
@@ -1406,15 +1425,37 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     shape, dtype = x.shape, x.dtype
     advanced = _is_advanced(index)
 
-    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
-        full = np.zeros(shape, dtype=dtype)
-        if advanced:
-            np.add.at(full, index, g)  # repeated indices accumulate
-        else:
-            full[index] = g
-        return (full,)
+    def backward(g: np.ndarray) -> Tuple[_SliceGrad]:
+        return (_SliceGrad(index, g, advanced, shape, dtype),)
 
     return Tensor._from_op(np.asarray(out), (x,), backward)
+
+
+class _SliceGrad:
+    """The gradient that ``x[index]`` sends back to ``x``: ``values`` at ``index``, zero
+    elsewhere. The backward pass adds it into ``x``'s gradient in place rather than making a
+    zero array of ``x``'s shape per slice: reading the L steps of a sequence one by one (an
+    RNN) would otherwise cost O(L^2) in the backward."""
+
+    __slots__ = ("index", "values", "advanced", "shape", "dtype")
+
+    def __init__(self, index: Any, values: np.ndarray, advanced: bool,
+                 shape: Tuple[int, ...], dtype: np.dtype) -> None:
+        self.index, self.values, self.advanced = index, values, advanced
+        self.shape, self.dtype = shape, dtype
+
+    def add_into(self, target: np.ndarray) -> None:
+        """``target[index] += values``, repeated indices accumulating."""
+        if self.advanced:
+            np.add.at(target, self.index, self.values)
+        else:
+            target[self.index] += self.values
+
+    def dense(self) -> np.ndarray:
+        """The gradient as an array of ``x``'s shape."""
+        full = np.zeros(self.shape, dtype=self.dtype)
+        self.add_into(full)
+        return full
 
 
 def _activation(x: Tensor, name: str, param: float = 0.0, param2: float = 0.0) -> Tensor:

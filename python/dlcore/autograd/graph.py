@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, List, Optional, Set, TextIO, Tuple, Union
 
-from ..tensor import Tensor, _graph_freed
+from ..tensor import Tensor, _graph_freed, _SliceGrad
 
 # Backward functions shared by several ops keep the op's name in a closure variable.
 _NAMED_BY_CLOSURE = {"_activation": "name"}
@@ -65,7 +65,8 @@ class Node:
         return tuple(_node_of(parent) for parent in self._tensor._parents)
 
     def __call__(self, grad: Any) -> Any:
-        return self._tensor._backward(grad)
+        grads = self._tensor._backward(grad)
+        return tuple(g.dense() if isinstance(g, _SliceGrad) else g for g in grads)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Node) and other._tensor is self._tensor
