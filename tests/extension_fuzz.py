@@ -214,6 +214,12 @@ def fuzz_pool(data):
     out, err = call(C.adaptive_avg_pool2d, x, size)
     if err is None:
         call(C.adaptive_avg_pool2d_backward, np.ones_like(out), x.shape)
+    picked, err = call(C.adaptive_extremum_pool2d, x, kind, size)
+    if err is None:
+        out, idx = picked
+        call(C.adaptive_extremum_pool2d_backward, np.ones_like(out), idx, x.shape, kind)
+        bad = data.draw(arrays(dtype=np.int64, shape=out.shape))
+        call(C.adaptive_extremum_pool2d_backward, np.ones_like(out), bad, x.shape, kind)
 
 
 def fuzz_batch_norm(data):

@@ -151,6 +151,17 @@ def adaptive_avg_pool2d_backward(
     grad_output: FloatArray, input_shape: Tuple[int, int, int, int]
 ) -> FloatArray: ...
 
+# adaptive max/min pooling; kind is "max" or "min"; indices are int64 flat h * W + w
+def adaptive_extremum_pool2d(
+    input: FloatArray, kind: str, output_size: Tuple[int, int]
+) -> Tuple[FloatArray, npt.NDArray[np.int64]]: ...
+def adaptive_extremum_pool2d_backward(
+    grad_output: FloatArray,
+    indices: npt.NDArray[np.integer],
+    input_shape: Tuple[int, int, int, int],
+    kind: str,
+) -> FloatArray: ...
+
 # fused optimizer steps over a parameter group, in place: list index i of params, grads and
 # every state list belongs to parameter i; ``steps`` (int64, one count per parameter) is
 # incremented by the call, and the update uses the new count. Momentum / amsgrad / centered

@@ -1,5 +1,5 @@
 //! Pooling on C-contiguous NCHW arrays: max/min (with int32 indices, or uint8 2x2 pick codes,
-//! for the backward), average, adaptive average.
+//! for the backward), average, adaptive max/min (int64 indices) and adaptive average.
 
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
@@ -13,9 +13,11 @@ use super::common::{
 use crate::kernels::conv::shape_str;
 use crate::kernels::pool::{
     adaptive_avg_pool2d_backward as adaptive_bwd, adaptive_avg_pool2d_forward as adaptive_fwd,
-    avg_pool2d_backward as avg_bwd, avg_pool2d_forward as avg_fwd, extremum_pool2d_backward,
-    extremum_pool2d_backward_2x2, extremum_pool2d_forward, extremum_pool2d_forward_2x2,
-    AdaptivePool2dParams, Extremum, Pool2dParams, PoolIndex,
+    adaptive_extremum_pool2d_backward as adaptive_extremum_bwd,
+    adaptive_extremum_pool2d_forward as adaptive_extremum_fwd, avg_pool2d_backward as avg_bwd,
+    avg_pool2d_forward as avg_fwd, extremum_pool2d_backward, extremum_pool2d_backward_2x2,
+    extremum_pool2d_forward, extremum_pool2d_forward_2x2, AdaptivePool2dParams, Extremum,
+    Pool2dParams, PoolIndex,
 };
 use crate::kernels::real::Real;
 
@@ -378,6 +380,7 @@ fn adaptive_forward_typed<'py, T: Real + Element>(
     const OP: &str = "adaptive_avg_pool2d";
     require_contiguous(OP, "input", x)?;
     let p = kernel_result(AdaptivePool2dParams::new(
+        OP,
         shape4(OP, "input", x.shape())?,
         [output_size.0, output_size.1],
     ))?;
@@ -399,6 +402,7 @@ fn adaptive_backward_typed<'py, T: Real + Element>(
     const OP: &str = "adaptive_avg_pool2d";
     let gs = shape4(OP, "grad_output", g.shape())?;
     let p = kernel_result(AdaptivePool2dParams::new(
+        OP,
         input_shape,
         [gs[2] as i64, gs[3] as i64],
     ))?;
@@ -439,6 +443,128 @@ fn adaptive_avg_pool2d_backward<'py>(
     }
 }
 
+fn adaptive_kind_of(kind: &str) -> PyResult<(Extremum, &'static str)> {
+    match kind {
+        "max" => Ok((Extremum::Max, "adaptive_max_pool2d")),
+        "min" => Ok((Extremum::Min, "adaptive_min_pool2d")),
+        other => Err(value_error(format!(
+            "adaptive pool: kind must be 'max' or 'min', got {other:?}"
+        ))),
+    }
+}
+
+fn adaptive_extremum_forward_typed<'py, T: Real + Element>(
+    x: &Bound<'py, PyArrayDyn<T>>,
+    kind: &str,
+    output_size: (i64, i64),
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (which, op) = adaptive_kind_of(kind)?;
+    let py = x.py();
+    require_contiguous(op, "input", x)?;
+    let input = shape4(op, "input", x.shape())?;
+    let p = kernel_result(AdaptivePool2dParams::new(
+        op,
+        input,
+        [output_size.0, output_size.1],
+    ))?;
+    let out = cached_array::<T>(py, &p.output_shape())?;
+    let idx = cached_array::<i64>(py, &p.output_shape())?;
+    {
+        let xg = read(op, "input", x)?;
+        let mut og = out.try_readwrite().map_err(borrow_err(op))?;
+        let mut ig = idx.try_readwrite().map_err(borrow_err(op))?;
+        let xs = xg.as_slice().map_err(err(op))?;
+        let os = og.as_slice_mut().map_err(err(op))?;
+        let is = ig.as_slice_mut().map_err(err(op))?;
+        kernel_result(py.detach(|| adaptive_extremum_fwd(&p, which, xs, os, is)))?;
+    }
+    PyTuple::new(py, [out.into_any(), idx.into_any()])
+}
+
+fn adaptive_extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
+    g: &Bound<'py, PyArrayDyn<T>>,
+    idx: &Bound<'py, PyArrayDyn<I>>,
+    p: &AdaptivePool2dParams,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (py, op) = (g.py(), p.op);
+    check_grad(op, g, &p.output_shape())?;
+    let idx = aligned_input(idx.clone())?;
+    require_contiguous(op, "indices", &idx)?;
+    if idx.shape() != g.shape() {
+        return Err(value_error(format!(
+            "{op}: indices has shape {} but grad_output has shape {}",
+            shape_str(idx.shape()),
+            shape_str(g.shape())
+        )));
+    }
+    let dx = cached_array::<T>(py, &p.input_shape())?;
+    {
+        let (gg, ig) = (read(op, "grad_output", g)?, read(op, "indices", &idx)?);
+        let mut dg = dx.try_readwrite().map_err(borrow_err(op))?;
+        let gs = gg.as_slice().map_err(err(op))?;
+        let is = ig.as_slice().map_err(err(op))?;
+        let ds = dg.as_slice_mut().map_err(err(op))?;
+        kernel_result(py.detach(|| adaptive_extremum_bwd(p, gs, is, ds)))?;
+    }
+    Ok(dx.into_any())
+}
+
+fn adaptive_extremum_backward_dispatch<'py, T: Real + Element>(
+    g: &Bound<'py, PyArrayDyn<T>>,
+    indices: &Bound<'py, PyAny>,
+    input_shape: [usize; 4],
+    kind: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (_, op) = adaptive_kind_of(kind)?;
+    let gs = shape4(op, "grad_output", g.shape())?;
+    let p = kernel_result(AdaptivePool2dParams::new(
+        op,
+        input_shape,
+        [gs[2] as i64, gs[3] as i64],
+    ))?;
+    if let Ok(i) = indices.cast::<PyArrayDyn<i64>>() {
+        return adaptive_extremum_backward_typed(g, i, &p);
+    }
+    if let Ok(i) = indices.cast::<PyArrayDyn<i32>>() {
+        return adaptive_extremum_backward_typed(g, i, &p);
+    }
+    Err(PyTypeError::new_err(format!(
+        "{op}: indices must be an int64 or int32 numpy array"
+    )))
+}
+
+/// Adaptive max or min pooling (`kind` "max"/"min") to `output_size` (H_out, W_out):
+/// `(output, indices)`, `indices` int64, the flat `ih * W + iw` of each pick in its plane.
+#[pyfunction]
+fn adaptive_extremum_pool2d<'py>(
+    input: &Bound<'py, PyAny>,
+    kind: &str,
+    output_size: (i64, i64),
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (_, op) = adaptive_kind_of(kind)?;
+    match float_array(op, "input", input)? {
+        FloatArray::F32(x) => adaptive_extremum_forward_typed(&x, kind, output_size),
+        FloatArray::F64(x) => adaptive_extremum_forward_typed(&x, kind, output_size),
+    }
+}
+
+/// The input gradient of `adaptive_extremum_pool2d`, routed through its `indices`; the
+/// output size is `grad_output`'s.
+#[pyfunction]
+fn adaptive_extremum_pool2d_backward<'py>(
+    grad_output: &Bound<'py, PyAny>,
+    indices: &Bound<'py, PyAny>,
+    input_shape: (usize, usize, usize, usize),
+    kind: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (_, op) = adaptive_kind_of(kind)?;
+    let s = [input_shape.0, input_shape.1, input_shape.2, input_shape.3];
+    match float_array(op, "grad_output", grad_output)? {
+        FloatArray::F32(g) => adaptive_extremum_backward_dispatch(&g, indices, s, kind),
+        FloatArray::F64(g) => adaptive_extremum_backward_dispatch(&g, indices, s, kind),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(extremum_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(extremum_pool2d_backward_py, m)?)?;
@@ -446,5 +572,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(avg_pool2d_backward, m)?)?;
     m.add_function(wrap_pyfunction!(adaptive_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(adaptive_avg_pool2d_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(adaptive_extremum_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(adaptive_extremum_pool2d_backward, m)?)?;
     Ok(())
 }

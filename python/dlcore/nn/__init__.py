@@ -57,13 +57,22 @@ from .loss import (
 )
 from .module import Module, Parameter
 from .perceptron import Perceptron
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MinPool2d
+from .pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AdaptiveMinPool2d,
+    AvgPool2d,
+    MaxPool2d,
+    MinPool2d,
+)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .upsample import Upsample
 
 __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMinPool2d",
     "AvgPool1d",
     "AvgPool2d",
     "BCELoss",

@@ -64,12 +64,21 @@ from .ops.loss import (
     rmse_loss,
     smooth_l1_loss,
 )
-from .ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
+from .ops.pooling import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    adaptive_min_pool2d,
+    avg_pool2d,
+    max_pool2d,
+    min_pool2d,
+)
 from .ops.upsample import interpolate
 
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "adaptive_min_pool2d",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",

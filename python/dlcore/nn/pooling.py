@@ -1,4 +1,4 @@
-"""Pooling layers: max, min, average and adaptive average."""
+"""Pooling layers: max, min, average and their adaptive forms."""
 
 from __future__ import annotations
 
@@ -118,3 +118,38 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _AdaptiveExtremumPool2d(Module):
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(_AdaptiveExtremumPool2d):
+    """Max pooling to a fixed ``output_size`` (int or pair; ``None`` keeps that input
+    dimension) whatever the input size; ``AdaptiveMaxPool2d(1)`` is global max pooling.
+    With ``return_indices`` the call returns ``(output, indices)`` (see
+    :func:`dlcore.nn.functional.adaptive_max_pool2d`).
+
+    Shape:
+        ``(N, C, H, W) -> (N, C, *output_size)``.
+    """
+
+    def forward(self, x: Any) -> Any:
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMinPool2d(_AdaptiveExtremumPool2d):
+    """:class:`AdaptiveMaxPool2d` with the minimum (dlcore's own, like :class:`MinPool2d`).
+
+    Shape:
+        ``(N, C, H, W) -> (N, C, *output_size)``.
+    """
+
+    def forward(self, x: Any) -> Any:
+        return F.adaptive_min_pool2d(x, self.output_size, self.return_indices)

@@ -15,6 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_avg_pool2d_backward",
+    "adaptive_extremum_pool2d",
     "avg_pool2d",
     "avg_pool2d_backward",
     "extremum_pool2d",
@@ -169,6 +170,30 @@ def adaptive_avg_pool2d(x, output_size):
         for c in range(ow):
             out[:, :, r, c] = x[:, :, hs[r]: he[r], ws[c]: we[c]].mean(axis=(2, 3))
     return out
+
+
+def adaptive_extremum_pool2d(x, kind, output_size):
+    """Adaptive max (``kind="max"``) or min pooling: ``(output, indices)``, int64 flat
+    ``ih * W + iw`` indices; first extremum on ties, the last NaN if a window holds NaN.
+    The backward is :func:`extremum_pool2d_backward` with these indices."""
+    oh, ow = output_size
+    hs, he = _adaptive_bounds(x.shape[2], oh)
+    ws, we = _adaptive_bounds(x.shape[3], ow)
+    out = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+    idx = np.empty(x.shape[:2] + (oh, ow), dtype=np.int64)
+    for r in range(oh):
+        for c in range(ow):
+            h0, h1, w0, w1 = hs[r], he[r], ws[c], we[c]
+            win = x[:, :, h0:h1, w0:w1].reshape(x.shape[:2] + (-1,))
+            flat = ((np.arange(h0, h1)[:, None]) * x.shape[3] + np.arange(w0, w1)).reshape(-1)
+            nan = np.isnan(win)
+            score = np.where(nan, -np.inf, win if kind == "max" else -win)
+            pick = np.argmax(score == score.max(axis=-1, keepdims=True), axis=-1)
+            last_nan = win.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+            pick = np.where(nan.any(axis=-1), last_nan, pick)
+            out[:, :, r, c] = np.take_along_axis(win, pick[..., None], axis=-1)[..., 0]
+            idx[:, :, r, c] = flat[pick]
+    return out, idx
 
 
 def adaptive_avg_pool2d_backward(grad_out, input_shape):

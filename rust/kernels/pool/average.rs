@@ -1,6 +1,6 @@
 //! Average pooling (windowed and adaptive): forward and backward.
 
-use super::{AdaptivePool2dParams, ColTap, Pool2dParams, GRAIN};
+use super::{adaptive_range, AdaptivePool2dParams, ColTap, Pool2dParams};
 use crate::kernels::conv::par_chunks;
 use crate::kernels::real::Real;
 use crate::kernels::simd;
@@ -313,12 +313,6 @@ pub fn avg_pool2d_backward<T: Real>(
     Ok(())
 }
 
-/// `floor(i * size / out) .. ceil((i + 1) * size / out)`.
-#[inline(always)]
-fn adaptive_range(i: usize, out: usize, size: usize) -> (usize, usize) {
-    (i * size / out, ((i + 1) * size).div_ceil(out))
-}
-
 pub fn adaptive_avg_pool2d_forward<T: Real>(
     p: &AdaptivePool2dParams,
     input: &[T],
@@ -330,7 +324,7 @@ pub fn adaptive_avg_pool2d_forward<T: Real>(
     if output.is_empty() {
         return Ok(());
     }
-    let per_task = (GRAIN / plane_in.max(plane_out)).max(1);
+    let per_task = p.planes_per_task();
     par_chunks(output, per_task * plane_out, |task, out| {
         simd::dispatch(
             #[inline(always)]
@@ -371,7 +365,7 @@ pub fn adaptive_avg_pool2d_backward<T: Real>(
     if grad_input.is_empty() {
         return Ok(());
     }
-    let per_task = (GRAIN / plane_in.max(plane_out)).max(1);
+    let per_task = p.planes_per_task();
     par_chunks(grad_input, per_task * plane_in, |task, dx| {
         simd::dispatch(
             #[inline(always)]

@@ -1,7 +1,7 @@
 //! Max and min pooling: forward (with the flat index of each pick, or a one-byte code for
 //! 2x2 windows) and backward.
 
-use super::{Extremum, Pool2dParams, PoolIndex};
+use super::{adaptive_range, AdaptivePool2dParams, Extremum, Pool2dParams, PoolIndex};
 use crate::kernels::conv::{par_chunks, shape_str};
 use crate::kernels::real::Real;
 use crate::kernels::simd;
@@ -255,7 +255,33 @@ pub fn extremum_pool2d_backward<T: Real, I: PoolIndex>(
     if plane_in == 0 || p.planes() == 0 {
         return Ok(());
     }
-    let per_task = p.planes_per_task();
+    scatter_picks(
+        (plane_in, plane_out),
+        p.planes_per_task(),
+        grad_output,
+        indices,
+        grad_input,
+    )
+    .map_err(|()| bad_indices(p.op, plane_in, &p.input_shape()))
+}
+
+fn bad_indices(op: &str, plane_in: usize, input_shape: &[usize]) -> String {
+    format!(
+        "{op}: indices must lie in [0, {plane_in}) (the H*W of input {})",
+        shape_str(input_shape)
+    )
+}
+
+/// `grad_input[indices[o]] += grad_output[o]` within each plane (`plane_in` and `plane_out`
+/// elements per input and output plane), `per_task` planes per parallel task. A negative
+/// index (an empty window) routes nothing; `Err` if any index lies past its plane.
+fn scatter_picks<T: Real, I: PoolIndex>(
+    (plane_in, plane_out): (usize, usize),
+    per_task: usize,
+    grad_output: &[T],
+    indices: &[I],
+    grad_input: &mut [T],
+) -> Result<(), ()> {
     let bad = std::sync::atomic::AtomicBool::new(false);
     par_chunks(grad_input, per_task * plane_in, |task, dx| {
         for (pi, d) in dx.chunks_exact_mut(plane_in).enumerate() {
@@ -276,13 +302,99 @@ pub fn extremum_pool2d_backward<T: Real, I: PoolIndex>(
         }
     });
     if bad.into_inner() {
-        return Err(format!(
-            "{}: indices must lie in [0, {plane_in}) (the H*W of input {})",
-            p.op,
-            shape_str(&p.input_shape())
-        ));
+        Err(())
+    } else {
+        Ok(())
+    }
+}
+
+/// Adaptive max or min pooling: each output cell picks the extremum of its window (see
+/// [`AdaptivePool2dParams`]) with the same rules as windowed pooling (first on ties, NaN
+/// propagates), and `indices` receives the pick's flat index `ih * W + iw` in its plane.
+pub fn adaptive_extremum_pool2d_forward<T: Real, I: PoolIndex>(
+    p: &AdaptivePool2dParams,
+    which: Extremum,
+    input: &[T],
+    output: &mut [T],
+    indices: &mut [I],
+) -> Result<(), String> {
+    p.check_len("input", &p.input_shape(), input.len())?;
+    p.check_len("output", &p.output_shape(), output.len())?;
+    p.check_len("indices", &p.output_shape(), indices.len())?;
+    match which {
+        Extremum::Max => adaptive_forward::<T, I, true>(p, input, output, indices),
+        Extremum::Min => adaptive_forward::<T, I, false>(p, input, output, indices),
     }
     Ok(())
+}
+
+fn adaptive_forward<T: Real, I: PoolIndex, const MAX: bool>(
+    p: &AdaptivePool2dParams,
+    x: &[T],
+    out: &mut [T],
+    indices: &mut [I],
+) {
+    let (plane_in, plane_out) = (p.in_h * p.in_w, p.out_h * p.out_w);
+    if out.is_empty() {
+        return;
+    }
+    let per_task = p.planes_per_task();
+    let chunk = per_task * plane_out;
+    let mut tasks: Vec<(&mut [T], &mut [I])> = out
+        .chunks_mut(chunk)
+        .zip(indices.chunks_mut(chunk))
+        .collect();
+    par_chunks(&mut tasks, 1, |task, t| {
+        let (o, ix) = &mut t[0];
+        for (pi, (o, ix)) in o
+            .chunks_exact_mut(plane_out)
+            .zip(ix.chunks_exact_mut(plane_out))
+            .enumerate()
+        {
+            let xp = &x[(task * per_task + pi) * plane_in..][..plane_in];
+            for r in 0..p.out_h {
+                let (h0, h1) = adaptive_range(r, p.out_h, p.in_h);
+                for c in 0..p.out_w {
+                    let (w0, w1) = adaptive_range(c, p.out_w, p.in_w);
+                    // Windows are never empty, so the first cell starts the search.
+                    let (mut m, mut k) = (xp[h0 * p.in_w + w0], h0 * p.in_w + w0);
+                    for a in h0..h1 {
+                        let first = a * p.in_w + w0;
+                        for (j, &v) in xp[first..a * p.in_w + w1].iter().enumerate() {
+                            (m, k) = pick::<T, usize, MAX>(m, k, v, first + j);
+                        }
+                    }
+                    o[r * p.out_w + c] = m;
+                    ix[r * p.out_w + c] = I::from_usize(k);
+                }
+            }
+        }
+    });
+}
+
+/// Backward of [`adaptive_extremum_pool2d_forward`]: the gradient of each output cell goes
+/// to the input cell its index names (windows overlap, so a cell may receive several).
+pub fn adaptive_extremum_pool2d_backward<T: Real, I: PoolIndex>(
+    p: &AdaptivePool2dParams,
+    grad_output: &[T],
+    indices: &[I],
+    grad_input: &mut [T],
+) -> Result<(), String> {
+    p.check_len("grad_output", &p.output_shape(), grad_output.len())?;
+    p.check_len("indices", &p.output_shape(), indices.len())?;
+    p.check_len("grad_input", &p.input_shape(), grad_input.len())?;
+    let (plane_in, plane_out) = (p.in_h * p.in_w, p.out_h * p.out_w);
+    if grad_input.is_empty() {
+        return Ok(());
+    }
+    scatter_picks(
+        (plane_in, plane_out),
+        p.planes_per_task(),
+        grad_output,
+        indices,
+        grad_input,
+    )
+    .map_err(|()| bad_indices(p.op, plane_in, &p.input_shape()))
 }
 
 /// Backward of [`extremum_pool2d_forward_2x2`]: every input gradient is written once, the

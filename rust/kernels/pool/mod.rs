@@ -1,5 +1,5 @@
 //! 2-D pooling on NCHW arrays, forward and backward: max, min (no mainstream framework has
-//! it; image work uses it for dark regions), average and adaptive average.
+//! it; image work uses it for dark regions), average, and adaptive max, min and average.
 //!
 //! Semantics follow PyTorch: `H_out = floor((H + 2p - d(k-1) - 1 + (ceil_mode ? s-1 : 0)) / s) + 1`,
 //! where in ceil mode the last window must start inside the input or the left padding; max
@@ -22,8 +22,8 @@ pub use average::{
     avg_pool2d_forward,
 };
 pub use extremum::{
-    extremum_pool2d_backward, extremum_pool2d_backward_2x2, extremum_pool2d_forward,
-    extremum_pool2d_forward_2x2,
+    adaptive_extremum_pool2d_backward, adaptive_extremum_pool2d_forward, extremum_pool2d_backward,
+    extremum_pool2d_backward_2x2, extremum_pool2d_forward, extremum_pool2d_forward_2x2,
 };
 
 use crate::kernels::conv::shape_str;
@@ -342,10 +342,13 @@ pub enum Extremum {
     Min,
 }
 
-/// Adaptive average pooling of `planes` planes of `in_h x in_w` down to `out_h x out_w`:
-/// output cell `i` averages input `floor(i*I/O) .. ceil((i+1)*I/O)` along each axis.
+/// Adaptive pooling of `planes` planes of `in_h x in_w` down to `out_h x out_w`: output
+/// cell `i` pools input `floor(i*I/O) .. ceil((i+1)*I/O)` along each axis (see
+/// [`adaptive_range`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdaptivePool2dParams {
+    /// The operation's name for error messages.
+    pub op: &'static str,
     pub batch: usize,
     pub channels: usize,
     pub in_h: usize,
@@ -355,21 +358,21 @@ pub struct AdaptivePool2dParams {
 }
 
 impl AdaptivePool2dParams {
-    pub fn new(input: [usize; 4], output_size: [i64; 2]) -> Result<Self, String> {
-        const OP: &str = "adaptive_avg_pool2d";
+    pub fn new(op: &'static str, input: [usize; 4], output_size: [i64; 2]) -> Result<Self, String> {
         if output_size[0] <= 0 || output_size[1] <= 0 {
             return Err(format!(
-                "{OP}: output_size must be positive, got ({}, {})",
+                "{op}: output_size must be positive, got ({}, {})",
                 output_size[0], output_size[1]
             ));
         }
         if input[2] == 0 || input[3] == 0 {
             return Err(format!(
-                "{OP}: input {} has an empty spatial size",
+                "{op}: input {} has an empty spatial size",
                 shape_str(&input)
             ));
         }
         Ok(Self {
+            op,
             batch: input[0],
             channels: input[1],
             in_h: input[2],
@@ -387,14 +390,28 @@ impl AdaptivePool2dParams {
         [self.batch, self.channels, self.out_h, self.out_w]
     }
 
+    /// Planes per parallel task: enough that a task touches about `GRAIN` elements.
+    fn planes_per_task(&self) -> usize {
+        (GRAIN / (self.in_h * self.in_w).max(self.out_h * self.out_w)).max(1)
+    }
+
     fn check_len(&self, name: &str, shape: &[usize], len: usize) -> Result<(), String> {
         let want: usize = shape.iter().product();
         if len != want {
             return Err(format!(
-                "adaptive_avg_pool2d: {name} has {len} elements but shape {} needs {want}",
+                "{}: {name} has {len} elements but shape {} needs {want}",
+                self.op,
                 shape_str(shape)
             ));
         }
         Ok(())
     }
+}
+
+/// The input cells `floor(i * size / out) .. ceil((i + 1) * size / out)` that output cell `i`
+/// of `out` pools along an axis of `size` (PyTorch's adaptive windows: they cover the axis,
+/// overlap by at most one cell, and are never empty).
+#[inline(always)]
+fn adaptive_range(i: usize, out: usize, size: usize) -> (usize, usize) {
+    (i * size / out, ((i + 1) * size).div_ceil(out))
 }

@@ -304,13 +304,91 @@ fn average_matches_pytorch_loops() {
     }
 }
 
+/// The naive adaptive max/min: each window scanned in row order, the first extremum kept
+/// unless a later NaN replaces it.
+fn naive_adaptive_extremum(p: &AdaptivePool2dParams, max: bool, x: &[f64]) -> (Vec<f64>, Vec<i64>) {
+    let (oh, ow) = (p.out_h, p.out_w);
+    let (mut out, mut idx) = (vec![], vec![]);
+    for plane in 0..p.batch * p.channels {
+        let xp = &x[plane * p.in_h * p.in_w..][..p.in_h * p.in_w];
+        for r in 0..oh {
+            for c in 0..ow {
+                let (h0, h1) = (r * p.in_h / oh, ((r + 1) * p.in_h).div_ceil(oh));
+                let (w0, w1) = (c * p.in_w / ow, ((c + 1) * p.in_w).div_ceil(ow));
+                let mut best: Option<(f64, usize)> = None;
+                for ih in h0..h1 {
+                    for iw in w0..w1 {
+                        let (v, i) = (xp[ih * p.in_w + iw], ih * p.in_w + iw);
+                        let better = match best {
+                            None => true,
+                            Some((m, _)) => v.is_nan() || if max { v > m } else { v < m },
+                        };
+                        if better {
+                            best = Some((v, i));
+                        }
+                    }
+                }
+                let (v, i) = best.unwrap();
+                out.push(v);
+                idx.push(i as i64);
+            }
+        }
+    }
+    (out, idx)
+}
+
+#[test]
+fn adaptive_extremum() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+    for case in 0..200 {
+        let shape = [2, 3, rng.random_range(1..12), rng.random_range(1..12)];
+        let size = [rng.random_range(1..14), rng.random_range(1..14)];
+        let (which, max) = if case % 2 == 0 {
+            (Extremum::Max, true)
+        } else {
+            (Extremum::Min, false)
+        };
+        let p = AdaptivePool2dParams::new("adaptive_max_pool2d", shape, size).unwrap();
+        // Few distinct values, so ties are common, and a NaN now and then.
+        let x: Vec<f64> = (0..shape.iter().product())
+            .map(|_| match rng.random_range(0..40) {
+                0 => f64::NAN,
+                v => (v % 5) as f64,
+            })
+            .collect();
+        let n_out = p.output_shape().iter().product();
+        let (mut out, mut idx) = (vec![0.0; n_out], vec![0i64; n_out]);
+        adaptive_extremum_pool2d_forward(&p, which, &x, &mut out, &mut idx).unwrap();
+        let (want, want_idx) = naive_adaptive_extremum(&p, max, &x);
+        assert_eq!(idx, want_idx, "case {case} shape {shape:?} size {size:?}");
+        for (a, b) in out.iter().zip(&want) {
+            assert!(
+                a == b || (a.is_nan() && b.is_nan()),
+                "case {case}: {a} vs {b}"
+            );
+        }
+        // Backward: each output's gradient lands on its pick, summed where windows share one.
+        let g: Vec<f64> = (0..n_out).map(|_| rng.random::<f64>()).collect();
+        let mut dx = vec![f64::NAN; x.len()];
+        adaptive_extremum_pool2d_backward(&p, &g, &idx, &mut dx).unwrap();
+        let mut want_dx = vec![0.0; x.len()];
+        let plane_in = p.in_h * p.in_w;
+        for (o, (&gv, &i)) in g.iter().zip(&idx).enumerate() {
+            want_dx[o / (p.out_h * p.out_w) * plane_in + i as usize] += gv;
+        }
+        for (a, b) in dx.iter().zip(&want_dx) {
+            assert!((a - b).abs() < 1e-12, "case {case}: {a} vs {b}");
+        }
+    }
+}
+
 #[test]
 fn adaptive_average() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(14);
     for _ in 0..100 {
         let shape = [2, 2, rng.random_range(1..12), rng.random_range(1..12)];
         let size = [rng.random_range(1..7), rng.random_range(1..7)];
-        let p = AdaptivePool2dParams::new(shape, size).unwrap();
+        let p = AdaptivePool2dParams::new("adaptive_avg_pool2d", shape, size).unwrap();
         let x: Vec<f64> = (0..shape.iter().product())
             .map(|_| rng.random::<f64>())
             .collect();
@@ -391,7 +469,13 @@ fn errors_name_the_problem() {
     let mut dx = [0.0f32; 4];
     let e = extremum_pool2d_backward(&p, &[1.0], &[4i32], &mut dx).unwrap_err();
     assert!(e.contains("indices must lie in [0, 4)"), "{e}");
-    assert!(AdaptivePool2dParams::new([1, 1, 4, 4], [0, 1]).is_err());
+    assert!(AdaptivePool2dParams::new("adaptive_avg_pool2d", [1, 1, 4, 4], [0, 1]).is_err());
+    let p = AdaptivePool2dParams::new("adaptive_max_pool2d", [1, 1, 2, 2], [1, 1]).unwrap();
+    let e = adaptive_extremum_pool2d_backward(&p, &[1.0f32], &[4i64], &mut dx).unwrap_err();
+    assert!(
+        e.contains("adaptive_max_pool2d: indices must lie in [0, 4)"),
+        "{e}"
+    );
 }
 
 #[test]

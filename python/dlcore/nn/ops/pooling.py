@@ -1,4 +1,4 @@
-"""Pooling: max, min, average and adaptive average, differentiable, on the Rust kernels."""
+"""Pooling: max, min, average and their adaptive forms, differentiable, on the Rust kernels."""
 
 from __future__ import annotations
 
@@ -128,6 +128,55 @@ def avg_pool2d(input: ArrayLike, kernel_size: IntPair, stride: Optional[IntPair]
     return Tensor._from_op(out.reshape(shape), (x,), backward, fresh_grads=True)
 
 
+def _adaptive_size(output_size: Any, shape: Tuple[int, ...], op: str) -> Tuple[int, int]:
+    """``output_size`` (an int, or a pair where ``None`` keeps that dimension of the
+    ``(N, C, H, W)`` input ``shape``) as ``(H_out, W_out)``."""
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = tuple(shape[2 + i] if s is None else s for i, s in enumerate(output_size))
+    return _pair(output_size, "output_size", op)
+
+
+def _adaptive_extremum(kind: str, input: ArrayLike, output_size: Any,
+                       return_indices: bool) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    op = f"adaptive_{kind}_pool2d"
+    x = as_tensor(input)
+    data = _float_data(x, op)
+    out, indices = _core.adaptive_extremum_pool2d(
+        data, kind, _adaptive_size(output_size, data.shape, op))
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray]:
+        g = np.ascontiguousarray(g.reshape(out.shape), dtype=data.dtype)
+        grad = _core.adaptive_extremum_pool2d_backward(g, indices, data.shape, kind)
+        return (grad.reshape(x.shape).astype(x.dtype, copy=False),)
+
+    shape = out.shape[1:] if x.ndim == 3 else out.shape
+    result = Tensor._from_op(out.reshape(shape), (x,), backward, fresh_grads=True)
+    if return_indices:
+        return result, Tensor(indices.reshape(shape))
+    return result
+
+
+def adaptive_max_pool2d(input: ArrayLike, output_size: Any,
+                        return_indices: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """Max pooling to a fixed output size, whatever the input size.
+
+    Output cell ``i`` (along each axis) takes the maximum of input ``floor(i * H / H_out)``
+    up to ``ceil((i + 1) * H / H_out)``, as PyTorch's: the first maximum on ties, NaN if the
+    window holds one. ``output_size`` is an int or a pair, where ``None`` keeps that input
+    dimension; ``1`` is global max pooling. ``(N, C, H, W) -> (N, C, H_out, W_out)`` (or
+    without ``N``). With ``return_indices`` also returns each pick's flat index
+    ``h * W + w`` in its plane (int64).
+    """
+    return _adaptive_extremum("max", input, output_size, return_indices)
+
+
+def adaptive_min_pool2d(input: ArrayLike, output_size: Any,
+                        return_indices: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """:func:`adaptive_max_pool2d` with the minimum (PyTorch has no such op; see
+    :func:`min_pool2d`)."""
+    return _adaptive_extremum("min", input, output_size, return_indices)
+
+
 def adaptive_avg_pool2d(input: ArrayLike, output_size: Any) -> Tensor:
     """Average pooling to a fixed output size, whatever the input size.
 
@@ -138,12 +187,7 @@ def adaptive_avg_pool2d(input: ArrayLike, output_size: Any) -> Tensor:
     op = "adaptive_avg_pool2d"
     x = as_tensor(input)
     data = _float_data(x, op)
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        size = tuple(data.shape[2 + i] if s is None else s for i, s in enumerate(output_size))
-    else:
-        size = output_size
-    out_hw = _pair(size, "output_size", op)
-    out = _core.adaptive_avg_pool2d(data, out_hw)
+    out = _core.adaptive_avg_pool2d(data, _adaptive_size(output_size, data.shape, op))
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
         g = np.ascontiguousarray(g.reshape(out.shape), dtype=data.dtype)
