@@ -153,3 +153,38 @@ def test_errors_name_the_problem():
         _core.adaptive_extremum_pool2d_backward(out, idx + 16, x.shape, "max")
     with pytest.raises(ValueError, match="kind must be 'max' or 'min'"):
         _core.adaptive_extremum_pool2d(x, "avg", (2, 2))
+
+
+@pytest.mark.parametrize("kind", ["max", "min"])
+@pytest.mark.parametrize("length, size", [(9, 1), (9, 4), (7, 7), (5, 8), (1, 3)])
+def test_one_dimensional_forms_match_the_reference(kind, length, size):
+    x = R.integers(-2, 3, (2, 3, length)).astype(np.float64)  # ties
+    x[0, 0, 0] = np.nan
+    pool = F.adaptive_max_pool1d if kind == "max" else F.adaptive_min_pool1d
+    xt = dlcore.tensor(x, requires_grad=True)
+    y, idx = pool(xt, size, return_indices=True)
+    want, want_idx = ref.adaptive_extremum_pool2d(x[:, :, None, :], kind, (1, size))
+    np.testing.assert_array_equal(y.data, want[:, :, 0])
+    np.testing.assert_array_equal(idx.data, want_idx[:, :, 0])  # positions along L
+    g = R.standard_normal(y.shape)
+    (y * dlcore.tensor(g)).sum().backward()
+    want_grad = ref.extremum_pool2d_backward(g[:, :, None], want_idx, (2, 3, 1, length))
+    np.testing.assert_allclose(xt.grad.data, want_grad[:, :, 0], atol=1e-12)
+    assert pool(x[0], size).shape == (3, size)  # unbatched
+
+
+def test_one_dimensional_gradcheck_layers_and_errors():
+    check_op(lambda x: F.adaptive_max_pool1d(x, 3), None, [distinct((2, 3, 7))])
+    layer = nn.AdaptiveMaxPool1d(2, return_indices=True)
+    assert repr(layer) == "AdaptiveMaxPool1d(output_size=2)"
+    out, idx = layer(np.arange(8.0).reshape(1, 1, 8))
+    np.testing.assert_array_equal(out.data, [[[3.0, 7.0]]])
+    np.testing.assert_array_equal(idx.data, [[[3, 7]]])
+    np.testing.assert_array_equal(nn.AdaptiveMinPool1d(1)(np.arange(8.0).reshape(1, 1, 8)).data,
+                                  [[[0.0]]])
+    with pytest.raises(ValueError, match="adaptive_max_pool1d: output_size must be positive"):
+        F.adaptive_max_pool1d(np.zeros((1, 1, 4)), 0)
+    with pytest.raises(ValueError, match=r"adaptive_min_pool1d: input must be \(N, C, L\)"):
+        F.adaptive_min_pool1d(np.zeros((1, 1, 1, 4)), 2)
+    with pytest.raises(ValueError, match="AdaptiveMaxPool1d: output_size must be positive"):
+        nn.AdaptiveMaxPool1d(0)

@@ -35,7 +35,15 @@ from .activation_more import (
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
-from .conv1d import AdaptiveAvgPool1d, AvgPool1d, Conv1d, MaxPool1d, MinPool1d
+from .conv1d import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AdaptiveMinPool1d,
+    AvgPool1d,
+    Conv1d,
+    MaxPool1d,
+    MinPool1d,
+)
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
 from .flatten import Flatten, Unflatten
@@ -71,7 +79,9 @@ from .upsample import Upsample
 __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
+    "AdaptiveMinPool1d",
     "AdaptiveMinPool2d",
     "AvgPool1d",
     "AvgPool2d",

@@ -198,3 +198,38 @@ class AdaptiveAvgPool1d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _AdaptiveExtremumPool1d(Module):
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        _single(output_size, "output_size", type(self).__name__, 1)
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_AdaptiveExtremumPool1d):
+    """Max pooling to a fixed ``output_size`` whatever the input length;
+    ``AdaptiveMaxPool1d(1)`` is global max pooling. With ``return_indices`` the call
+    returns ``(output, indices)``.
+
+    Shape:
+        ``(N, C, L) -> (N, C, output_size)``.
+    """
+
+    def forward(self, x: Any) -> Any:
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMinPool1d(_AdaptiveExtremumPool1d):
+    """:class:`AdaptiveMaxPool1d` with the minimum (dlcore's own, like ``MinPool1d``).
+
+    Shape:
+        ``(N, C, L) -> (N, C, output_size)``.
+    """
+
+    def forward(self, x: Any) -> Any:
+        return F.adaptive_min_pool1d(x, self.output_size, self.return_indices)

@@ -39,6 +39,8 @@ from .ops.batchnorm import batch_norm
 from .ops.conv import conv2d, pad
 from .ops.conv1d import (
     adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    adaptive_min_pool1d,
     avg_pool1d,
     conv1d,
     max_pool1d,
@@ -77,7 +79,9 @@ from .ops.upsample import interpolate
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "adaptive_min_pool1d",
     "adaptive_min_pool2d",
     "avg_pool1d",
     "avg_pool2d",

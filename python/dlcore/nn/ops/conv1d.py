@@ -14,7 +14,14 @@ import numpy as np
 
 from ...tensor import ArrayLike, Tensor, as_tensor, check_real_dtype
 from .conv import conv2d
-from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
+from .pooling import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    adaptive_min_pool2d,
+    avg_pool2d,
+    max_pool2d,
+    min_pool2d,
+)
 
 IntSingle = Union[int, Tuple[int]]
 
@@ -268,3 +275,38 @@ def adaptive_avg_pool1d(input: ArrayLike, output_size: IntSingle) -> Tensor:
     size = _single(output_size, "output_size", op, 1)
     image, unbatched = _as_image(as_tensor(input), op)
     return _as_signal(adaptive_avg_pool2d(image, (1, size)), unbatched)
+
+
+def _adaptive_extremum_pool1d(kind: str, input: ArrayLike, output_size: IntSingle,
+                              return_indices: bool) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    op = f"adaptive_{kind}_pool1d"
+    size = _single(output_size, "output_size", op, 1)
+    image, unbatched = _as_image(as_tensor(input), op)
+    pool = adaptive_max_pool2d if kind == "max" else adaptive_min_pool2d
+    result = pool(image, (1, size), return_indices)
+    if return_indices:
+        # As in _extremum_pool1d: the one row is row 0, so the flat index is the position.
+        values, indices = result
+        return _as_signal(values, unbatched), _as_signal(indices, unbatched)
+    return _as_signal(result, unbatched)
+
+
+def adaptive_max_pool1d(input: ArrayLike, output_size: IntSingle,
+                        return_indices: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """Max pooling to a fixed output length, whatever the input length.
+
+    Output cell ``i`` takes the maximum of input ``floor(i * L / L_out)`` up to
+    ``ceil((i + 1) * L / L_out)`` (first maximum on ties, NaN if the window holds one);
+    ``output_size=1`` is global max pooling. With ``return_indices`` also returns each
+    pick's position along L (int64).
+
+    Shape:
+        ``(N, C, L) -> (N, C, output_size)`` (or without ``N``).
+    """
+    return _adaptive_extremum_pool1d("max", input, output_size, return_indices)
+
+
+def adaptive_min_pool1d(input: ArrayLike, output_size: IntSingle,
+                        return_indices: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """:func:`adaptive_max_pool1d` with the minimum (dlcore's own, like ``min_pool1d``)."""
+    return _adaptive_extremum_pool1d("min", input, output_size, return_indices)
