@@ -245,6 +245,24 @@ def fuzz_dropout(data):
         np.testing.assert_allclose(out[kept], (x / (1 - p))[kept].astype(x.dtype), rtol=1e-6)
 
 
+
+def fuzz_recurrent(data):
+    # Gate arrays and states of any dtype, layout and shape: the cells and their backward
+    # passes must answer with a result or an error, never a crash.
+    gates, c_prev = data.draw(arrays(ndim=2)), data.draw(arrays())
+    result, err = call(C.lstm_cell, gates, c_prev)
+    if err is None:
+        hc, act = result
+        call(C.lstm_cell_backward, act, c_prev, np.array(hc[1]), data.draw(arrays()))
+        call(C.lstm_cell_backward, act, data.draw(arrays()), data.draw(arrays()),
+             np.ones_like(hc))
+    gx, gh, h_prev = data.draw(arrays(ndim=2)), data.draw(arrays()), data.draw(arrays())
+    result, err = call(C.gru_cell, gx, gh, h_prev)
+    if err is None:
+        h, saved = result
+        call(C.gru_cell_backward, saved, gh, h_prev, data.draw(arrays()))
+        call(C.gru_cell_backward, saved, data.draw(arrays()), h_prev, np.ones_like(h))
+
 FAMILIES = {name[len("fuzz_"):]: fn for name, fn in dict(globals()).items()
             if name.startswith("fuzz_")}
 

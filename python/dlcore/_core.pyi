@@ -162,6 +162,19 @@ def adaptive_extremum_pool2d_backward(
     kind: str,
 ) -> FloatArray: ...
 
+# fused recurrent cells (C-contiguous 2-D arrays of one float dtype); gates side by side in
+# PyTorch's order: LSTM i, f, g, o in (N, 4H); GRU r, z, n in (N, 3H)
+def lstm_cell(gates: FloatArray, c_prev: FloatArray) -> Tuple[FloatArray, FloatArray]: ...
+def lstm_cell_backward(
+    act: FloatArray, c_prev: FloatArray, c: FloatArray, grad: FloatArray
+) -> Tuple[FloatArray, FloatArray]: ...
+def gru_cell(
+    gx: FloatArray, gh: FloatArray, h_prev: FloatArray
+) -> Tuple[FloatArray, FloatArray]: ...
+def gru_cell_backward(
+    saved: FloatArray, gh: FloatArray, h_prev: FloatArray, grad: FloatArray
+) -> Tuple[FloatArray, FloatArray, FloatArray]: ...
+
 # fused optimizer steps over a parameter group, in place: list index i of params, grads and
 # every state list belongs to parameter i; ``steps`` (int64, one count per parameter) is
 # incremented by the call, and the update uses the new count. Momentum / amsgrad / centered

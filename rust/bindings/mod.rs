@@ -15,6 +15,7 @@ mod matmul;
 mod memory;
 mod optim;
 mod pool;
+mod recurrent;
 mod softmax;
 mod threads;
 
@@ -32,5 +33,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     batchnorm::register(m)?;
     dropout::register(m)?;
     optim::register(m)?;
+    recurrent::register(m)?;
     Ok(())
 }

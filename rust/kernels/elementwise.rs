@@ -128,7 +128,7 @@ impl Activation {
 
 /// Sigmoid that neither overflows nor loses precision for large |x|.
 #[inline(always)]
-fn sigmoid<T: Real>(x: T) -> T {
+pub(crate) fn sigmoid<T: Real>(x: T) -> T {
     // e = exp(-|x|) is in (0, 1]: it cannot overflow, and both branches share it, so the
     // loop is branch-free and vectorises.
     let e = (-x.abs()).exp_fast();

@@ -14,6 +14,7 @@ pub mod optim;
 mod packed_gemm;
 pub mod pool;
 pub mod real;
+pub mod recurrent;
 pub mod simd;
 pub mod softmax;
 pub mod vmath;

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple
 
+import numpy as np
+
+from ... import _core
 from ...tensor import ArrayLike, Tensor, as_tensor, cat, check_real_dtype, stack
 from .dropout import dropout as _dropout
 from .linear import linear
@@ -39,25 +42,44 @@ def _relu_step(gx: Tensor, h: Tensor, c: Optional[Tensor], w_hh: Tensor,
 def _lstm_step(gx: Tensor, h: Tensor, c: Optional[Tensor], w_hh: Tensor,
                b_hh: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
     assert c is not None
-    size = h.shape[-1]
-    gates = gx + linear(h, w_hh, b_hh)
-    i = gates[:, :size].sigmoid()
-    f = gates[:, size:2 * size].sigmoid()
-    g = gates[:, 2 * size:3 * size].tanh()
-    o = gates[:, 3 * size:].sigmoid()
-    c = f * c + i * g
-    return o * c.tanh(), c
+    return _fused_lstm_cell(gx + linear(h, w_hh, b_hh), c)
+
+
+def _fused_lstm_cell(gates: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(h', c')`` from the gate pre-activations ``(N, 4H)`` and ``c`` ``(N, H)``: the gate
+    activations, products and sums of a step in one Rust kernel, forward and backward (as a
+    dozen separate ops they cost a graph node and a pass over memory each)."""
+    pre = np.ascontiguousarray(gates.data)
+    c_prev = np.ascontiguousarray(c.data, dtype=pre.dtype)
+    hc, act = _core.lstm_cell(pre, c_prev)
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        g = np.ascontiguousarray(g, dtype=pre.dtype)
+        return _core.lstm_cell_backward(act, c_prev, hc[1], g)
+
+    both = Tensor._from_op(hc, (gates, c), backward, fresh_grads=True)  # (2, N, H): h', c'
+    return both[0], both[1]
 
 
 def _gru_step(gx: Tensor, h: Tensor, c: Optional[Tensor], w_hh: Tensor,
               b_hh: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
-    size = h.shape[-1]
-    gh = linear(h, w_hh, b_hh)
-    # r and z share one sigmoid; n sees the reset gate applied to (W_hn h + b_hn), as PyTorch.
-    rz = (gx[:, :2 * size] + gh[:, :2 * size]).sigmoid()
-    r, z = rz[:, :size], rz[:, size:]
-    n = (gx[:, 2 * size:] + r * gh[:, 2 * size:]).tanh()
-    return n + z * (h - n), None  # (1 - z) * n + z * h
+    return _fused_gru_cell(gx, linear(h, w_hh, b_hh), h), None
+
+
+def _fused_gru_cell(gx: Tensor, gh: Tensor, h: Tensor) -> Tensor:
+    """``h'`` from the input term ``gx`` and hidden term ``gh`` (``(N, 3H)`` each, biases
+    included) and ``h`` ``(N, H)``, in one Rust kernel forward and backward; the reset gate
+    scales ``W_hn h + b_hn``, as PyTorch's."""
+    x = np.ascontiguousarray(gx.data)
+    hidden_term = np.ascontiguousarray(gh.data, dtype=x.dtype)
+    h_prev = np.ascontiguousarray(h.data, dtype=x.dtype)
+    out, saved = _core.gru_cell(x, hidden_term, h_prev)
+
+    def backward(g: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        g = np.ascontiguousarray(g, dtype=x.dtype)
+        return _core.gru_cell_backward(saved, hidden_term, h_prev, g)
+
+    return Tensor._from_op(out, (gx, gh, h), backward, fresh_grads=True)
 
 
 STEPS = {"RNN_TANH": _tanh_step, "RNN_RELU": _relu_step, "LSTM": _lstm_step,
