@@ -117,11 +117,14 @@ fn extremum_forward_typed<'py, T: Real + Element>(
     PyTuple::new(py, [out.into_any(), idx])
 }
 
-fn extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
+/// The input gradient `grad_input[indices[o]] += grad_output[o]` (per plane) by `kernel`,
+/// after checking the indices against the gradient.
+fn backward_through_indices<'py, T: Real + Element, I: PoolIndex + Element>(
     op: &'static str,
     g: &Bound<'py, PyArrayDyn<T>>,
     idx: &Bound<'py, PyArrayDyn<I>>,
-    p: &Pool2dParams,
+    input_shape: [usize; 4],
+    kernel: impl FnOnce(&[T], &[I], &mut [T]) -> Result<(), String> + Send,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = g.py();
     let idx = aligned_input(idx.clone())?;
@@ -133,16 +136,27 @@ fn extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
             shape_str(g.shape())
         )));
     }
-    let dx = cached_array::<T>(py, &p.input_shape())?;
+    let dx = cached_array::<T>(py, &input_shape)?;
     {
         let (gg, ig) = (read(op, "grad_output", g)?, read(op, "indices", &idx)?);
         let mut dg = dx.try_readwrite().map_err(borrow_err(op))?;
         let gs = gg.as_slice().map_err(err(op))?;
         let is = ig.as_slice().map_err(err(op))?;
         let ds = dg.as_slice_mut().map_err(err(op))?;
-        kernel_result(py.detach(|| extremum_pool2d_backward(p, gs, is, ds)))?;
+        kernel_result(py.detach(|| kernel(gs, is, ds)))?;
     }
     Ok(dx.into_any())
+}
+
+fn extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Element>(
+    op: &'static str,
+    g: &Bound<'py, PyArrayDyn<T>>,
+    idx: &Bound<'py, PyArrayDyn<I>>,
+    p: &Pool2dParams,
+) -> PyResult<Bound<'py, PyAny>> {
+    backward_through_indices(op, g, idx, p.input_shape(), |gs, is, ds| {
+        extremum_pool2d_backward(p, gs, is, ds)
+    })
 }
 
 /// The backward from uint8 2x2 pick codes (see `extremum_pool2d_forward_2x2`).
@@ -486,27 +500,10 @@ fn adaptive_extremum_backward_typed<'py, T: Real + Element, I: PoolIndex + Eleme
     idx: &Bound<'py, PyArrayDyn<I>>,
     p: &AdaptivePool2dParams,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (py, op) = (g.py(), p.op);
-    check_grad(op, g, &p.output_shape())?;
-    let idx = aligned_input(idx.clone())?;
-    require_contiguous(op, "indices", &idx)?;
-    if idx.shape() != g.shape() {
-        return Err(value_error(format!(
-            "{op}: indices has shape {} but grad_output has shape {}",
-            shape_str(idx.shape()),
-            shape_str(g.shape())
-        )));
-    }
-    let dx = cached_array::<T>(py, &p.input_shape())?;
-    {
-        let (gg, ig) = (read(op, "grad_output", g)?, read(op, "indices", &idx)?);
-        let mut dg = dx.try_readwrite().map_err(borrow_err(op))?;
-        let gs = gg.as_slice().map_err(err(op))?;
-        let is = ig.as_slice().map_err(err(op))?;
-        let ds = dg.as_slice_mut().map_err(err(op))?;
-        kernel_result(py.detach(|| adaptive_extremum_bwd(p, gs, is, ds)))?;
-    }
-    Ok(dx.into_any())
+    check_grad(p.op, g, &p.output_shape())?;
+    backward_through_indices(p.op, g, idx, p.input_shape(), |gs, is, ds| {
+        adaptive_extremum_bwd(p, gs, is, ds)
+    })
 }
 
 fn adaptive_extremum_backward_dispatch<'py, T: Real + Element>(

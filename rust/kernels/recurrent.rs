@@ -83,13 +83,9 @@ pub fn lstm_cell_forward<T: Real>(
         op,
         rows,
         hidden,
-        &[("gates", gates.len(), 4), ("act", act.len(), 4)],
-    )?;
-    check(
-        op,
-        rows,
-        hidden,
         &[
+            ("gates", gates.len(), 4),
+            ("act", act.len(), 4),
             ("c_prev", c_prev.len(), 1),
             ("h", h.len(), 1),
             ("c", c.len(), 1),
@@ -159,13 +155,9 @@ pub fn lstm_cell_backward<T: Real>(
         op,
         rows,
         hidden,
-        &[("act", act.len(), 4), ("dgates", dgates.len(), 4)],
-    )?;
-    check(
-        op,
-        rows,
-        hidden,
         &[
+            ("act", act.len(), 4),
+            ("dgates", dgates.len(), 4),
             ("c_prev", c_prev.len(), 1),
             ("c", c.len(), 1),
             ("dh", dh.len(), 1),
@@ -240,13 +232,9 @@ pub fn gru_cell_forward<T: Real>(
             ("gx", gx.len(), 3),
             ("gh", gh.len(), 3),
             ("saved", saved.len(), 3),
+            ("h_prev", h_prev.len(), 1),
+            ("h", h.len(), 1),
         ],
-    )?;
-    check(
-        op,
-        rows,
-        hidden,
-        &[("h_prev", h_prev.len(), 1), ("h", h.len(), 1)],
     )?;
     let (saved, h) = (Out(saved.as_mut_ptr()), Out(h.as_mut_ptr()));
     row_blocks(rows, hidden, 3, |first, count| {
@@ -311,13 +299,6 @@ pub fn gru_cell_backward<T: Real>(
             ("gh", gh.len(), 3),
             ("dgx", dgx.len(), 3),
             ("dgh", dgh.len(), 3),
-        ],
-    )?;
-    check(
-        op,
-        rows,
-        hidden,
-        &[
             ("h_prev", h_prev.len(), 1),
             ("dh", dh.len(), 1),
             ("dh_prev", dh_prev.len(), 1),
