@@ -33,6 +33,7 @@ from .activation_more import (
     Threshold,
 )
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .bilinear import Bilinear
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .conv1d import (
@@ -44,6 +45,7 @@ from .conv1d import (
     MaxPool1d,
     MinPool1d,
 )
+from .distance import PairwiseDistance
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
 from .flatten import Flatten, Unflatten
@@ -62,6 +64,17 @@ from .loss import (
     RMSELoss,
     SmoothL1Loss,
     get_loss,
+)
+from .loss_more import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
 from .module import Module, Parameter
 from .perceptron import Perceptron
@@ -89,10 +102,12 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Bilinear",
     "CELU",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
     "Dropout",
     "Dropout2d",
@@ -103,11 +118,13 @@ __all__ = [
     "GLU",
     "GRU",
     "GRUCell",
+    "GaussianNLLLoss",
     "GroupNorm",
     "Hardshrink",
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
+    "HingeEmbeddingLoss",
     "HuberLoss",
     "Identity",
     "KLDivLoss",
@@ -120,6 +137,7 @@ __all__ = [
     "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
+    "MarginRankingLoss",
     "MaxPool1d",
     "MaxPool2d",
     "MinPool1d",
@@ -128,10 +146,14 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
     "NLLLoss",
     "PReLU",
+    "PairwiseDistance",
     "Parameter",
     "Perceptron",
+    "PoissonNLLLoss",
     "RMSELoss",
     "RNN",
     "RNNBase",
@@ -144,6 +166,7 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "SmoothL1Loss",
+    "SoftMarginLoss",
     "Softmax",
     "Softmin",
     "Softplus",
@@ -153,6 +176,7 @@ __all__ = [
     "Tanh",
     "Tanhshrink",
     "Threshold",
+    "TripletMarginLoss",
     "Unflatten",
     "Upsample",
     "functional",

@@ -36,6 +36,7 @@ from .ops.activation_more import (
     threshold,
 )
 from .ops.batchnorm import batch_norm
+from .ops.bilinear import bilinear
 from .ops.conv import conv2d, pad
 from .ops.conv1d import (
     adaptive_avg_pool1d,
@@ -47,7 +48,7 @@ from .ops.conv1d import (
     min_pool1d,
 )
 from .ops.conv_transpose import conv_transpose2d
-from .ops.distance import cosine_similarity, normalize
+from .ops.distance import cosine_similarity, normalize, pairwise_distance
 from .ops.dropout import dropout, dropout2d
 from .ops.encoding import embedding, one_hot
 from .ops.flatten import flatten, unflatten
@@ -65,6 +66,17 @@ from .ops.loss import (
     nll_loss,
     rmse_loss,
     smooth_l1_loss,
+)
+from .ops.loss_more import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
 )
 from .ops.pooling import (
     adaptive_avg_pool2d,
@@ -86,12 +98,14 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
+    "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
     "conv1d",
     "conv2d",
     "conv_transpose2d",
+    "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",
     "dropout",
@@ -99,6 +113,7 @@ __all__ = [
     "elu",
     "embedding",
     "flatten",
+    "gaussian_nll_loss",
     "gelu",
     "glu",
     "group_norm",
@@ -106,6 +121,7 @@ __all__ = [
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "hinge_embedding_loss",
     "huber_loss",
     "interpolate",
     "kl_div",
@@ -115,16 +131,21 @@ __all__ = [
     "linear",
     "log_softmax",
     "logsigmoid",
+    "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
     "min_pool1d",
     "min_pool2d",
     "mish",
     "mse_loss",
+    "multi_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
     "normalize",
     "one_hot",
     "pad",
+    "pairwise_distance",
+    "poisson_nll_loss",
     "prelu",
     "relu",
     "relu6",
@@ -133,6 +154,7 @@ __all__ = [
     "sigmoid",
     "silu",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax",
     "softmin",
     "softplus",
@@ -142,5 +164,6 @@ __all__ = [
     "tanh",
     "tanhshrink",
     "threshold",
+    "triplet_margin_loss",
     "unflatten",
 ]

@@ -45,3 +45,25 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1
     dot = (a * b).sum(dim=dim)
     lengths = a.norm(2, dim=dim) * b.norm(2, dim=dim)
     return dot / lengths.clamp(min=eps)
+
+
+def pairwise_distance(x1: ArrayLike, x2: ArrayLike, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """``||x1 - x2 + eps||_p`` over the last dimension, as PyTorch computes it (``eps`` is
+    added to every difference, which keeps the gradient finite where ``x1 == x2``).
+
+    Shape: ``x1`` and ``x2`` broadcast together: ``(N, D), (N, D) -> (N,)`` (``(N, 1)`` with
+    ``keepdim``), ``(D,), (D,) -> ()``. ``p`` is any positive number or ``inf``.
+    """
+    a, b = _floats(x1), _floats(x2)
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"pairwise_distance: x1 of shape {a.shape} and x2 of shape {b.shape} "
+                         f"do not broadcast together") from None
+    if not shape:
+        raise ValueError("pairwise_distance: x1 and x2 are scalars; expected vectors (D,) or "
+                         "batches (N, D)")
+    if not p > 0:
+        raise ValueError(f"pairwise_distance: p must be positive (or inf), got {p}")
+    return (a - b + eps).norm(p, dim=-1, keepdim=keepdim)
