@@ -47,9 +47,12 @@ from .conv1d import (
 )
 from .distance import PairwiseDistance
 from .dropout import Dropout, Dropout2d
+from .dropout_more import AlphaDropout, Dropout1d
 from .embedding import Embedding
 from .flatten import Flatten, Unflatten
+from .fold import Fold, Unfold
 from .groupnorm import GroupNorm
+from .instancenorm import InstanceNorm1d, InstanceNorm2d
 from .layernorm import LayerNorm
 from .linear import Identity, Linear
 from .loss import (
@@ -77,7 +80,21 @@ from .loss_more import (
     TripletMarginLoss,
 )
 from .module import Module, Parameter
+from .padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from .parameter_container import ParameterDict, ParameterList
 from .perceptron import Perceptron
+from .pixel_shuffle import PixelShuffle, PixelUnshuffle
 from .pooling import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
@@ -96,6 +113,7 @@ __all__ = [
     "AdaptiveMaxPool2d",
     "AdaptiveMinPool1d",
     "AdaptiveMinPool2d",
+    "AlphaDropout",
     "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
@@ -104,16 +122,22 @@ __all__ = [
     "BatchNorm2d",
     "Bilinear",
     "CELU",
+    "CircularPad1d",
+    "CircularPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
     "CosineEmbeddingLoss",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout1d",
     "Dropout2d",
     "ELU",
     "Embedding",
     "Flatten",
+    "Fold",
     "GELU",
     "GLU",
     "GRU",
@@ -127,6 +151,8 @@ __all__ = [
     "HingeEmbeddingLoss",
     "HuberLoss",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "KLDivLoss",
     "L1Loss",
     "LSTM",
@@ -152,7 +178,11 @@ __all__ = [
     "PReLU",
     "PairwiseDistance",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "Perceptron",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "PoissonNLLLoss",
     "RMSELoss",
     "RNN",
@@ -161,6 +191,10 @@ __all__ = [
     "RNNCellBase",
     "ReLU",
     "ReLU6",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
     "SELU",
     "Sequential",
     "SiLU",
@@ -178,7 +212,10 @@ __all__ = [
     "Threshold",
     "TripletMarginLoss",
     "Unflatten",
+    "Unfold",
     "Upsample",
+    "ZeroPad1d",
+    "ZeroPad2d",
     "functional",
     "get_loss",
     "init",

@@ -50,9 +50,12 @@ from .ops.conv1d import (
 from .ops.conv_transpose import conv_transpose2d
 from .ops.distance import cosine_similarity, normalize, pairwise_distance
 from .ops.dropout import dropout, dropout2d
+from .ops.dropout_more import alpha_dropout, dropout1d
 from .ops.encoding import embedding, one_hot
 from .ops.flatten import flatten, unflatten
+from .ops.fold import fold, unfold
 from .ops.groupnorm import group_norm
+from .ops.instancenorm import instance_norm
 from .ops.layernorm import layer_norm
 from .ops.linear import linear
 from .ops.loss import (
@@ -78,6 +81,7 @@ from .ops.loss_more import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .ops.pooling import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
@@ -95,6 +99,7 @@ __all__ = [
     "adaptive_max_pool2d",
     "adaptive_min_pool1d",
     "adaptive_min_pool2d",
+    "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -109,10 +114,12 @@ __all__ = [
     "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "dropout1d",
     "dropout2d",
     "elu",
     "embedding",
     "flatten",
+    "fold",
     "gaussian_nll_loss",
     "gelu",
     "glu",
@@ -123,6 +130,7 @@ __all__ = [
     "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
+    "instance_norm",
     "interpolate",
     "kl_div",
     "l1_loss",
@@ -145,6 +153,8 @@ __all__ = [
     "one_hot",
     "pad",
     "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "prelu",
     "relu",
@@ -166,4 +176,5 @@ __all__ = [
     "threshold",
     "triplet_margin_loss",
     "unflatten",
+    "unfold",
 ]
