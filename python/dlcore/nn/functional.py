@@ -35,6 +35,7 @@ from .ops.activation_more import (
     tanhshrink,
     threshold,
 )
+from .ops.attention import scaled_dot_product_attention
 from .ops.batchnorm import batch_norm
 from .ops.bilinear import bilinear
 from .ops.conv import conv2d, pad
@@ -81,6 +82,7 @@ from .ops.loss_more import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from .ops.multihead import multi_head_attention_forward
 from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .ops.pooling import (
     adaptive_avg_pool2d,
@@ -146,6 +148,7 @@ __all__ = [
     "min_pool2d",
     "mish",
     "mse_loss",
+    "multi_head_attention_forward",
     "multi_margin_loss",
     "multilabel_soft_margin_loss",
     "nll_loss",
@@ -160,6 +163,7 @@ __all__ = [
     "relu",
     "relu6",
     "rmse_loss",
+    "scaled_dot_product_attention",
     "selu",
     "sigmoid",
     "silu",
