@@ -12,6 +12,7 @@ from . import functional as F
 from .conv import _PADDING_MODES, _add_parameters, _check_channels, _reset_parameters
 from .module import Module
 from .ops.conv1d import _single, conv1d_padding, pool1d_window
+from .pooling import _AdaptiveExtremumPool, _ExtremumPool
 
 
 class Conv1d(Module):
@@ -95,28 +96,8 @@ class Conv1d(Module):
         return s
 
 
-class _ExtremumPool1d(Module):
-    _function = staticmethod(F.max_pool1d)
-
-    def __init__(self, kernel_size: Any, stride: Optional[Any] = None, padding: Any = 0,
-                 dilation: Any = 1, return_indices: bool = False, ceil_mode: bool = False
-                 ) -> None:
-        super().__init__()
-        pool1d_window(type(self).__name__, kernel_size, stride, padding, dilation)
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
-    def forward(self, x: Any) -> Any:
-        return self._function(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                              self.ceil_mode, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+class _ExtremumPool1d(_ExtremumPool):
+    _check = staticmethod(pool1d_window)
 
 
 class MaxPool1d(_ExtremumPool1d):
@@ -200,15 +181,9 @@ class AdaptiveAvgPool1d(Module):
         return f"output_size={self.output_size}"
 
 
-class _AdaptiveExtremumPool1d(Module):
-    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
-        super().__init__()
+class _AdaptiveExtremumPool1d(_AdaptiveExtremumPool):
+    def _check_size(self, output_size: Any) -> None:
         _single(output_size, "output_size", type(self).__name__, 1)
-        self.output_size = output_size
-        self.return_indices = return_indices
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(_AdaptiveExtremumPool1d):
@@ -220,8 +195,7 @@ class AdaptiveMaxPool1d(_AdaptiveExtremumPool1d):
         ``(N, C, L) -> (N, C, output_size)``.
     """
 
-    def forward(self, x: Any) -> Any:
-        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+    _function = staticmethod(F.adaptive_max_pool1d)
 
 
 class AdaptiveMinPool1d(_AdaptiveExtremumPool1d):
@@ -231,5 +205,4 @@ class AdaptiveMinPool1d(_AdaptiveExtremumPool1d):
         ``(N, C, L) -> (N, C, output_size)``.
     """
 
-    def forward(self, x: Any) -> Any:
-        return F.adaptive_min_pool1d(x, self.output_size, self.return_indices)
+    _function = staticmethod(F.adaptive_min_pool1d)

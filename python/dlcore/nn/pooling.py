@@ -22,13 +22,17 @@ def _check_window(name: str, kernel_size: Any, stride: Any, padding: Any, dilati
             raise ValueError(f"{name}: {arg} must be {rule}, got {value!r}")
 
 
-class _ExtremumPool2d(Module):
+class _ExtremumPool(Module):
+    """Max or min pooling (1-D or 2-D): ``_function`` pools; ``_check`` refuses a bad window
+    when the layer is made."""
+
     _function = staticmethod(F.max_pool2d)
+    _check = staticmethod(_check_window)
 
     def __init__(self, kernel_size: Any, stride: Optional[Any] = None, padding: Any = 0,
                  dilation: Any = 1, return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
-        _check_window(type(self).__name__, kernel_size, stride, padding, dilation)
+        self._check(type(self).__name__, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
@@ -45,7 +49,7 @@ class _ExtremumPool2d(Module):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class MaxPool2d(_ExtremumPool2d):
+class MaxPool2d(_ExtremumPool):
     """The maximum over each window (see :func:`dlcore.nn.functional.max_pool2d`).
 
     Args:
@@ -64,7 +68,7 @@ class MaxPool2d(_ExtremumPool2d):
     _function = staticmethod(F.max_pool2d)
 
 
-class MinPool2d(_ExtremumPool2d):
+class MinPool2d(_ExtremumPool):
     """The minimum over each window: :class:`MaxPool2d` mirrored, for dark features
     (shadows, cracks, ink on paper) that max pooling erases. Same arguments and shapes."""
 
@@ -120,17 +124,28 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-class _AdaptiveExtremumPool2d(Module):
+class _AdaptiveExtremumPool(Module):
+    """Adaptive max or min pooling (1-D or 2-D) by ``_function``."""
+
+    _function = staticmethod(F.adaptive_max_pool2d)
+
     def __init__(self, output_size: Any, return_indices: bool = False) -> None:
         super().__init__()
+        self._check_size(output_size)
         self.output_size = output_size
         self.return_indices = return_indices
+
+    def _check_size(self, output_size: Any) -> None:
+        """2-D sizes may hold ``None`` (keep that input dimension): checked per call."""
+
+    def forward(self, x: Any) -> Any:
+        return self._function(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool2d(_AdaptiveExtremumPool2d):
+class AdaptiveMaxPool2d(_AdaptiveExtremumPool):
     """Max pooling to a fixed ``output_size`` (int or pair; ``None`` keeps that input
     dimension) whatever the input size; ``AdaptiveMaxPool2d(1)`` is global max pooling.
     With ``return_indices`` the call returns ``(output, indices)`` (see
@@ -140,16 +155,14 @@ class AdaptiveMaxPool2d(_AdaptiveExtremumPool2d):
         ``(N, C, H, W) -> (N, C, *output_size)``.
     """
 
-    def forward(self, x: Any) -> Any:
-        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+    _function = staticmethod(F.adaptive_max_pool2d)
 
 
-class AdaptiveMinPool2d(_AdaptiveExtremumPool2d):
+class AdaptiveMinPool2d(_AdaptiveExtremumPool):
     """:class:`AdaptiveMaxPool2d` with the minimum (dlcore's own, like :class:`MinPool2d`).
 
     Shape:
         ``(N, C, H, W) -> (N, C, *output_size)``.
     """
 
-    def forward(self, x: Any) -> Any:
-        return F.adaptive_min_pool2d(x, self.output_size, self.return_indices)
+    _function = staticmethod(F.adaptive_min_pool2d)
