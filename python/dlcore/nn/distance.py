@@ -1,4 +1,5 @@
-"""``PairwiseDistance``: the ``p``-norm distance between matching rows of two batches."""
+"""``PairwiseDistance`` and ``CosineSimilarity``: the ``p``-norm distance and the cosine
+between matching rows of two batches."""
 
 from __future__ import annotations
 
@@ -32,3 +33,31 @@ class PairwiseDistance(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.norm}, eps={self.eps}, keepdim={self.keepdim}"
+
+
+class CosineSimilarity(Module):
+    """``x1 . x2 / max(||x1|| ||x2||, eps)`` along ``dim``.
+
+    Args:
+        dim: the dimension reduced.
+        eps: the smallest denominator (keeps zero vectors finite).
+
+    Shape: ``x1`` and ``x2`` broadcast together, ``dim`` is removed: ``(N, D), (N, D) ->
+    (N,)``. See :func:`dlcore.nn.functional.cosine_similarity`.
+
+    Example:
+        >>> cos = nn.CosineSimilarity(dim=1)
+        >>> out = cos(dlcore.randn(4, 8), dlcore.randn(4, 8))  # (4,)
+    """
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        if not eps > 0:
+            raise ValueError(f"CosineSimilarity: eps must be positive, got {eps}")
+        self.dim, self.eps = int(dim), float(eps)
+
+    def forward(self, x1: Any, x2: Any) -> Tensor:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, eps={self.eps}"

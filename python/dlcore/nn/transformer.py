@@ -19,6 +19,20 @@ from .module import Module
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
 
+def resolve_activation(op: str, activation: Union[str, Callable[[Tensor], Tensor]]
+                       ) -> Callable[[Tensor], Tensor]:
+    """``"relu"``/``"gelu"`` as the function; a callable (or module) as it is."""
+    if isinstance(activation, str):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"{op}: activation must be 'relu', 'gelu' or a callable, got "
+                             f"{activation!r}")
+        return _ACTIVATIONS[activation]
+    if not callable(activation):
+        raise TypeError(f"{op}: activation must be 'relu', 'gelu' or a callable, got "
+                        f"{type(activation).__name__}")
+    return activation
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention then a position-wise feed-forward network, each wrapped in dropout, a
     residual connection and layer normalisation (Vaswani et al., 2017).
@@ -56,14 +70,7 @@ class TransformerEncoderLayer(Module):
         super().__init__()
         check_device("TransformerEncoderLayer", device)
         dt = layer_dtype(dtype)
-        if isinstance(activation, str):
-            if activation not in _ACTIVATIONS:
-                raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' "
-                                 f"or a callable, got {activation!r}")
-            activation = _ACTIVATIONS[activation]
-        elif not callable(activation):
-            raise TypeError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a "
-                            f"callable, got {type(activation).__name__}")
+        activation = resolve_activation("TransformerEncoderLayer", activation)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dt)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dt)

@@ -42,6 +42,8 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1
         raise ValueError(f"cosine_similarity: dim {dim} is out of range for shape {shape}")
     if not eps > 0:
         raise ValueError(f"cosine_similarity: eps must be positive, got {eps}")
+    # Broadcast first, so ``dim`` counts in the common shape even when ranks differ.
+    a, b = (t if t.shape == shape else t.expand(*shape) for t in (a, b))
     dot = (a * b).sum(dim=dim)
     lengths = a.norm(2, dim=dim) * b.norm(2, dim=dim)
     return dot / lengths.clamp(min=eps)
