@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from ..tensor import Tensor, as_tensor, check_real_dtype
 from . import init
 from .module import Module, Parameter
 from .ops import recurrent as R
+from .ops.recurrent_packed import recurrent_packed
+from .utils.rnn import PackedSequence
+
+Output = Union[Tensor, PackedSequence]  # the type of the input
 
 _MODES = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 
@@ -338,7 +342,9 @@ class RNNBase(Module):
         return s.unsqueeze(1) if unbatched else s
 
     def _run(self, input: Any, hx: Any, cx: Any, mode: str
-             ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+             ) -> Tuple[Output, Tensor, Optional[Tensor]]:
+        if isinstance(input, PackedSequence):
+            return self._run_packed(input, hx, cx, mode)
         x, unbatched = self._sequence(input)
         batch = x.shape[1]
         h0 = self._state("h_0", hx, batch, unbatched)
@@ -351,6 +357,31 @@ class RNNBase(Module):
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, h_n, c_n
+
+    def _run_packed(self, input: PackedSequence, hx: Any, cx: Any, mode: str
+                    ) -> Tuple[PackedSequence, Tensor, Optional[Tensor]]:
+        """``_run`` on packed sequences: states in (and out) in the original batch order,
+        ranked for the loop over time; ``batch_first`` does not apply."""
+        owner = self._owner()
+        data = _as_input(owner, input.data, self._parameters["weight_ih_l0"].dtype)
+        if data.ndim != 2 or data.shape[1] != self.input_size:
+            raise ValueError(f"{owner}: packed input data has shape {data.shape} but expected "
+                             f"(sum of lengths, {self.input_size}) (input_size "
+                             f"{self.input_size})")
+        batch_sizes = [int(size) for size in np.asarray(input.batch_sizes.data)]
+        batch = batch_sizes[0]
+        h0 = self._state("h_0", hx, batch, False)
+        c0 = self._state("c_0", cx, batch, False) if mode == "LSTM" else None
+        if input.sorted_indices is not None:
+            h0 = h0.index_select(1, input.sorted_indices)
+            c0 = None if c0 is None else c0.index_select(1, input.sorted_indices)
+        output, h_n, c_n = recurrent_packed(mode, data, batch_sizes, h0, c0, self._weights(),
+                                            self.num_layers, self.bidirectional, self.dropout,
+                                            self.training)
+        if input.unsorted_indices is not None:
+            h_n = h_n.index_select(1, input.unsorted_indices)
+            c_n = None if c_n is None else c_n.index_select(1, input.unsorted_indices)
+        return input._replace(data=output), h_n, c_n
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -391,6 +422,11 @@ class RNN(RNNBase):
         ``(L, D * H)``, the last layer's state at every step; h_n as h_0, every layer's
         final state. D = 2 if bidirectional else 1.
 
+        The input may also be a :class:`~dlcore.nn.utils.rnn.PackedSequence` of
+        variable-length sequences (``batch_first`` does not apply to it): the output is then
+        packed the same way, and h_n holds each sequence's state after its own last element
+        (the backward direction starts there), in the original batch order, as PyTorch's.
+
     Example:
         >>> rnn = nn.RNN(10, 20, num_layers=2)
         >>> output, h_n = rnn(dlcore.randn(5, 3, 10))   # (5, 3, 20), (2, 3, 20)
@@ -405,7 +441,7 @@ class RNN(RNNBase):
                          bidirectional, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[Tensor, Tensor]:
+    def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[Output, Tensor]:
         output, h_n, _ = self._run(input, hx, None, self.mode)
         return output, h_n
 
@@ -439,7 +475,7 @@ class LSTM(RNNBase):
                          dropout, bidirectional, dtype)
 
     def forward(self, input: Any, hx: Optional[Tuple[Any, Any]] = None
-                ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+                ) -> Tuple[Output, Tuple[Tensor, Tensor]]:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         h0, c0 = (None, None) if hx is None else hx
@@ -464,6 +500,6 @@ class GRU(RNNBase):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, dtype)
 
-    def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[Tensor, Tensor]:
+    def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[Output, Tensor]:
         output, h_n, _ = self._run(input, hx, None, "GRU")
         return output, h_n

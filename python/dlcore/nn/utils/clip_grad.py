@@ -10,7 +10,7 @@ from typing import Iterable, List, Union
 
 import numpy as np
 
-from ..tensor import Tensor
+from ...tensor import Tensor
 
 Parameters = Union[Tensor, Iterable[Tensor]]
 

@@ -1,0 +1,111 @@
+"""Stacked, optionally bidirectional recurrent networks over a packed batch of
+variable-length sequences (see :mod:`dlcore.nn.utils.rnn`).
+
+The sequences are ranked longest first, so at step ``t`` the running ones are the first
+``batch_sizes[t]`` rows of the state: a step advances that prefix and the state of the
+sequences that already ended stays as it was, their final state. The backward direction
+walks the steps in reverse, and a sequence joins (from its own initial state) at its own
+last element. The non-packed path (``recurrent.recurrent``) stays free of this bookkeeping.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from ...tensor import Tensor, cat, stack
+from .dropout import dropout as _dropout
+from .linear import linear
+from .recurrent import STEPS, Weights
+
+
+def _join(parts: List[Tensor]) -> Tensor:
+    return parts[0] if len(parts) == 1 else cat(parts, 0)
+
+
+def _forward_direction(mode: str, projected: Tensor, batch_sizes: Sequence[int], h: Tensor,
+                       c: Optional[Tensor], w_hh: Tensor, b_hh: Optional[Tensor]
+                       ) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
+    step = STEPS[mode]
+    outputs: List[Tensor] = []
+    ended_h: List[Tensor] = []  # final states of the sequences that ended, shortest last
+    ended_c: List[Tensor] = []
+    start = 0
+    for size in batch_sizes:
+        if size < h.shape[0]:
+            ended_h.append(h[size:])
+            h = h[:size]
+            if c is not None:
+                ended_c.append(c[size:])
+                c = c[:size]
+        h, c = step(projected[start:start + size], h, c, w_hh, b_hh)
+        outputs.append(h)
+        start += size
+    h_n = _join([h] + ended_h[::-1])
+    c_n = None if c is None else _join([c] + ended_c[::-1])
+    return outputs, h_n, c_n
+
+
+def _reverse_direction(mode: str, projected: Tensor, batch_sizes: Sequence[int], h0: Tensor,
+                       c0: Optional[Tensor], w_hh: Tensor, b_hh: Optional[Tensor]
+                       ) -> Tuple[List[Tensor], Tensor, Optional[Tensor]]:
+    step = STEPS[mode]
+    outputs: List[Tensor] = [h0] * len(batch_sizes)
+    running = batch_sizes[-1]
+    h = h0[:running]
+    c = None if c0 is None else c0[:running]
+    end = projected.shape[0]
+    for t in range(len(batch_sizes) - 1, -1, -1):
+        size = batch_sizes[t]
+        if size > running:  # sequences whose last element is step t start here
+            h = cat([h, h0[running:size]], 0)
+            if c is not None and c0 is not None:
+                c = cat([c, c0[running:size]], 0)
+            running = size
+        h, c = step(projected[end - size:end], h, c, w_hh, b_hh)
+        outputs[t] = h
+        end -= size
+    return outputs, h, c
+
+
+def recurrent_packed(mode: str, data: Tensor, batch_sizes: Sequence[int], hx: Tensor,
+                     cx: Optional[Tensor], weights: Sequence[Weights], num_layers: int,
+                     bidirectional: bool, dropout: float = 0.0, training: bool = False
+                     ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    """``recurrent.recurrent`` over packed sequences.
+
+    Args:
+        mode, weights, num_layers, bidirectional, dropout, training: as
+            ``recurrent.recurrent``.
+        data: ``(sum(lengths), H_in)`` packed input, of the weights' dtype.
+        batch_sizes: the running sequences at each step, non-increasing, ``batch_sizes[0]
+            = N``.
+        hx, cx: ``(D * num_layers, N, H)`` initial states in ranked (sorted) order (``cx``
+            for LSTM only, else None).
+
+    Returns:
+        ``(output, h_n, c_n)``: output ``(sum(lengths), D * H)`` packed like ``data``;
+        ``h_n`` and ``c_n`` ``(D * num_layers, N, H)`` in ranked order, each sequence's
+        state after its own last element (``c_n`` None except for LSTM).
+    """
+    directions = 2 if bidirectional else 1
+    layer_input = data
+    last_h: List[Tensor] = []
+    last_c: List[Tensor] = []
+    for layer in range(num_layers):
+        if layer > 0 and training and dropout > 0:
+            layer_input = _dropout(layer_input, dropout, True)
+        outputs = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            w_ih, w_hh, b_ih, b_hh = weights[index]
+            projected = linear(layer_input, w_ih, b_ih)  # (sum(lengths), G*H) in one product
+            run = _reverse_direction if direction == 1 else _forward_direction
+            c0 = None if cx is None else cx[index]
+            steps, h, c = run(mode, projected, batch_sizes, hx[index], c0, w_hh, b_hh)
+            outputs.append(_join(steps))
+            last_h.append(h)
+            if c is not None:
+                last_c.append(c)
+        layer_input = outputs[0] if directions == 1 else cat(outputs, -1)
+    c_n = stack(last_c, 0) if last_c else None
+    return layer_input, stack(last_h, 0), c_n
