@@ -192,6 +192,22 @@ def recurrent(mode: str, input: Tensor, hx: Tensor, cx: Optional[Tensor],
 
     The caller checks the shapes (the modules do).
     """
+    def run(layer_input: Tensor, index: int, reverse: bool
+            ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        c0 = None if cx is None else cx[index]
+        return _direction(mode, layer_input, hx[index], c0, weights[index], reverse)
+
+    return stacked(run, input, num_layers, bidirectional, dropout, training)
+
+
+Direction = Callable[[Tensor, int, bool], Tuple[Tensor, Tensor, Optional[Tensor]]]
+
+
+def stacked(run: Direction, input: Tensor, num_layers: int, bidirectional: bool,
+            dropout: float, training: bool) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    """The loop over layers and directions that padded and packed sequences share:
+    ``run(layer_input, index, reverse)`` runs direction ``index`` (layer 0 forward, layer 0
+    backward, layer 1 forward, ...) and returns its outputs and final ``h`` and ``c``."""
     directions = 2 if bidirectional else 1
     layer_input = input
     last_h: List[Tensor] = []
@@ -201,10 +217,7 @@ def recurrent(mode: str, input: Tensor, hx: Tensor, cx: Optional[Tensor],
             layer_input = _dropout(layer_input, dropout, True)
         outputs = []
         for direction in range(directions):
-            index = layer * directions + direction
-            c0 = None if cx is None else cx[index]
-            out, h, c = _direction(mode, layer_input, hx[index], c0, weights[index],
-                                   direction == 1)
+            out, h, c = run(layer_input, layer * directions + direction, direction == 1)
             outputs.append(out)
             last_h.append(h)
             if c is not None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from ...tensor import Tensor, cat, stack
-from .dropout import dropout as _dropout
+from ...tensor import Tensor, cat
 from .linear import linear
-from .recurrent import STEPS, Weights
+from .recurrent import STEPS, Weights, stacked
 
 
 def _join(parts: List[Tensor]) -> Tensor:
@@ -87,25 +86,13 @@ def recurrent_packed(mode: str, data: Tensor, batch_sizes: Sequence[int], hx: Te
         ``h_n`` and ``c_n`` ``(D * num_layers, N, H)`` in ranked order, each sequence's
         state after its own last element (``c_n`` None except for LSTM).
     """
-    directions = 2 if bidirectional else 1
-    layer_input = data
-    last_h: List[Tensor] = []
-    last_c: List[Tensor] = []
-    for layer in range(num_layers):
-        if layer > 0 and training and dropout > 0:
-            layer_input = _dropout(layer_input, dropout, True)
-        outputs = []
-        for direction in range(directions):
-            index = layer * directions + direction
-            w_ih, w_hh, b_ih, b_hh = weights[index]
-            projected = linear(layer_input, w_ih, b_ih)  # (sum(lengths), G*H) in one product
-            run = _reverse_direction if direction == 1 else _forward_direction
-            c0 = None if cx is None else cx[index]
-            steps, h, c = run(mode, projected, batch_sizes, hx[index], c0, w_hh, b_hh)
-            outputs.append(_join(steps))
-            last_h.append(h)
-            if c is not None:
-                last_c.append(c)
-        layer_input = outputs[0] if directions == 1 else cat(outputs, -1)
-    c_n = stack(last_c, 0) if last_c else None
-    return layer_input, stack(last_h, 0), c_n
+    def run(layer_input: Tensor, index: int, reverse: bool
+            ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        w_ih, w_hh, b_ih, b_hh = weights[index]
+        projected = linear(layer_input, w_ih, b_ih)  # (sum(lengths), G*H) in one product
+        walk = _reverse_direction if reverse else _forward_direction
+        c0 = None if cx is None else cx[index]
+        steps, h, c = walk(mode, projected, batch_sizes, hx[index], c0, w_hh, b_hh)
+        return _join(steps), h, c
+
+    return stacked(run, data, num_layers, bidirectional, dropout, training)
