@@ -289,7 +289,8 @@ def test_compile_resolves_optimizer_names_and_checks_ownership():
     model = _mlp(4, 3)
     for name, cls in [("sgd", optim.SGD), ("adam", optim.Adam), ("adamw", optim.AdamW),
                       ("RMSprop", optim.RMSprop), ("adagrad", optim.Adagrad),
-                      ("adadelta", optim.Adadelta)]:
+                      ("adadelta", optim.Adadelta), ("adamax", optim.Adamax),
+                      ("Nadam", optim.NAdam), ("radam", optim.RAdam)]:
         model.compile(name, loss="mse")
         assert type(model._compiled.optimizer) is cls
         owned = {id(p) for p in model.parameters()}

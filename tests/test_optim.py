@@ -42,6 +42,17 @@ CONFIGS: List[Tuple[str, Dict[str, Any]]] = [
               "maximize": True}),
     ("AdamW", {}),
     ("AdamW", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
+    ("Adamax", {}),
+    ("Adamax", {"lr": 0.01, "weight_decay": 0.05}),
+    ("Adamax", {"betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.1, "maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.05}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("NAdam", {"betas": (0.8, 0.99), "momentum_decay": 0.5, "maximize": True}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.05}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"betas": (0.8, 0.9), "eps": 1e-3, "maximize": True}),
 ]
 
 
@@ -99,9 +110,10 @@ def test_matches_reference_float64(name, kwargs):
     assert_state_matches(opt, params, arrays, states, rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adamax", "NAdam", "RAdam"])
 def test_large_parameter_uses_the_parallel_path(name):
-    kwargs = {"momentum": 0.9} if name != "Adam" else {"amsgrad": True}
+    kwargs = {"SGD": {"momentum": 0.9}, "RMSprop": {"momentum": 0.9},
+              "Adam": {"amsgrad": True}}.get(name, {"weight_decay": 0.01})
     params, opt, arrays, states = run_both(name, kwargs, shapes=[(300_001,), (3, 70_000)],
                                            steps=5)
     assert_state_matches(opt, params, arrays, states, rtol=1e-5, atol=1e-6)
@@ -412,6 +424,18 @@ BAD_HYPERPARAMETERS = [
     ("Adam", {"betas": (0.9, -0.1)}, "Invalid beta parameter at index 1: -0.1"),
     ("Adam", {"eps": -1e-8}, "Invalid epsilon value"),
     ("AdamW", {"weight_decay": -0.01}, "Invalid weight_decay value: -0.01"),
+    ("Adamax", {"lr": -2e-3}, "Invalid learning rate: -0.002"),
+    ("Adamax", {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
+    ("Adamax", {"eps": float("nan")}, "Invalid epsilon value: nan"),
+    ("Adamax", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
+    ("NAdam", {"momentum_decay": -4e-3}, "Invalid momentum_decay value: -0.004"),
+    ("NAdam", {"betas": (-0.1, 0.999)}, "Invalid beta parameter at index 0: -0.1"),
+    ("NAdam", {"betas": (0.9,)}, "Invalid betas"),
+    ("NAdam", {"eps": -1e-8}, "Invalid epsilon value"),
+    ("RAdam", {"lr": float("nan")}, "Invalid learning rate: nan"),
+    ("RAdam", {"betas": (0.9, 1.5)}, "Invalid beta parameter at index 1: 1.5"),
+    ("RAdam", {"weight_decay": -0.1, "decoupled_weight_decay": True},
+     "Invalid weight_decay value: -0.1"),
 ]
 
 
@@ -488,6 +512,9 @@ def quadratic_loss(x: dlcore.Tensor) -> dlcore.Tensor:
     ("RMSprop", {"lr": 0.01, "centered": True}, 1000),
     ("Adam", {"lr": 0.05}, 1000),
     ("AdamW", {"lr": 0.05, "weight_decay": 0.0}, 1000),
+    ("Adamax", {"lr": 0.05}, 1000),
+    ("NAdam", {"lr": 0.05}, 1000),
+    ("RAdam", {"lr": 0.05}, 1000),
 ])
 def test_quadratic_is_minimised(name, kwargs, steps):
     x = nn.Parameter(np.zeros(3, np.float32))

@@ -178,7 +178,8 @@ def gru_cell_backward(
 # fused optimizer steps over a parameter group, in place: list index i of params, grads and
 # every state list belongs to parameter i; ``steps`` (int64, one count per parameter) is
 # incremented by the call, and the update uses the new count. Momentum / amsgrad / centered
-# buffers may be None when those options are off.
+# buffers may be None when those options are off. NAdam's ``mu_products`` (float64, one running
+# product per parameter, 1.0 before its first step) are updated in place likewise.
 def sgd_step(
     params: Sequence[FloatArray],
     grads: Sequence[FloatArray],
@@ -242,6 +243,49 @@ def adam_step(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
     amsgrad: bool = False,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None: ...
+def adamax_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    exp_avgs: Sequence[FloatArray],
+    exp_infs: Sequence[FloatArray],
+    steps: IntArray,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None: ...
+def nadam_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    exp_avgs: Sequence[FloatArray],
+    exp_avg_sqs: Sequence[FloatArray],
+    mu_products: npt.NDArray[np.float64],
+    steps: IntArray,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None: ...
+def radam_step(
+    params: Sequence[FloatArray],
+    grads: Sequence[FloatArray],
+    exp_avgs: Sequence[FloatArray],
+    exp_avg_sqs: Sequence[FloatArray],
+    steps: IntArray,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
 ) -> None: ...

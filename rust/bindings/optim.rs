@@ -1,12 +1,14 @@
 //! Fused optimizer steps over a whole parameter group: `sgd_step`, `adagrad_step`,
-//! `adadelta_step`, `rmsprop_step` and `adam_step` (Adam and AdamW).
+//! `adadelta_step`, `rmsprop_step`, `adam_step` (Adam and AdamW), `adamax_step`, `nadam_step`
+//! and `radam_step`.
 //!
 //! Each takes lists of arrays (params, grads and one list per state buffer, index `i` of every
 //! list belonging to parameter `i`) and `steps`, an int64 array counting the updates each
 //! parameter has had, checks every array, then makes one kernel call for the whole group,
 //! with the GIL released unless the group is tiny. Params and state buffers are updated in
 //! place and `steps` is incremented (as PyTorch's fused kernels increment their
-//! `state_steps`), so bias corrections use the new count.
+//! `state_steps`), so bias corrections use the new count. NAdam also takes `mu_products`, a
+//! float64 array of one running product per parameter, updated in place the same way.
 //!
 //! A training step calls this every few microseconds for a small model, so the checks are
 //! written to be cheap: lists and tuples are read in place, a dtype is recognised by one
@@ -20,7 +22,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use super::common::{aligned_input, kernel_result, value_error};
-use crate::kernels::optim::{self, Adadelta, Adagrad, Adam, ParamState, Rmsprop, Sgd, UpdateRule};
+use crate::kernels::optim::{
+    self, Adadelta, Adagrad, Adam, Adamax, Nadam, ParamState, Radam, Rmsprop, Sgd, UpdateRule,
+};
 use crate::kernels::real::Real;
 
 /// Groups with fewer elements run without releasing the GIL: their update takes a few
@@ -159,33 +163,36 @@ struct Operand<'py, T> {
 
 /// Refuse a step in which an array that is written shares memory with any other array of
 /// the step (the same buffer passed twice, a gradient that is a view of its parameter, ...).
-/// This is what makes the unchecked slices of `run_typed` sound. `steps` (written) is the
-/// extra range `(start, end)`.
+/// This is what makes the unchecked slices of `run_typed` sound. `extras` are the other
+/// arrays the step writes (`steps`, `mu_products`): a name and the range `(start, end)`.
 fn check_no_overlap<T: Element>(
     op: &str,
     operands: &[Operand<'_, T>],
-    steps: (usize, usize),
+    extras: &[(&str, (usize, usize))],
 ) -> PyResult<()> {
     let size = std::mem::size_of::<T>();
+    let n = operands.len();
     let end_of = |k: usize| match operands.get(k) {
         Some(o) => o.array.data() as usize + o.array.len() * size,
-        None => steps.1,
+        None => extras[k - n].1 .1,
     };
-    // (start, index into operands; operands.len() stands for `steps`), empty arrays left out.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(operands.len() + 1);
+    // (start, index into operands; n + j stands for `extras[j]`), empty arrays left out.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(n + extras.len());
     for (k, o) in operands.iter().enumerate() {
         if o.array.len() > 0 {
             spans.push((o.array.data() as usize, k));
         }
     }
-    if steps.1 > steps.0 {
-        spans.push((steps.0, operands.len()));
+    for (j, (_, (start, end))) in extras.iter().enumerate() {
+        if end > start {
+            spans.push((*start, n + j));
+        }
     }
     spans.sort_unstable();
-    let mutable = |k: usize| k == operands.len() || operands[k].mutable;
+    let mutable = |k: usize| k >= n || operands[k].mutable;
     let label = |k: usize| match operands.get(k) {
         Some(o) => format!("{}[{}]", o.list, o.index),
-        None => "steps".to_string(),
+        None => extras[k - n].0.to_string(),
     };
     // Sweep in order of start address, remembering how far the arrays seen so far reach.
     let (mut reach_any, mut reach_mut) = (0usize, 0usize);
@@ -242,6 +249,34 @@ fn steps_array<'py>(
     Ok(a.clone())
 }
 
+/// The carried scalars (NAdam's `mu_products`): a writeable, C-contiguous 1-D float64 array
+/// with one entry per param.
+fn carries_array<'py>(
+    op: &str,
+    name: &str,
+    carries: &Bound<'py, PyAny>,
+    n: usize,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let a = carries.cast::<PyArrayDyn<f64>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{op}: {name} must be a float64 numpy array with one value per param, got {}",
+            dtype_str(carries)
+        ))
+    })?;
+    if a.shape() != [n] {
+        return Err(value_error(format!(
+            "{op}: {name} has shape {} but there are {n} params; expected shape ({n},)",
+            shape_str(a.shape())
+        )));
+    }
+    if !a.is_c_contiguous() || !is_writeable(a) {
+        return Err(value_error(format!(
+            "{op}: {name} must be C-contiguous and writeable (it is updated in place)"
+        )));
+    }
+    Ok(a.clone())
+}
+
 /// The arguments of one call, before the dtype is known.
 struct GroupArgs<'a, 'py> {
     op: &'static str,
@@ -251,6 +286,8 @@ struct GroupArgs<'a, 'py> {
     /// name, and the list (`None` when not given).
     states: &'a [(&'static str, &'static str, Option<&'a Bound<'py, PyAny>>)],
     steps: &'a Bound<'py, PyAny>,
+    /// The argument holding the rule's carried scalars, for a rule with a `carry_name`.
+    carries: Option<(&'static str, &'a Bound<'py, PyAny>)>,
 }
 
 /// The lists of one call, read.
@@ -307,15 +344,23 @@ impl<'py> GroupArgs<'_, 'py> {
     fn run<R: UpdateRule>(&self, py: Python<'py>, rule: &R) -> PyResult<()> {
         kernel_result(rule.validate())?;
         let lists = self.lists(rule)?;
-        let steps = steps_array(self.op, self.steps, lists.params.len())?;
-        if lists.params.len() == 0 {
+        let n = lists.params.len();
+        let steps = steps_array(self.op, self.steps, n)?;
+        let carries = match (rule.carry_name(), self.carries) {
+            (None, _) => None,
+            (Some(_), Some((name, obj))) => Some((name, carries_array(self.op, name, obj, n)?)),
+            (Some(name), None) => {
+                return Err(value_error(format!("{}: no argument for {name}", self.op)))
+            }
+        };
+        if n == 0 {
             return Ok(());
         }
         let first = lists.params.get(0)?;
         if first.cast::<PyArrayDyn<f32>>().is_ok() {
-            self.run_typed::<f32, R>(py, rule, &lists, &steps)
+            self.run_typed::<f32, R>(py, rule, &lists, &steps, carries.as_ref())
         } else if first.cast::<PyArrayDyn<f64>>().is_ok() {
-            self.run_typed::<f64, R>(py, rule, &lists, &steps)
+            self.run_typed::<f64, R>(py, rule, &lists, &steps, carries.as_ref())
         } else {
             Err(PyTypeError::new_err(format!(
                 "{}: params[0] must be a float32 or float64 numpy array, got {}",
@@ -331,6 +376,7 @@ impl<'py> GroupArgs<'_, 'py> {
         rule: &R,
         lists: &Lists<'py>,
         steps: &Bound<'py, PyArrayDyn<i64>>,
+        carries: Option<&(&'static str, Bound<'py, PyArrayDyn<f64>>)>,
     ) -> PyResult<()> {
         let op = self.op;
         let n = lists.params.len();
@@ -385,11 +431,15 @@ impl<'py> GroupArgs<'_, 'py> {
             });
         }
         let steps_start = steps.data() as usize;
-        check_no_overlap(
-            op,
-            &operands,
+        let mut extras = vec![(
+            "steps",
             (steps_start, steps_start + n * std::mem::size_of::<i64>()),
-        )?;
+        )];
+        if let Some((name, c)) = carries {
+            let start = c.data() as usize;
+            extras.push((name, (start, start + n * std::mem::size_of::<f64>())));
+        }
+        check_no_overlap(op, &operands, &extras)?;
 
         // SAFETY (for every unchecked slice below): each array is C-contiguous and of the
         // dtype its slice has (checked above), `as_slice*` checks alignment, no array that is
@@ -407,6 +457,14 @@ impl<'py> GroupArgs<'_, 'py> {
                 i64::MAX
             )));
         }
+        let carried: Option<&mut [f64]> = match carries {
+            Some((name, c)) => Some(
+                unsafe { c.as_slice_mut() }
+                    .map_err(|_| value_error(format!("{op}: {name} is not aligned")))?,
+            ),
+            None => None,
+        };
+        let mut carried = carried.map(|c| c.iter_mut());
         let slice_err = |o: &Operand<'py, T>| {
             value_error(format!("{op}: {}[{}] is not aligned", o.list, o.index))
         };
@@ -425,6 +483,7 @@ impl<'py> GroupArgs<'_, 'py> {
                 grad: unsafe { g.array.as_slice() }.map_err(|_| slice_err(g))?,
                 state,
                 step: count as u64 + 1,
+                carry: carried.as_mut().and_then(|c| c.next()),
             });
         }
         let result = if total > RELEASE_GIL_ABOVE {
@@ -472,6 +531,7 @@ fn sgd_step<'py>(
         grads,
         states: &[("momentum_buffer", "momentum_buffers", momentum_buffers)],
         steps,
+        carries: None,
     }
     .run(py, &rule)
 }
@@ -506,6 +566,7 @@ fn adagrad_step<'py>(
         grads,
         states: &[("sum", "state_sums", Some(state_sums))],
         steps,
+        carries: None,
     }
     .run(py, &rule)
 }
@@ -544,6 +605,7 @@ fn adadelta_step<'py>(
             ("acc_delta", "acc_deltas", Some(acc_deltas)),
         ],
         steps,
+        carries: None,
     }
     .run(py, &rule)
 }
@@ -590,6 +652,7 @@ fn rmsprop_step<'py>(
             ("grad_avg", "grad_avgs", grad_avgs),
         ],
         steps,
+        carries: None,
     }
     .run(py, &rule)
 }
@@ -642,6 +705,140 @@ fn adam_step<'py>(
             ("max_exp_avg_sq", "max_exp_avg_sqs", max_exp_avg_sqs),
         ],
         steps,
+        carries: None,
+    }
+    .run(py, &rule)
+}
+
+/// Adamax, in place over a group.
+#[pyfunction]
+#[pyo3(signature = (params, grads, exp_avgs, exp_infs, steps, lr=2e-3, beta1=0.9, beta2=0.999,
+                    eps=1e-8, weight_decay=0.0, maximize=false))]
+#[allow(clippy::too_many_arguments)]
+fn adamax_step<'py>(
+    py: Python<'py>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    exp_avgs: &Bound<'py, PyAny>,
+    exp_infs: &Bound<'py, PyAny>,
+    steps: &Bound<'py, PyAny>,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    maximize: bool,
+) -> PyResult<()> {
+    let rule = Adamax {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        maximize,
+    };
+    GroupArgs {
+        op: "adamax_step",
+        params,
+        grads,
+        states: &[
+            ("exp_avg", "exp_avgs", Some(exp_avgs)),
+            ("exp_inf", "exp_infs", Some(exp_infs)),
+        ],
+        steps,
+        carries: None,
+    }
+    .run(py, &rule)
+}
+
+/// NAdam, in place over a group: `mu_products` (float64, one per param, 1.0 before the first
+/// step) is each parameter's running product of momentum coefficients, updated in place.
+#[pyfunction]
+#[pyo3(signature = (params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, lr=2e-3,
+                    beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+                    decoupled_weight_decay=false, maximize=false))]
+#[allow(clippy::too_many_arguments)]
+fn nadam_step<'py>(
+    py: Python<'py>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    exp_avgs: &Bound<'py, PyAny>,
+    exp_avg_sqs: &Bound<'py, PyAny>,
+    mu_products: &Bound<'py, PyAny>,
+    steps: &Bound<'py, PyAny>,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    momentum_decay: f64,
+    decoupled_weight_decay: bool,
+    maximize: bool,
+) -> PyResult<()> {
+    let rule = Nadam {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        momentum_decay,
+        decoupled_weight_decay,
+        maximize,
+    };
+    GroupArgs {
+        op: "nadam_step",
+        params,
+        grads,
+        states: &[
+            ("exp_avg", "exp_avgs", Some(exp_avgs)),
+            ("exp_avg_sq", "exp_avg_sqs", Some(exp_avg_sqs)),
+        ],
+        steps,
+        carries: Some(("mu_products", mu_products)),
+    }
+    .run(py, &rule)
+}
+
+/// RAdam, in place over a group.
+#[pyfunction]
+#[pyo3(signature = (params, grads, exp_avgs, exp_avg_sqs, steps, lr=1e-3, beta1=0.9,
+                    beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled_weight_decay=false,
+                    maximize=false))]
+#[allow(clippy::too_many_arguments)]
+fn radam_step<'py>(
+    py: Python<'py>,
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    exp_avgs: &Bound<'py, PyAny>,
+    exp_avg_sqs: &Bound<'py, PyAny>,
+    steps: &Bound<'py, PyAny>,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    decoupled_weight_decay: bool,
+    maximize: bool,
+) -> PyResult<()> {
+    let rule = Radam {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        decoupled_weight_decay,
+        maximize,
+    };
+    GroupArgs {
+        op: "radam_step",
+        params,
+        grads,
+        states: &[
+            ("exp_avg", "exp_avgs", Some(exp_avgs)),
+            ("exp_avg_sq", "exp_avg_sqs", Some(exp_avg_sqs)),
+        ],
+        steps,
+        carries: None,
     }
     .run(py, &rule)
 }
@@ -652,5 +849,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(adadelta_step, m)?)?;
     m.add_function(wrap_pyfunction!(rmsprop_step, m)?)?;
     m.add_function(wrap_pyfunction!(adam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(adamax_step, m)?)?;
+    m.add_function(wrap_pyfunction!(nadam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(radam_step, m)?)?;
     Ok(())
 }

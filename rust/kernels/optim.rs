@@ -1,6 +1,6 @@
 //! Fused, in-place optimizer updates for a whole parameter group in one call.
 //!
-//! Each rule (SGD, Adagrad, Adadelta, RMSprop, Adam/AdamW) reads a parameter, its gradient and
+//! Each rule (SGD, Adagrad, Adadelta, RMSprop, Adam/AdamW, Adamax, NAdam, RAdam) reads a parameter, its gradient and
 //! its state buffers once and writes the parameter and the buffers back in the same pass, so
 //! a step costs one stream over memory: Adam moves 28 bytes per float32 element.
 //!
@@ -35,12 +35,14 @@ const TASKS_PER_THREAD: usize = 4;
 /// One parameter of a group: its values (updated in place), its gradient, its state buffers
 /// (in the order the rule's `state_names` gives, all as long as the parameter) and the
 /// 1-based number of this update for the parameter (PyTorch's `state["step"]` after its
-/// increment).
+/// increment). `carry` is the per-tensor scalar a rule with a `carry_name` keeps from step to
+/// step (NAdam's `mu_product`), updated in place; other rules take `None`.
 pub struct ParamState<'a, T> {
     pub param: &'a mut [T],
     pub grad: &'a [T],
     pub state: Vec<&'a mut [T]>,
     pub step: u64,
+    pub carry: Option<&'a mut f64>,
 }
 
 /// An update rule: its hyperparameters, what state it keeps, and the element loop.
@@ -54,8 +56,14 @@ pub trait UpdateRule: Sync {
     fn state_names(&self) -> &'static [&'static str];
     /// Refuse hyperparameters PyTorch refuses.
     fn validate(&self) -> Result<(), String>;
-    /// The per-tensor scalars for update number `step` (1-based).
-    fn consts(&self, step: u64) -> Self::Consts;
+    /// The per-tensor scalar, besides the step count, that the rule carries from one step to
+    /// the next (NAdam's product of momentum coefficients), if it keeps one.
+    fn carry_name(&self) -> Option<&'static str> {
+        None
+    }
+    /// The per-tensor scalars for update number `step` (1-based). `carry` holds the carried
+    /// scalar before this update (1 for a rule without one) and is left holding it after.
+    fn consts(&self, step: u64, carry: &mut f64) -> Self::Consts;
     /// Update a run of one tensor in place: `state` holds `state_names().len()` slices as long
     /// as `param` (the rest are empty).
     fn update<T: Real>(
@@ -243,7 +251,7 @@ impl UpdateRule for Sgd {
         Ok(())
     }
 
-    fn consts(&self, step: u64) -> SgdConsts {
+    fn consts(&self, step: u64, _carry: &mut f64) -> SgdConsts {
         SgdConsts { first: step == 1 }
     }
 
@@ -340,7 +348,7 @@ impl UpdateRule for Adagrad {
         )
     }
 
-    fn consts(&self, step: u64) -> AdagradConsts {
+    fn consts(&self, step: u64, _carry: &mut f64) -> AdagradConsts {
         AdagradConsts {
             clr: self.lr / (1.0 + (step as f64 - 1.0) * self.lr_decay),
         }
@@ -440,7 +448,7 @@ impl UpdateRule for Adadelta {
         check_unit_interval("adadelta", "rho value", self.rho, true)
     }
 
-    fn consts(&self, _step: u64) {}
+    fn consts(&self, _step: u64, _carry: &mut f64) {}
 
     #[inline(always)]
     fn update<T: Real>(&self, _k: &(), p: &mut [T], g: &[T], s: &mut [&mut [T]; MAX_STATE]) {
@@ -556,7 +564,7 @@ impl UpdateRule for Rmsprop {
         )
     }
 
-    fn consts(&self, _step: u64) {}
+    fn consts(&self, _step: u64, _carry: &mut f64) {}
 
     #[inline(always)]
     fn update<T: Real>(&self, _k: &(), p: &mut [T], g: &[T], s: &mut [&mut [T]; MAX_STATE]) {
@@ -694,7 +702,7 @@ impl UpdateRule for Adam {
         check_unit_interval(op, "beta parameter at index 1", self.beta2, false)
     }
 
-    fn consts(&self, step: u64) -> AdamConsts {
+    fn consts(&self, step: u64, _carry: &mut f64) -> AdamConsts {
         let t = step as f64;
         AdamConsts {
             step_size: self.lr / (1.0 - self.beta1.powf(t)),
@@ -712,6 +720,387 @@ impl UpdateRule for Adam {
             (false, true) => adam_loop::<T, false, true>(self, k, p, g, m, v, v_max),
             (true, false) => adam_loop::<T, true, false>(self, k, p, g, m, v, v_max),
             (true, true) => adam_loop::<T, true, true>(self, k, p, g, m, v, v_max),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adamax
+
+/// Adamax: Adam with the second moment replaced by an exponentially weighted infinity norm,
+/// with L2 weight decay.
+///
+/// ```text
+/// g = ±grad + weight_decay * p
+/// m = beta1 * m + (1 - beta1) * g
+/// u = max(beta2 * u, |g| + eps)
+/// p = p - lr / (1 - beta1^step) * (m / u)
+/// ```
+/// State: `exp_avg` (m), `exp_inf` (u).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adamax {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct AdamaxConsts {
+    clr: f64,
+}
+
+#[inline(always)]
+fn adamax_loop<T: Real, const WD: bool>(
+    h: &Adamax,
+    k: &AdamaxConsts,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    u: &mut [T],
+) {
+    let n = p.len();
+    let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
+    let (sign, wd) = (cast::<T>(grad_sign(h.maximize)), cast::<T>(h.weight_decay));
+    let (b1, one_minus_b1) = (cast::<T>(h.beta1), cast::<T>(1.0 - h.beta1));
+    let (b2, eps, clr) = (cast::<T>(h.beta2), cast::<T>(h.eps), cast::<T>(k.clr));
+    for i in 0..n {
+        let pi = p[i];
+        let mut gi = sign * g[i];
+        if WD {
+            gi += wd * pi;
+        }
+        let mi = b1 * m[i] + one_minus_b1 * gi;
+        m[i] = mi;
+        // NaN-propagating, as torch.maximum is.
+        let ui = (b2 * u[i]).max_nan(gi.abs() + eps);
+        u[i] = ui;
+        p[i] = pi - clr * (mi / ui);
+    }
+}
+
+/// The checks Adam-like rules share (PyTorch's messages).
+fn check_adam_like(
+    op: &str,
+    lr: f64,
+    eps: f64,
+    weight_decay: f64,
+    betas: (f64, f64),
+) -> Result<(), String> {
+    check_nonnegative(
+        op,
+        &[
+            ("learning rate", lr),
+            ("epsilon value", eps),
+            ("weight_decay value", weight_decay),
+        ],
+    )?;
+    check_unit_interval(op, "beta parameter at index 0", betas.0, false)?;
+    check_unit_interval(op, "beta parameter at index 1", betas.1, false)
+}
+
+impl UpdateRule for Adamax {
+    type Consts = AdamaxConsts;
+
+    fn name(&self) -> &'static str {
+        "adamax"
+    }
+
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_inf"]
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let betas = (self.beta1, self.beta2);
+        check_adam_like("adamax", self.lr, self.eps, self.weight_decay, betas)
+    }
+
+    fn consts(&self, step: u64, _carry: &mut f64) -> AdamaxConsts {
+        AdamaxConsts {
+            clr: self.lr / (1.0 - self.beta1.powf(step as f64)),
+        }
+    }
+
+    #[inline(always)]
+    fn update<T: Real>(
+        &self,
+        k: &AdamaxConsts,
+        p: &mut [T],
+        g: &[T],
+        s: &mut [&mut [T]; MAX_STATE],
+    ) {
+        let [m, u, _] = s;
+        let (m, u) = (&mut **m, &mut **u);
+        if self.weight_decay != 0.0 {
+            adamax_loop::<T, true>(self, k, p, g, m, u)
+        } else {
+            adamax_loop::<T, false>(self, k, p, g, m, u)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NAdam
+
+/// NAdam (Adam with Nesterov momentum, Dozat 2016) with momentum decay, and L2 or (with
+/// `decoupled_weight_decay`) decoupled weight decay.
+///
+/// ```text
+/// mu_t = beta1 * (1 - 0.5 * 0.96^(step * momentum_decay)),  mu_{t+1} likewise at step + 1
+/// mu_product = mu_product * mu_t                                  (carried per tensor)
+/// g = ±grad (+ weight_decay * p);  p = p * (1 - lr * weight_decay) if decoupled
+/// m = beta1 * m + (1 - beta1) * g
+/// v = beta2 * v + (1 - beta2) * g * g
+/// denom = sqrt(v / (1 - beta2^step)) + eps
+/// p = p - lr * (1 - mu_t) / (1 - mu_product) * (g / denom)
+/// p = p - lr * mu_{t+1} / (1 - mu_product * mu_{t+1}) * (m / denom)
+/// ```
+/// State: `exp_avg` (m), `exp_avg_sq` (v); carried scalar `mu_product` (starts at 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Nadam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum_decay: f64,
+    pub decoupled_weight_decay: bool,
+    pub maximize: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct NadamConsts {
+    bias_correction2: f64,
+    grad_coef: f64,
+    avg_coef: f64,
+}
+
+#[inline(always)]
+fn nadam_loop<T: Real, const L2: bool>(
+    h: &Nadam,
+    k: &NadamConsts,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    let (sign, wd) = (cast::<T>(grad_sign(h.maximize)), cast::<T>(h.weight_decay));
+    // The decoupled shrink factor; exactly 1 otherwise, where multiplying changes nothing.
+    let shrink = cast::<T>(if h.decoupled_weight_decay {
+        1.0 - h.lr * h.weight_decay
+    } else {
+        1.0
+    });
+    let (b1, one_minus_b1) = (cast::<T>(h.beta1), cast::<T>(1.0 - h.beta1));
+    let (b2, one_minus_b2) = (cast::<T>(h.beta2), cast::<T>(1.0 - h.beta2));
+    let (bc2, eps) = (cast::<T>(k.bias_correction2), cast::<T>(h.eps));
+    let (grad_coef, avg_coef) = (cast::<T>(k.grad_coef), cast::<T>(k.avg_coef));
+    for i in 0..n {
+        let pi = p[i];
+        let mut gi = sign * g[i];
+        if L2 {
+            gi += wd * pi;
+        }
+        let pi = pi * shrink;
+        let mi = b1 * m[i] + one_minus_b1 * gi;
+        let vi = b2 * v[i] + one_minus_b2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        let denom = (vi / bc2).sqrt() + eps;
+        let pi = pi - grad_coef * (gi / denom);
+        p[i] = pi - avg_coef * (mi / denom);
+    }
+}
+
+impl UpdateRule for Nadam {
+    type Consts = NadamConsts;
+
+    fn name(&self) -> &'static str {
+        "nadam"
+    }
+
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
+    }
+
+    fn carry_name(&self) -> Option<&'static str> {
+        Some("mu_product")
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let betas = (self.beta1, self.beta2);
+        check_adam_like("nadam", self.lr, self.eps, self.weight_decay, betas)?;
+        check_nonnegative("nadam", &[("momentum_decay value", self.momentum_decay)])
+    }
+
+    fn consts(&self, step: u64, mu_product: &mut f64) -> NadamConsts {
+        let t = step as f64;
+        let mu = self.beta1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
+        let mu_next = self.beta1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
+        *mu_product *= mu;
+        let mu_product_next = *mu_product * mu_next;
+        NadamConsts {
+            bias_correction2: 1.0 - self.beta2.powf(t),
+            grad_coef: self.lr * (1.0 - mu) / (1.0 - *mu_product),
+            avg_coef: self.lr * mu_next / (1.0 - mu_product_next),
+        }
+    }
+
+    #[inline(always)]
+    fn update<T: Real>(
+        &self,
+        k: &NadamConsts,
+        p: &mut [T],
+        g: &[T],
+        s: &mut [&mut [T]; MAX_STATE],
+    ) {
+        let [m, v, _] = s;
+        let (m, v) = (&mut **m, &mut **v);
+        if self.weight_decay != 0.0 && !self.decoupled_weight_decay {
+            nadam_loop::<T, true>(self, k, p, g, m, v)
+        } else {
+            nadam_loop::<T, false>(self, k, p, g, m, v)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RAdam
+
+/// RAdam (Liu et al., 2019): Adam whose adaptive step is switched on, and rectified, only once
+/// the variance of its estimate is tractable; L2 or decoupled weight decay.
+///
+/// ```text
+/// g = ±grad (+ weight_decay * p);  p = p * (1 - lr * weight_decay) if decoupled
+/// m = beta1 * m + (1 - beta1) * g
+/// v = beta2 * v + (1 - beta2) * g * g
+/// rho_inf = 2 / (1 - beta2) - 1;  rho_t = rho_inf - 2 * step * beta2^step / (1 - beta2^step)
+/// m_hat = m / (1 - beta1^step)
+/// if rho_t > 5: r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+///               p = p - m_hat * lr * (sqrt(1 - beta2^step) / (sqrt(v) + eps)) * r
+/// else:         p = p - m_hat * lr
+/// ```
+/// State: `exp_avg` (m), `exp_avg_sq` (v).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Radam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub decoupled_weight_decay: bool,
+    pub maximize: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RadamConsts {
+    bias_correction1: f64,
+    bias_correction2_sqrt: f64,
+    /// The rectification term, when `rho_t > 5`.
+    rect: Option<f64>,
+}
+
+#[inline(always)]
+fn radam_loop<T: Real, const L2: bool, const RECTIFY: bool>(
+    h: &Radam,
+    k: &RadamConsts,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    let (sign, wd, lr) = (
+        cast::<T>(grad_sign(h.maximize)),
+        cast::<T>(h.weight_decay),
+        cast::<T>(h.lr),
+    );
+    let shrink = cast::<T>(if h.decoupled_weight_decay {
+        1.0 - h.lr * h.weight_decay
+    } else {
+        1.0
+    });
+    let (b1, one_minus_b1) = (cast::<T>(h.beta1), cast::<T>(1.0 - h.beta1));
+    let (b2, one_minus_b2) = (cast::<T>(h.beta2), cast::<T>(1.0 - h.beta2));
+    let (bc1, bc2_sqrt) = (
+        cast::<T>(k.bias_correction1),
+        cast::<T>(k.bias_correction2_sqrt),
+    );
+    let (eps, rect) = (cast::<T>(h.eps), cast::<T>(k.rect.unwrap_or(1.0)));
+    for i in 0..n {
+        let pi = p[i];
+        let mut gi = sign * g[i];
+        if L2 {
+            gi += wd * pi;
+        }
+        let pi = pi * shrink;
+        let mi = b1 * m[i] + one_minus_b1 * gi;
+        let vi = b2 * v[i] + one_minus_b2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        let step = (mi / bc1) * lr;
+        p[i] = if RECTIFY {
+            pi - step * (bc2_sqrt / (vi.sqrt() + eps)) * rect
+        } else {
+            pi - step
+        };
+    }
+}
+
+impl UpdateRule for Radam {
+    type Consts = RadamConsts;
+
+    fn name(&self) -> &'static str {
+        "radam"
+    }
+
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let betas = (self.beta1, self.beta2);
+        check_adam_like("radam", self.lr, self.eps, self.weight_decay, betas)
+    }
+
+    fn consts(&self, step: u64, _carry: &mut f64) -> RadamConsts {
+        let t = step as f64;
+        let beta2_t = self.beta2.powf(t);
+        let bias_correction2 = 1.0 - beta2_t;
+        let rho_inf = 2.0 / (1.0 - self.beta2) - 1.0;
+        let rho_t = rho_inf - 2.0 * t * beta2_t / bias_correction2;
+        let rect = (rho_t > 5.0).then(|| {
+            ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                .sqrt()
+        });
+        RadamConsts {
+            bias_correction1: 1.0 - self.beta1.powf(t),
+            bias_correction2_sqrt: bias_correction2.sqrt(),
+            rect,
+        }
+    }
+
+    #[inline(always)]
+    fn update<T: Real>(
+        &self,
+        k: &RadamConsts,
+        p: &mut [T],
+        g: &[T],
+        s: &mut [&mut [T]; MAX_STATE],
+    ) {
+        let [m, v, _] = s;
+        let (m, v) = (&mut **m, &mut **v);
+        let l2 = self.weight_decay != 0.0 && !self.decoupled_weight_decay;
+        match (l2, k.rect.is_some()) {
+            (false, false) => radam_loop::<T, false, false>(self, k, p, g, m, v),
+            (false, true) => radam_loop::<T, false, true>(self, k, p, g, m, v),
+            (true, false) => radam_loop::<T, true, false>(self, k, p, g, m, v),
+            (true, true) => radam_loop::<T, true, true>(self, k, p, g, m, v),
         }
     }
 }
@@ -799,6 +1188,11 @@ fn check_group<T, R: UpdateRule>(rule: &R, group: &[ParamState<'_, T>]) -> Resul
         if ps.step == 0 {
             return Err(format!("{op}: step count of param {i} must be at least 1"));
         }
+        if let (Some(name), None) = (rule.carry_name(), &ps.carry) {
+            return Err(format!(
+                "{op}: param {i} brings no {name}, which {op} needs"
+            ));
+        }
     }
     Ok(())
 }
@@ -809,13 +1203,18 @@ pub fn step<T: Real, R: UpdateRule>(rule: &R, group: Vec<ParamState<'_, T>>) -> 
     rule.validate()?;
     check_group(rule, &group)?;
     let total: usize = group.iter().map(|ps| ps.param.len()).sum();
-    // Parameters of a group almost always share their step count: derive its scalars once.
-    let mut last: Option<(u64, R::Consts)> = None;
-    let mut consts_for = |step: u64| match last {
-        Some((s, k)) if s == step => k,
+    // Parameters of a group almost always share their step count (and carried scalar):
+    // derive their scalars once.
+    let mut last: Option<(u64, u64, R::Consts, f64)> = None;
+    let mut consts_for = |step: u64, carry: &mut f64| match last {
+        Some((s, c, k, after)) if s == step && c == carry.to_bits() => {
+            *carry = after;
+            k
+        }
         _ => {
-            let k = rule.consts(step);
-            last = Some((step, k));
+            let before = carry.to_bits();
+            let k = rule.consts(step, carry);
+            last = Some((step, before, k, *carry));
             k
         }
     };
@@ -826,8 +1225,13 @@ pub fn step<T: Real, R: UpdateRule>(rule: &R, group: Vec<ParamState<'_, T>>) -> 
             for (slot, buf) in state.iter_mut().zip(ps.state) {
                 *slot = buf;
             }
+            let mut carry = ps.carry.as_deref().copied().unwrap_or(1.0);
+            let consts = consts_for(ps.step, &mut carry);
+            if let Some(slot) = ps.carry {
+                *slot = carry;
+            }
             Piece {
-                consts: consts_for(ps.step),
+                consts,
                 param: ps.param,
                 grad: ps.grad,
                 state,
@@ -977,6 +1381,65 @@ mod tests {
             let v_hat = v / (1.0 - h.beta2.powi(t as i32));
             *p -= h.lr * m_hat / (v_hat.sqrt() + h.eps);
         }
+
+        pub fn adamax(h: &super::Adamax, t: u64, p: &mut f64, g: f64, m: &mut f64, u: &mut f64) {
+            let mut g = if h.maximize { -g } else { g };
+            g += h.weight_decay * *p;
+            *m = h.beta1 * *m + (1.0 - h.beta1) * g;
+            *u = (h.beta2 * *u).max(g.abs() + h.eps);
+            *p -= h.lr / (1.0 - h.beta1.powi(t as i32)) * *m / *u;
+        }
+
+        /// NAdam's momentum coefficient at step `t`.
+        fn nadam_mu(h: &super::Nadam, t: u64) -> f64 {
+            h.beta1 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * h.momentum_decay))
+        }
+
+        /// `mu_1 * ... * mu_t`, computed afresh (the kernel carries it from step to step).
+        pub fn nadam_mu_product(h: &super::Nadam, t: u64) -> f64 {
+            (1..=t).map(|i| nadam_mu(h, i)).product()
+        }
+
+        pub fn nadam(h: &super::Nadam, t: u64, p: &mut f64, g: f64, s: &mut [f64; 3]) {
+            let mut g = if h.maximize { -g } else { g };
+            if h.decoupled_weight_decay {
+                *p *= 1.0 - h.lr * h.weight_decay;
+            } else {
+                g += h.weight_decay * *p;
+            }
+            let (mu, mu_next) = (nadam_mu(h, t), nadam_mu(h, t + 1));
+            let mu_product = nadam_mu_product(h, t);
+            s[0] = h.beta1 * s[0] + (1.0 - h.beta1) * g;
+            s[1] = h.beta2 * s[1] + (1.0 - h.beta2) * g * g;
+            let v_hat = s[1] / (1.0 - h.beta2.powi(t as i32));
+            let m_bar =
+                (1.0 - mu) / (1.0 - mu_product) * g + mu_next / (1.0 - mu_product * mu_next) * s[0];
+            *p -= h.lr * m_bar / (v_hat.sqrt() + h.eps);
+        }
+
+        pub fn radam(h: &super::Radam, t: u64, p: &mut f64, g: f64, s: &mut [f64; 3]) {
+            let mut g = if h.maximize { -g } else { g };
+            if h.decoupled_weight_decay {
+                *p *= 1.0 - h.lr * h.weight_decay;
+            } else {
+                g += h.weight_decay * *p;
+            }
+            s[0] = h.beta1 * s[0] + (1.0 - h.beta1) * g;
+            s[1] = h.beta2 * s[1] + (1.0 - h.beta2) * g * g;
+            let m_hat = s[0] / (1.0 - h.beta1.powi(t as i32));
+            let b2t = h.beta2.powi(t as i32);
+            let rho_inf = 2.0 / (1.0 - h.beta2) - 1.0;
+            let rho_t = rho_inf - 2.0 * t as f64 * b2t / (1.0 - b2t);
+            if rho_t > 5.0 {
+                let l = (1.0 - b2t).sqrt() / (s[1].sqrt() + h.eps);
+                let r = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                    / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                    .sqrt();
+                *p -= h.lr * m_hat * r * l;
+            } else {
+                *p -= h.lr * m_hat;
+            }
+        }
     }
 
     /// Run `steps` updates of `rule` over tensors of the given lengths, in dtype `T`, with
@@ -1002,6 +1465,8 @@ mod tests {
             .iter()
             .map(|&n| vec![vec![T::from_f64(init_state); n]; n_state])
             .collect();
+        let carries_needed = rule.carry_name().is_some();
+        let mut carries = vec![1.0f64; lens.len()];
         for t in 1..=steps {
             let grads: Vec<Vec<T>> = lens
                 .iter()
@@ -1015,11 +1480,13 @@ mod tests {
                 .iter_mut()
                 .zip(&grads)
                 .zip(states.iter_mut())
-                .map(|((p, g), s)| ParamState {
+                .zip(carries.iter_mut())
+                .map(|(((p, g), s), c)| ParamState {
                     param: p.as_mut_slice(),
                     grad: g.as_slice(),
                     state: s.iter_mut().map(|b| b.as_mut_slice()).collect(),
                     step: t,
+                    carry: carries_needed.then_some(c),
                 })
                 .collect();
             step(rule, group).unwrap();
@@ -1224,6 +1691,184 @@ mod tests {
         }
     }
 
+    #[test]
+    fn adamax_matches_reference() {
+        for (wd, maximize) in [(0.0, false), (0.05, false), (0.1, true)] {
+            let h = Adamax {
+                lr: 0.02,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: wd,
+                maximize,
+            };
+            check_rule(&h, 0.0, |t, p, g, s| {
+                let [m, u, _] = s;
+                reference::adamax(&h, t, p, g, m, u)
+            });
+        }
+    }
+
+    fn nadam(weight_decay: f64, decoupled_weight_decay: bool, maximize: bool) -> Nadam {
+        Nadam {
+            lr: 0.02,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay,
+            momentum_decay: 4e-3,
+            decoupled_weight_decay,
+            maximize,
+        }
+    }
+
+    #[test]
+    fn nadam_matches_reference() {
+        for decoupled in [false, true] {
+            for (wd, maximize) in [(0.0, false), (0.05, false), (0.1, true)] {
+                let h = nadam(wd, decoupled, maximize);
+                check_rule(&h, 0.0, |t, p, g, s| reference::nadam(&h, t, p, g, s));
+            }
+        }
+        // A large momentum decay makes mu_t change quickly from step to step.
+        let h = Nadam {
+            momentum_decay: 0.5,
+            ..nadam(0.0, false, false)
+        };
+        check_rule(&h, 0.0, |t, p, g, s| reference::nadam(&h, t, p, g, s));
+    }
+
+    #[test]
+    fn nadam_carries_mu_product_per_tensor() {
+        // Tensors at different step counts (one resumed from a saved mu_product) each carry
+        // their own product.
+        let h = nadam(0.0, false, false);
+        let (mut p, mut q) = (vec![0.5f64; 3], vec![0.5f64; 2]);
+        let (g, gq) = (vec![0.1f64; 3], vec![-0.2f64; 2]);
+        let (mut m, mut v, mut mq, mut vq) =
+            (vec![0.0; 3], vec![0.0; 3], vec![0.0; 2], vec![0.0; 2]);
+        let mut mu_p = 1.0;
+        let mut mu_q = reference::nadam_mu_product(&h, 6);
+        for t in 1..=4u64 {
+            let group = vec![
+                ParamState {
+                    param: &mut p,
+                    grad: &g,
+                    state: vec![&mut m, &mut v],
+                    step: t,
+                    carry: Some(&mut mu_p),
+                },
+                ParamState {
+                    param: &mut q,
+                    grad: &gq,
+                    state: vec![&mut mq, &mut vq],
+                    step: t + 6,
+                    carry: Some(&mut mu_q),
+                },
+            ];
+            step(&h, group).unwrap();
+        }
+        let (want_p, want_q) = (
+            reference::nadam_mu_product(&h, 4),
+            reference::nadam_mu_product(&h, 10),
+        );
+        assert!(
+            (mu_p - want_p).abs() <= 1e-15 * want_p,
+            "{mu_p} vs {want_p}"
+        );
+        assert!(
+            (mu_q - want_q).abs() <= 1e-15 * want_q,
+            "{mu_q} vs {want_q}"
+        );
+
+        let err = step(
+            &h,
+            vec![ParamState {
+                param: &mut p,
+                grad: &g,
+                state: vec![&mut m, &mut v],
+                step: 1,
+                carry: None,
+            }],
+        )
+        .unwrap_err();
+        assert!(err.contains("param 0 brings no mu_product"), "{err}");
+    }
+
+    #[test]
+    fn radam_matches_reference() {
+        for decoupled in [false, true] {
+            for (wd, maximize) in [(0.0, false), (0.05, false), (0.1, true)] {
+                // beta2 = 0.9 reaches rho_t > 5 within the first steps: both branches run.
+                let h = Radam {
+                    lr: 0.02,
+                    beta1: 0.9,
+                    beta2: 0.9,
+                    eps: 1e-8,
+                    weight_decay: wd,
+                    decoupled_weight_decay: decoupled,
+                    maximize,
+                };
+                check_rule(&h, 0.0, |t, p, g, s| reference::radam(&h, t, p, g, s));
+            }
+        }
+    }
+
+    #[test]
+    fn radam_rectifies_only_after_rho_t_exceeds_five() {
+        let h = Radam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled_weight_decay: false,
+            maximize: false,
+        };
+        let rectified: Vec<bool> = (1..=8)
+            .map(|t| h.consts(t, &mut 1.0).rect.is_some())
+            .collect();
+        // rho_t = 1, 2, 3, 4, 5, 6, ... (to within round-off) for beta2 = 0.999.
+        assert_eq!(
+            rectified,
+            [false, false, false, false, false, true, true, true]
+        );
+    }
+
+    #[test]
+    fn new_rules_refuse_bad_hyperparameters() {
+        let bad = Adamax {
+            lr: 2e-3,
+            beta1: 0.9,
+            beta2: 1.0,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            maximize: false,
+        };
+        let err = step::<f32, _>(&bad, vec![]).unwrap_err();
+        assert!(
+            err.contains("adamax: Invalid beta parameter at index 1: 1"),
+            "{err}"
+        );
+        let bad = Nadam {
+            momentum_decay: -1.0,
+            ..nadam(0.0, false, false)
+        };
+        let err = step::<f32, _>(&bad, vec![]).unwrap_err();
+        assert!(err.contains("Invalid momentum_decay value: -1"), "{err}");
+        let bad = Radam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: f64::NAN,
+            weight_decay: 0.0,
+            decoupled_weight_decay: true,
+            maximize: false,
+        };
+        let err = step::<f32, _>(&bad, vec![]).unwrap_err();
+        assert!(err.contains("radam: Invalid epsilon value: NaN"), "{err}");
+    }
+
     /// The result must not depend on how a group is cut into tasks: one long tensor, updated
     /// in parallel, equals the same values split into many short tensors, bit for bit.
     #[test]
@@ -1251,6 +1896,7 @@ mod tests {
                 grad: g.as_slice(),
                 state: whole_state.iter_mut().map(|b| b.as_mut_slice()).collect(),
                 step: t,
+                carry: None,
             }];
             step(&h, group).unwrap();
 
@@ -1274,6 +1920,7 @@ mod tests {
                     grad: gh,
                     state: vec![ah, bh, ch],
                     step: t,
+                    carry: None,
                 });
                 (p_rest, g_rest, a, b, c) = (pt, gt, at, bt, ct);
             }
@@ -1339,6 +1986,7 @@ mod tests {
                 grad: &g,
                 state: vec![&mut m, &mut v],
                 step: 1,
+                carry: None,
             }],
         )
         .unwrap_err();
@@ -1355,6 +2003,7 @@ mod tests {
                 grad: &g,
                 state: vec![&mut m],
                 step: 1,
+                carry: None,
             }],
         )
         .unwrap_err();
@@ -1367,6 +2016,7 @@ mod tests {
                 grad: &g,
                 state: vec![&mut m, &mut v],
                 step: 0,
+                carry: None,
             }],
         )
         .unwrap_err();
@@ -1410,6 +2060,7 @@ mod tests {
                 grad: &g,
                 state: vec![&mut b],
                 step: 1,
+                carry: None,
             }],
         )
         .unwrap();

@@ -13,6 +13,19 @@ _NAMES = ("exp_avg", "exp_avg_sq")
 _NAMES_AMSGRAD = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
+def check_adam_hyperparameters(hyper: Dict[str, Any]) -> None:
+    """The checks of Adam and its relatives (``lr``, ``eps``, ``betas``, ``weight_decay``),
+    with PyTorch's messages: ``ValueError("Invalid beta parameter at index 1: 1.0")``."""
+    check_range("learning rate", hyper["lr"])
+    check_range("epsilon value", hyper["eps"])
+    betas = hyper["betas"]
+    if len(betas) != 2:
+        raise ValueError(f"Invalid betas: {betas} (expected two values)")
+    check_range("beta parameter at index 0", betas[0], 0.0, 1.0, high_open=True)
+    check_range("beta parameter at index 1", betas[1], 0.0, 1.0, high_open=True)
+    check_range("weight_decay value", hyper["weight_decay"])
+
+
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba, 2014), PyTorch's update rule, with bias correction by each
     parameter's step count ``t``:
@@ -55,14 +68,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, hyper: Dict[str, Any]) -> None:
-        check_range("learning rate", hyper["lr"])
-        check_range("epsilon value", hyper["eps"])
-        betas = hyper["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"Invalid betas: {betas} (expected two values)")
-        check_range("beta parameter at index 0", betas[0], 0.0, 1.0, high_open=True)
-        check_range("beta parameter at index 1", betas[1], 0.0, 1.0, high_open=True)
-        check_range("weight_decay value", hyper["weight_decay"])
+        check_adam_hyperparameters(hyper)
 
     def _state_names(self, group: Dict[str, Any]) -> tuple:
         return _NAMES_AMSGRAD if group["amsgrad"] else _NAMES

@@ -12,13 +12,26 @@ needs (the lists of parameter arrays and state buffers, and an int64 array of st
 the kernel increments) is worked out once and kept in a plan, reused while the group's
 parameters, their arrays, which of them have gradients, the state layout and the state itself
 (see ``_state``) stay the same. A step then only collects the fresh gradient arrays: a few
-microseconds of Python for a small model. ``state[p]["step"]`` is a 0-d view of those counts.
+microseconds of Python for a small model. ``state[p]["step"]`` is a 0-d view of those counts,
+and a per-parameter scalar the kernel carries (NAdam's ``mu_product``) is likewise a 0-d view of
+a float64 array the kernel updates.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, DefaultDict, Dict, Iterable, List, Optional, Sequence, Union
+from typing import (
+    Any,
+    Callable,
+    DefaultDict,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 
@@ -59,7 +72,7 @@ def check_range(name: str, value: Any, low: float = 0.0, high: Optional[float] =
 class _Call:
     """One Rust call of a group's step: the parameters of one dtype that have gradients."""
 
-    __slots__ = ("positions", "select", "arrays", "buffers", "copies", "steps")
+    __slots__ = ("positions", "select", "arrays", "buffers", "copies", "steps", "scalars")
 
     def __init__(self) -> None:
         self.positions: List[int] = []  # index of each parameter in the group
@@ -68,6 +81,7 @@ class _Call:
         self.buffers: List[List[np.ndarray]] = []  # one list per state buffer name
         self.copies: List[tuple] = []  # (p.data, contiguous copy) for non-contiguous params
         self.steps = np.zeros(0, dtype=np.int64)  # update counts; the kernel increments them
+        self.scalars: List[np.ndarray] = []  # one float64 array per carried scalar state
 
 
 class _Plan:
@@ -130,13 +144,20 @@ class Optimizer:
         return np.zeros(data.shape, dtype=data.dtype)
 
     def _update(self, group: Dict[str, Any], params: List[np.ndarray], grads: List[np.ndarray],
-                buffers: List[Sequence[np.ndarray]], steps: np.ndarray) -> None:
+                buffers: List[Sequence[np.ndarray]], steps: np.ndarray,
+                *scalars: np.ndarray) -> None:
         """Call the fused kernel on one group (all arrays of one dtype); it increments
-        ``steps``, the update count of each parameter."""
+        ``steps``, the update count of each parameter, and updates ``scalars`` (one float64
+        array per entry of ``_scalar_state``; none for most optimizers)."""
         raise NotImplementedError(f"{type(self).__name__} must define _update()")
 
     #: Whether the state holds a ``"step"`` count (all but SGD, as in PyTorch).
     _counts_steps = True
+
+    #: Per-parameter scalar states the kernel carries from step to step, as ``(name, initial
+    #: value)`` pairs (NAdam's ``("mu_product", 1.0)``). ``_update`` gets one float64 array
+    #: per entry, after ``steps``, holding each parameter's value; the kernel updates it.
+    _scalar_state: Tuple[Tuple[str, float], ...] = ()
 
     @property
     def _name(self) -> str:
@@ -250,12 +271,13 @@ class Optimizer:
             for data, contiguous in call.copies:
                 np.copyto(contiguous, data)
             try:
-                self._update(group, call.arrays, call_grads, call.buffers, call.steps)
+                self._update(group, call.arrays, call_grads, call.buffers, call.steps,
+                             *call.scalars)
             except (TypeError, ValueError):
                 # Gradients of another dtype or layout than the kernel takes: convert and
                 # retry (the kernel checks everything before it writes). Real errors recur.
                 self._update(group, call.arrays, self._coerce_grads(call, call_grads),
-                             call.buffers, call.steps)
+                             call.buffers, call.steps, *call.scalars)
             for data, contiguous in call.copies:
                 np.copyto(data, contiguous)
         # A graph recorded before this step saved the old values: backward through it now
@@ -317,6 +339,12 @@ class Optimizer:
                 # Each state["step"] becomes a 0-d view of the counts the kernel increments.
                 for i, state in enumerate(states[dtype]):
                     state["step"] = call.steps[i, ...]
+            call.scalars = []
+            for name, _ in self._scalar_state:
+                values = np.array([float(state[name]) for state in states[dtype]], np.float64)
+                call.scalars.append(values)
+                for i, state in enumerate(states[dtype]):
+                    state[name] = values[i, ...]
         plan.calls = list(calls.values())
         # Record the state's version last: the plan's own edits above are not news.
         plan.version = self._state.version
@@ -330,6 +358,9 @@ class Optimizer:
         fresh = False
         if self._counts_steps and "step" not in state:
             state["step"] = np.zeros((), dtype=np.int64)
+        for name, initial in self._scalar_state:
+            if name not in state:
+                state[name] = np.float64(initial)
         for name in names:
             buf = state.get(name)
             if buf is None:
@@ -395,6 +426,7 @@ class Optimizer:
             new_group["params"] = group["params"]
             self._validate(new_group)
             new_groups.append(new_group)
+        scalar_names = {name for name, _ in self._scalar_state}
         new_state = State()
         for key, saved in saved_state.items():
             if key not in by_index:
@@ -408,6 +440,8 @@ class Optimizer:
                     if value < 0:
                         raise ValueError(f"{self._name}: loaded step count of parameter {key} "
                                          f"is {value}; counts cannot be negative")
+                elif name in scalar_names:
+                    value = np.float64(value)
                 elif isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
                         raise ValueError(

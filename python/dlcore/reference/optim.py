@@ -228,6 +228,113 @@ def adam_inplace(
     np.subtract(param, scratch, out=param)
 
 
+def adamax(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: State,
+    *,
+    lr: float = 2e-3,
+    betas: Tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    """Adamax: ``m = b1*m + (1-b1)*g``, ``u = max(b2*u, |g| + eps)`` and
+    ``p -= lr/(1-b1**t) * (m / u)``, with ``g = grad + wd*p``."""
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, exp_avg=np.zeros_like(param), exp_inf=np.zeros_like(param))
+    state["step"] += 1
+    t = state["step"]
+    g = _signed(grad, maximize)
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    m = state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
+    u = state["exp_inf"] = np.maximum(beta2 * state["exp_inf"], np.abs(g) + eps)
+    param -= lr / (1 - beta1**t) * (m / u)
+
+
+def _decay(param: np.ndarray, g: np.ndarray, lr: float, weight_decay: float,
+           decoupled: bool) -> np.ndarray:
+    """Apply weight decay: shrink ``param`` in place (decoupled), or return ``g + wd*p``."""
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * param
+    return g
+
+
+def nadam(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: State,
+    *,
+    lr: float = 2e-3,
+    betas: Tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None:
+    """NAdam: ``mu_t = b1*(1 - 0.5*0.96**(t*momentum_decay))``, ``mu_product *= mu_t``,
+    Adam's ``m`` and ``v``, ``denom = sqrt(v/(1-b2**t)) + eps`` and
+    ``p -= lr*(1-mu_t)/(1-mu_product) * (g/denom)
+    + lr*mu_{t+1}/(1-mu_product*mu_{t+1}) * (m/denom)``."""
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param),
+                     exp_avg_sq=np.zeros_like(param))
+    state["step"] += 1
+    t = state["step"]
+    g = _decay(param, _signed(grad, maximize), lr, weight_decay, decoupled_weight_decay)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    mu_product = state["mu_product"] = state["mu_product"] * mu
+    m = state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
+    v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+    denom = np.sqrt(v / (1 - beta2**t)) + eps
+    param -= lr * (1 - mu) / (1 - mu_product) * (g / denom)
+    param -= lr * mu_next / (1 - mu_product * mu_next) * (m / denom)
+
+
+def radam(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: State,
+    *,
+    lr: float = 1e-3,
+    betas: Tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None:
+    """RAdam: Adam's ``m`` and ``v``, ``m_hat = m/(1-b1**t)``; once
+    ``rho_t = rho_inf - 2t*b2**t/(1-b2**t)`` (``rho_inf = 2/(1-b2) - 1``) exceeds 5,
+    ``p -= m_hat*lr * (sqrt(1-b2**t)/(sqrt(v)+eps)) * r`` with the rectification ``r``;
+    before that ``p -= m_hat*lr``."""
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
+    state["step"] += 1
+    t = state["step"]
+    g = _decay(param, _signed(grad, maximize), lr, weight_decay, decoupled_weight_decay)
+    m = state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
+    v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+    bias_correction2 = 1 - beta2**t
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+    step = m / (1 - beta1**t) * lr
+    if rho_t > 5:
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        param -= step * (math.sqrt(bias_correction2) / (np.sqrt(v) + eps)) * rect
+    else:
+        param -= step
+
+
 #: Reference update of each dlcore optimizer, by class name.
 UPDATES = {
     "SGD": sgd,
@@ -236,4 +343,7 @@ UPDATES = {
     "RMSprop": rmsprop,
     "Adam": adam,
     "AdamW": adamw,
+    "Adamax": adamax,
+    "NAdam": nadam,
+    "RAdam": radam,
 }

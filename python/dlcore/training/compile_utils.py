@@ -15,6 +15,9 @@ _OPTIMIZERS = {
     "rmsprop": "RMSprop",
     "adagrad": "Adagrad",
     "adadelta": "Adadelta",
+    "adamax": "Adamax",
+    "nadam": "NAdam",
+    "radam": "RAdam",
 }
 
 
