@@ -223,44 +223,19 @@ fn check_no_overlap<T: Element>(
     Ok(())
 }
 
-/// The step counts: a writeable, C-contiguous 1-D int64 array with one entry per param.
-fn steps_array<'py>(
-    op: &str,
-    steps: &Bound<'py, PyAny>,
-    n: usize,
-) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
-    let a = steps.cast::<PyArrayDyn<i64>>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{op}: steps must be an int64 numpy array with one count per param, got {}",
-            dtype_str(steps)
-        ))
-    })?;
-    if a.shape() != [n] {
-        return Err(value_error(format!(
-            "{op}: steps has shape {} but there are {n} params; expected shape ({n},)",
-            shape_str(a.shape())
-        )));
-    }
-    if !a.is_c_contiguous() || !is_writeable(a) {
-        return Err(value_error(format!(
-            "{op}: steps must be C-contiguous and writeable (it is incremented in place)"
-        )));
-    }
-    Ok(a.clone())
-}
-
-/// The carried scalars (NAdam's `mu_products`): a writeable, C-contiguous 1-D float64 array
-/// with one entry per param.
-fn carries_array<'py>(
+/// A per-param array the kernel updates in place (the step counts; NAdam's `mu_products`):
+/// writeable, C-contiguous, 1-D, of `T`, one entry per param. `what` describes it for errors.
+fn per_param_array<'py, T: Element>(
     op: &str,
     name: &str,
-    carries: &Bound<'py, PyAny>,
+    obj: &Bound<'py, PyAny>,
     n: usize,
-) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
-    let a = carries.cast::<PyArrayDyn<f64>>().map_err(|_| {
+    what: &str,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    let a = obj.cast::<PyArrayDyn<T>>().map_err(|_| {
         PyTypeError::new_err(format!(
-            "{op}: {name} must be a float64 numpy array with one value per param, got {}",
-            dtype_str(carries)
+            "{op}: {name} must be {what} per param, got {}",
+            dtype_str(obj)
         ))
     })?;
     if a.shape() != [n] {
@@ -345,10 +320,25 @@ impl<'py> GroupArgs<'_, 'py> {
         kernel_result(rule.validate())?;
         let lists = self.lists(rule)?;
         let n = lists.params.len();
-        let steps = steps_array(self.op, self.steps, n)?;
+        let steps = per_param_array::<i64>(
+            self.op,
+            "steps",
+            self.steps,
+            n,
+            "an int64 numpy array with one count",
+        )?;
         let carries = match (rule.carry_name(), self.carries) {
             (None, _) => None,
-            (Some(_), Some((name, obj))) => Some((name, carries_array(self.op, name, obj, n)?)),
+            (Some(_), Some((name, obj))) => Some((
+                name,
+                per_param_array::<f64>(
+                    self.op,
+                    name,
+                    obj,
+                    n,
+                    "a float64 numpy array with one value",
+                )?,
+            )),
             (Some(name), None) => {
                 return Err(value_error(format!("{}: no argument for {name}", self.op)))
             }
