@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pytest
+from helpers import check_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +25,6 @@ from dlcore.nn.utils.rnn import (
     unpack_sequence,
     unpad_sequence,
 )
-from tests.helpers import check_op
 
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 
