@@ -5,7 +5,8 @@ optionally stacked and bidirectional, sequences).
 A PyTorch ``state_dict`` of the same layer loads unchanged: the parameters have PyTorch's
 names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), shapes and gate order (LSTM
 ``i, f, g, o``; GRU ``r, z, n``). Every weight and bias starts as PyTorch's do,
-``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``.
+``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``. ``LSTM(..., proj_size=P)`` adds PyTorch's
+projection ``weight_hr_l0`` ``(P, H)`` (see :mod:`dlcore.nn.ops.recurrent_proj`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from . import init
 from .module import Module, Parameter
 from .ops import recurrent as R
 from .ops.recurrent_packed import recurrent_packed
+from .ops.recurrent_proj import check_proj_size
 from .utils.rnn import PackedSequence
 
 Output = Union[Tensor, PackedSequence]  # the type of the input
@@ -35,6 +37,11 @@ def _check_size(owner: str, name: str, value: Any) -> int:
 
 
 def _float_dtype(owner: str, dtype: Any) -> np.dtype:
+    if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
+        # PyTorch's LSTM takes proj_size as its 8th positional argument; here that slot is
+        # dtype, so say so rather than let NumPy fail to read 16 as a dtype.
+        raise TypeError(f"{owner}: dtype must be a float dtype, got the int {dtype}; pass "
+                        f"proj_size by keyword (proj_size={dtype})")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"{owner}: dtype must be a float dtype, got {dtype}")
@@ -235,20 +242,23 @@ class RNNBase(Module):
     direction, the argument checks and the loop over layers.
 
     Parameters, for layer ``k`` (and ``_reverse`` for the backward direction):
-    ``weight_ih_lk`` ``(G * H, H_in)`` for ``k = 0`` else ``(G * H, D * H)``, ``weight_hh_lk``
-    ``(G * H, H)``, ``bias_ih_lk`` and ``bias_hh_lk`` ``(G * H,)``; G is 1 (RNN), 4 (LSTM)
-    or 3 (GRU), D is 2 when bidirectional else 1.
+    ``weight_ih_lk`` ``(G * H, H_in)`` for ``k = 0`` else ``(G * H, D * H_out)``,
+    ``weight_hh_lk`` ``(G * H, H_out)``, ``bias_ih_lk`` and ``bias_hh_lk`` ``(G * H,)``, and
+    with ``proj_size`` P > 0 (LSTM only) ``weight_hr_lk`` ``(P, H)``; G is 1 (RNN), 4 (LSTM)
+    or 3 (GRU), D is 2 when bidirectional else 1, H_out is P if P > 0 else H.
     """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = np.float32) -> None:
+                 bidirectional: bool = False, dtype: Any = np.float32,
+                 proj_size: int = 0) -> None:
         super().__init__()
         owner = _MODES[mode]
         self.mode = mode
         self.input_size = _check_size(owner, "input_size", input_size)
         self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
         self.num_layers = _check_size(owner, "num_layers", num_layers)
+        self.proj_size = check_proj_size(owner, mode, proj_size, self.hidden_size)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
                 or not 0 <= dropout <= 1:
             raise ValueError(f"{owner}: dropout must be a number in [0, 1] (the probability of "
@@ -263,16 +273,19 @@ class RNNBase(Module):
         dtype = _float_dtype(owner, dtype)
         gates = R.GATES[mode] * self.hidden_size
         directions = 2 if self.bidirectional else 1
+        out_size = self._out_size()
         names: List[str] = []
         for layer in range(self.num_layers):
-            layer_in = self.input_size if layer == 0 else directions * self.hidden_size
+            layer_in = self.input_size if layer == 0 else directions * out_size
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
                 shapes: List[Tuple[str, Tuple[int, ...]]] = [
                     ("weight_ih", (gates, layer_in)),
-                    ("weight_hh", (gates, self.hidden_size))]
+                    ("weight_hh", (gates, out_size))]
                 if self.bias:
                     shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                if self.proj_size > 0:
+                    shapes.append(("weight_hr", (self.proj_size, self.hidden_size)))
                 for name, shape in shapes:
                     setattr(self, name + suffix, Parameter(np.empty(shape, dtype=dtype)))
                     names.append(name + suffix)
@@ -283,10 +296,15 @@ class RNNBase(Module):
         """Every weight and bias from ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``."""
         _reset_uniform(self, self.hidden_size)
 
+    def _out_size(self) -> int:
+        """Features of the hidden state h (and of each direction's output): P or H."""
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
+
     @property
     def all_weights(self) -> List[List[Tensor]]:
-        """The parameters of each layer and direction, as PyTorch lists them."""
-        per = 4 if self.bias else 2
+        """The parameters of each layer and direction, as PyTorch lists them
+        (``w_ih, w_hh[, b_ih, b_hh][, w_hr]``)."""
+        per = (4 if self.bias else 2) + (1 if self.proj_size > 0 else 0)
         names = self._flat_weights_names
         return [[self._parameters[n] for n in names[i:i + per]]
                 for i in range(0, len(names), per)]
@@ -296,9 +314,14 @@ class RNNBase(Module):
         only device) it is a no-op there too. Kept so ported code that calls it runs."""
 
     def _weights(self) -> List[R.Weights]:
+        groups = self.all_weights
         if self.bias:
-            return [(w_ih, w_hh, b_ih, b_hh) for w_ih, w_hh, b_ih, b_hh in self.all_weights]
-        return [(w_ih, w_hh, None, None) for w_ih, w_hh in self.all_weights]
+            return [(g[0], g[1], g[2], g[3]) for g in groups]
+        return [(g[0], g[1], None, None) for g in groups]
+
+    def _projections(self) -> Optional[List[Tensor]]:
+        """Each layer and direction's ``weight_hr`` ``(P, H)``, or None without ``proj_size``."""
+        return [g[-1] for g in self.all_weights] if self.proj_size > 0 else None
 
     def _owner(self) -> str:
         return type(self).__name__
@@ -325,20 +348,22 @@ class RNNBase(Module):
         return x, unbatched
 
     def _state(self, name: str, value: Any, batch: int, unbatched: bool) -> Tensor:
-        """An initial state as ``(D * num_layers, N, H)``, zeros when None."""
+        """An initial state as ``(D * num_layers, N, size)``, zeros when None; the size is
+        ``proj_size`` for ``h_0`` of a projected LSTM, else ``hidden_size``."""
         owner = self._owner()
         dtype = self._parameters["weight_ih_l0"].dtype
         layers = (2 if self.bidirectional else 1) * self.num_layers
+        size_name = "proj_size" if name == "h_0" and self.proj_size > 0 else "hidden_size"
+        size = self._out_size() if name == "h_0" else self.hidden_size
         if value is None:
-            return Tensor(np.zeros((layers, batch, self.hidden_size), dtype=dtype))
+            return Tensor(np.zeros((layers, batch, size), dtype=dtype))
         s = _as_input(owner, value, dtype)
-        expected = ((layers, self.hidden_size) if unbatched
-                    else (layers, batch, self.hidden_size))
+        expected = (layers, size) if unbatched else (layers, batch, size)
         if s.shape != expected:
             kind = "unbatched 2-D" if unbatched else "batched 3-D"
             raise ValueError(f"{owner}: {name} has shape {s.shape} but expected {expected} "
                              f"(num_layers * num_directions{'' if unbatched else ', batch'}, "
-                             f"hidden_size) for {kind} input")
+                             f"{size_name}) for {kind} input")
         return s.unsqueeze(1) if unbatched else s
 
     def _run(self, input: Any, hx: Any, cx: Any, mode: str
@@ -350,7 +375,8 @@ class RNNBase(Module):
         h0 = self._state("h_0", hx, batch, unbatched)
         c0 = self._state("c_0", cx, batch, unbatched) if mode == "LSTM" else None
         output, h_n, c_n = R.recurrent(mode, x, h0, c0, self._weights(), self.num_layers,
-                                       self.bidirectional, self.dropout, self.training)
+                                       self.bidirectional, self.dropout, self.training,
+                                       self._projections())
         if unbatched:
             output, h_n = output.squeeze(1), h_n.squeeze(1)
             c_n = None if c_n is None else c_n.squeeze(1)
@@ -377,7 +403,7 @@ class RNNBase(Module):
             c0 = None if c0 is None else c0.index_select(1, input.sorted_indices)
         output, h_n, c_n = recurrent_packed(mode, data, batch_sizes, h0, c0, self._weights(),
                                             self.num_layers, self.bidirectional, self.dropout,
-                                            self.training)
+                                            self.training, self._projections())
         if input.unsorted_indices is not None:
             h_n = h_n.index_select(1, input.unsorted_indices)
             c_n = None if c_n is None else c_n.index_select(1, input.unsorted_indices)
@@ -385,6 +411,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -453,26 +481,36 @@ class LSTM(RNNBase):
                      x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
         c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
 
+    and with ``proj_size`` P > 0, ``h_t = W_hr (o * tanh(c_t))``: the hidden state (fed back,
+    output and passed to the next layer) has P features, the cell state keeps H.
+
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
         dtype: as :class:`RNN`.
+        proj_size: P, 0 (no projection) or less than ``hidden_size``; adds the parameters
+            ``weight_hr_lk`` (and ``weight_hr_lk_reverse``) ``(P, H)``, as PyTorch's.
 
     Shape:
-        input as :class:`RNN`; hx ``(h_0, c_0)``, each ``(D * num_layers, N, H)`` (or
-        ``(D * num_layers, H)`` unbatched), zeros if omitted -> ``(output, (h_n, c_n))``
-        with output as :class:`RNN`'s and ``h_n``, ``c_n`` shaped as ``h_0``.
+        input as :class:`RNN`; hx ``(h_0, c_0)``: h_0 ``(D * num_layers, N, H_out)`` and c_0
+        ``(D * num_layers, N, H)`` (without N unbatched), zeros if omitted ->
+        ``(output, (h_n, c_n))``: output ``(L, N, D * H_out)`` (batch first if asked, or
+        ``(L, D * H_out)`` unbatched), ``h_n`` shaped as ``h_0`` and ``c_n`` as ``c_0``.
+        H_out is P if ``proj_size`` > 0 else H; D = 2 if bidirectional else 1. A
+        :class:`~dlcore.nn.utils.rnn.PackedSequence` input is taken as by :class:`RNN`.
 
     Example:
         >>> lstm = nn.LSTM(28, 64, batch_first=True)
         >>> output, (h_n, c_n) = lstm(images)        # (N, 28, 28) -> (N, 28, 64)
         >>> logits = head(h_n[-1])
+        >>> small = nn.LSTM(28, 64, proj_size=16)    # output (L, N, 16), c_n (1, N, 64)
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = np.float32) -> None:
+                 bidirectional: bool = False, dtype: Any = np.float32,
+                 proj_size: int = 0) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype)
+                         dropout, bidirectional, dtype, proj_size)
 
     def forward(self, input: Any, hx: Optional[Tuple[Any, Any]] = None
                 ) -> Tuple[Output, Tuple[Tensor, Tensor]]:

@@ -3,7 +3,8 @@
 Parameters are a dict keyed by PyTorch's names (``weight_ih_l0``, ``bias_hh_l1_reverse``,
 ...) holding PyTorch's layouts: ``weight_ih`` is ``(G * H, H_in)`` and ``weight_hh``
 ``(G * H, H)`` with the gates stacked in PyTorch's order (LSTM ``i, f, g, o``; GRU
-``r, z, n``; G = 1 for a plain RNN). A missing bias counts as zero.
+``r, z, n``; G = 1 for a plain RNN). A missing bias counts as zero. An LSTM with
+``proj_size`` P has ``weight_hr`` ``(P, H)`` too, and its hidden state is P wide.
 
 One explicit loop over time per layer and direction, no dropout (evaluation mode).
 """
@@ -31,14 +32,18 @@ def rnn_cell(x: np.ndarray, h: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
 
 
 def lstm_cell(x: np.ndarray, h: np.ndarray, c: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
-              b_ih: np.ndarray, b_hh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+              b_ih: np.ndarray, b_hh: np.ndarray, w_hr: Optional[np.ndarray] = None
+              ) -> Tuple[np.ndarray, np.ndarray]:
     """One LSTM step; returns ``(h', c')``::
 
         i = σ(W_ii x + b_ii + W_hi h + b_hi)      f = σ(W_if x + b_if + W_hf h + b_hf)
         g = tanh(W_ig x + b_ig + W_hg h + b_hg)   o = σ(W_io x + b_io + W_ho h + b_ho)
         c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
+
+    With a projection ``w_hr`` ``(P, H)``, ``h' = W_hr (o ⊙ tanh(c'))`` and ``h`` is
+    ``(N, P)``; ``c`` stays ``(N, H)``.
     """
-    hidden = h.shape[-1]
+    hidden = c.shape[-1]
     w_ii, w_if, w_ig, w_io = (w_ih[k * hidden:(k + 1) * hidden] for k in range(4))
     w_hi, w_hf, w_hg, w_ho = (w_hh[k * hidden:(k + 1) * hidden] for k in range(4))
     b_ii, b_if, b_ig, b_io = (b_ih[k * hidden:(k + 1) * hidden] for k in range(4))
@@ -48,7 +53,8 @@ def lstm_cell(x: np.ndarray, h: np.ndarray, c: np.ndarray, w_ih: np.ndarray, w_h
     g = np.tanh(x @ w_ig.T + b_ig + h @ w_hg.T + b_hg)
     o = sigmoid(x @ w_io.T + b_io + h @ w_ho.T + b_ho)
     c_next = f * c + i * g
-    return o * np.tanh(c_next), c_next
+    h_next = o * np.tanh(c_next)
+    return (h_next if w_hr is None else h_next @ w_hr.T), c_next
 
 
 def gru_cell(x: np.ndarray, h: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
@@ -79,8 +85,8 @@ def _weights(params: Params, suffix: str, gates: int, hidden: int
 
 def rnn(mode: str, x: np.ndarray, params: Params, hidden_size: int, num_layers: int = 1,
         bidirectional: bool = False, batch_first: bool = False,
-        h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None
-        ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
+        proj_size: int = 0) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
     """A stacked (and optionally bidirectional) RNN over a whole sequence.
 
     Args:
@@ -89,11 +95,14 @@ def rnn(mode: str, x: np.ndarray, params: Params, hidden_size: int, num_layers: 
             ``(L, H_in)``.
         h0, c0: ``(D * num_layers, N, H)`` (``(D * num_layers, H)`` unbatched); zeros when
             None. ``c0`` only for LSTM.
+        proj_size: LSTM only: P > 0 projects each hidden state with ``weight_hr`` ``(P, H)``;
+            then ``h0`` is ``(D * num_layers, N, P)``.
 
     Returns:
         ``(output, h_n, c_n)``: output ``(L, N, D * H)`` (batch first if asked), ``h_n``
         and ``c_n`` ``(D * num_layers, N, H)``; ``c_n`` is None except for LSTM. Unbatched
-        input gives results without the N dimension.
+        input gives results without the N dimension. With ``proj_size`` P, output is
+        ``(L, N, D * P)`` and ``h_n`` ``(D * num_layers, N, P)``.
     """
     unbatched = x.ndim == 2
     if unbatched:
@@ -104,9 +113,9 @@ def rnn(mode: str, x: np.ndarray, params: Params, hidden_size: int, num_layers: 
         x = x.transpose(1, 0, 2)
     seq_len, batch = x.shape[:2]
     directions = 2 if bidirectional else 1
-    state_shape = (num_layers * directions, batch, hidden_size)
-    h0 = np.zeros(state_shape) if h0 is None else h0
-    c0 = np.zeros(state_shape) if c0 is None else c0
+    out_size = proj_size if proj_size > 0 else hidden_size
+    h0 = np.zeros((num_layers * directions, batch, out_size)) if h0 is None else h0
+    c0 = np.zeros((num_layers * directions, batch, hidden_size)) if c0 is None else c0
     gates = GATES[mode]
     h_n, c_n = [], []
     layer_input = x
@@ -117,11 +126,12 @@ def rnn(mode: str, x: np.ndarray, params: Params, hidden_size: int, num_layers: 
             w_ih, w_hh, b_ih, b_hh = _weights(params, suffix, gates, hidden_size)
             index = layer * directions + direction
             h, c = h0[index], c0[index]
-            out = np.zeros((seq_len, batch, hidden_size))
+            w_hr = params[f"weight_hr{suffix}"] if proj_size > 0 else None
+            out = np.zeros((seq_len, batch, out_size))
             times = range(seq_len - 1, -1, -1) if direction == 1 else range(seq_len)
             for t in times:
                 if mode == "LSTM":
-                    h, c = lstm_cell(layer_input[t], h, c, w_ih, w_hh, b_ih, b_hh)
+                    h, c = lstm_cell(layer_input[t], h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
                 elif mode == "GRU":
                     h = gru_cell(layer_input[t], h, w_ih, w_hh, b_ih, b_hh)
                 else:

@@ -19,6 +19,7 @@ from ... import _core
 from ...tensor import ArrayLike, Tensor, as_tensor, cat, check_real_dtype, stack
 from .dropout import dropout as _dropout
 from .linear import linear
+from .recurrent_proj import projected
 
 Weights = Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor]]  # w_ih, w_hh, b_ih, b_hh
 Step = Callable[[Tensor, Tensor, Optional[Tensor], Tensor, Optional[Tensor]],
@@ -84,6 +85,12 @@ def _fused_gru_cell(gx: Tensor, gh: Tensor, h: Tensor) -> Tensor:
 
 STEPS = {"RNN_TANH": _tanh_step, "RNN_RELU": _relu_step, "LSTM": _lstm_step,
          "GRU": _gru_step}
+
+
+def step_of(mode: str, w_hr: Optional[Tensor] = None) -> Step:
+    """The step of ``mode``; with ``w_hr`` ``(P, H)`` (LSTM only) its hidden state is
+    projected to P features (``proj_size``)."""
+    return STEPS[mode] if w_hr is None else projected(STEPS[mode], w_hr)
 
 
 # ------------------------------------------------------------------ cells
@@ -156,46 +163,51 @@ def gru_cell(input: ArrayLike, hx: ArrayLike, w_ih: Tensor, w_hh: Tensor,
 
 
 # ------------------------------------------------------------------ whole sequences
-def _direction(mode: str, x: Tensor, h: Tensor, c: Optional[Tensor], weights: Weights,
+def _direction(step: Step, x: Tensor, h: Tensor, c: Optional[Tensor], weights: Weights,
                reverse: bool) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
     """Run one layer in one direction over ``x`` ``(L, N, H_in)``: ``(L, N, H)`` outputs in
-    time order and the final state."""
+    time order (``(L, N, P)`` with a projection) and the final state."""
     w_ih, w_hh, b_ih, b_hh = weights
-    projected = linear(x, w_ih, b_ih)  # (L, N, G*H): every step's input term at once
-    step = STEPS[mode]
+    input_terms = linear(x, w_ih, b_ih)  # (L, N, G*H): every step's input term at once
     seq_len = x.shape[0]
     outputs: List[Tensor] = [h] * seq_len
     for t in (range(seq_len - 1, -1, -1) if reverse else range(seq_len)):
-        h, c = step(projected[t], h, c, w_hh, b_hh)
+        h, c = step(input_terms[t], h, c, w_hh, b_hh)
         outputs[t] = h
     return stack(outputs, 0), h, c
 
 
 def recurrent(mode: str, input: Tensor, hx: Tensor, cx: Optional[Tensor],
               weights: Sequence[Weights], num_layers: int, bidirectional: bool,
-              dropout: float = 0.0, training: bool = False
+              dropout: float = 0.0, training: bool = False,
+              projections: Optional[Sequence[Tensor]] = None
               ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
     """A stacked, optionally bidirectional recurrent network over a whole sequence.
 
     Args:
         mode: ``'RNN_TANH'``, ``'RNN_RELU'``, ``'LSTM'`` or ``'GRU'``.
         input: ``(L, N, H_in)``, time first, of the weights' dtype.
-        hx, cx: ``(D * num_layers, N, H)`` initial states (``cx`` for LSTM only, else None).
+        hx, cx: ``(D * num_layers, N, H)`` initial states (``cx`` for LSTM only, else None);
+            with projections ``hx`` is ``(D * num_layers, N, P)``.
         weights: ``(w_ih, w_hh, b_ih, b_hh)`` for layer 0 forward, layer 0 backward (when
             bidirectional), layer 1 forward, ...
         dropout: probability of zeroing each output of every layer but the last, applied
             only when ``training``.
+        projections: LSTM only: ``w_hr`` ``(P, H)`` for each entry of ``weights``, which
+            project every hidden state to P features (``proj_size``); None for none.
 
     Returns:
         ``(output, h_n, c_n)``: output ``(L, N, D * H)`` of the last layer, ``h_n`` and
-        ``c_n`` ``(D * num_layers, N, H)`` (``c_n`` None except for LSTM).
+        ``c_n`` ``(D * num_layers, N, H)`` (``c_n`` None except for LSTM); with
+        projections, output ``(L, N, D * P)`` and ``h_n`` ``(D * num_layers, N, P)``.
 
     The caller checks the shapes (the modules do).
     """
     def run(layer_input: Tensor, index: int, reverse: bool
             ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         c0 = None if cx is None else cx[index]
-        return _direction(mode, layer_input, hx[index], c0, weights[index], reverse)
+        step = step_of(mode, None if projections is None else projections[index])
+        return _direction(step, layer_input, hx[index], c0, weights[index], reverse)
 
     return stacked(run, input, num_layers, bidirectional, dropout, training)
 
