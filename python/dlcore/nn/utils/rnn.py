@@ -25,7 +25,7 @@ from typing import Any, Iterable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ...tensor import ArrayLike, Tensor, as_tensor
+from ...tensor import _NO_GPU, ArrayLike, Tensor, _dtype_after_device, as_tensor
 
 
 class _PackedFields(NamedTuple):
@@ -49,6 +49,10 @@ class PackedSequence(_PackedFields):
             ``sorted_indices`` when omitted).
 
     Build one with :func:`pack_padded_sequence` or :func:`pack_sequence` rather than by hand.
+
+    As PyTorch's, ``to``, ``double``, ``float``, ``half``, ``long``, ``int``, ``cpu`` and
+    ``detach`` convert ``data`` only (differentiably between float dtypes) and keep
+    ``batch_sizes`` and the indices (int64) as they are; ``is_cuda`` is False.
     """
 
     __slots__ = ()
@@ -71,6 +75,47 @@ class PackedSequence(_PackedFields):
         if order is not None and inverse is None:
             inverse = invert_permutation(order)
         return super().__new__(cls, data, Tensor(sizes), order, inverse)
+
+    def to(self, *args: Any, **kwargs: Any) -> PackedSequence:
+        """``data`` converted as :meth:`Tensor.to` converts it: ``to(dtype)``, with a device
+        (``"cpu"``, ``to("cpu", dtype)``, ``to(device=...)``) accepted for ported code and any
+        other device refused. The sequence itself when nothing changes, as PyTorch's."""
+        dtype = _dtype_after_device("PackedSequence.to", args, dict(kwargs))
+        data = self.data if dtype is None else self.data.astype(dtype)
+        return self if data is self.data else self._replace(data=data)
+
+    def double(self) -> PackedSequence:
+        return self.to(np.float64)
+
+    def float(self) -> PackedSequence:
+        return self.to(np.float32)
+
+    def half(self) -> PackedSequence:
+        return self.to(np.float16)
+
+    def long(self) -> PackedSequence:
+        """``data`` as int64 (outside the graph, as :meth:`Tensor.long`)."""
+        return self.to(np.int64)
+
+    def int(self) -> PackedSequence:
+        """``data`` as int32 (outside the graph, as :meth:`Tensor.int`)."""
+        return self.to(np.int32)
+
+    def cpu(self) -> PackedSequence:
+        """The sequence itself: dlcore runs on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> PackedSequence:
+        raise RuntimeError(_NO_GPU)
+
+    @property
+    def is_cuda(self) -> bool:
+        """Always False: dlcore runs on the CPU."""
+        return False
+
+    def detach(self) -> PackedSequence:
+        """The same sequences with ``data`` cut off from the graph."""
+        return self._replace(data=self.data.detach())
 
 
 def invert_permutation(permutation: Optional[Tensor]) -> Optional[Tensor]:
