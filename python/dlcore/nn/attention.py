@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -25,6 +25,16 @@ def layer_dtype(dtype: Any) -> np.dtype:
     if dt.kind != "f":
         raise TypeError(f"dtype must be a float dtype, got {dt}")
     return dt
+
+
+def _seq_first(*inputs: ArrayLike) -> Tuple[Tensor, ...]:
+    """``(N, T, E) -> (T, N, E)`` for each input, transposing a repeated object once so that
+    ``query is key is value`` still holds after (the projections are fused on it)."""
+    done: Dict[int, Tensor] = {}
+    for x in inputs:
+        if id(x) not in done:
+            done[id(x)] = as_tensor(x).transpose(0, 1)
+    return tuple(done[id(x)] for x in inputs)
 
 
 class MultiheadAttention(Module):
@@ -50,7 +60,8 @@ class MultiheadAttention(Module):
 
     Parameters start as PyTorch's: ``xavier_uniform_`` for the input projections, zeros for
     ``in_proj_bias`` and ``out_proj.bias``, ``out_proj.weight`` as ``Linear``'s default and
-    ``xavier_normal_`` for ``bias_k``/``bias_v``.
+    ``xavier_normal_`` for ``bias_k``/``bias_v``. Passing the same tensor as query, key and
+    value (or as key and value) projects it with one fused GEMM, as PyTorch does.
 
     Shape (``forward``):
         query ``(L, N, E)``, key ``(S, N, kdim)``, value ``(S, N, vdim)`` (batch first:
@@ -140,7 +151,7 @@ class MultiheadAttention(Module):
         """
         transpose = self.batch_first and as_tensor(query).ndim == 3
         if transpose:
-            query, key, value = (as_tensor(x).transpose(0, 1) for x in (query, key, value))
+            query, key, value = _seq_first(query, key, value)
         out, weights = multi_head_attention_forward(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
             self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,

@@ -93,31 +93,65 @@ def _heads(x: Tensor, N: int, H: int, hd: int) -> Tensor:
 def _projections(q: Tensor, k: Tensor, v: Tensor, in_proj_weight: Optional[ArrayLike],
                  in_proj_bias: Optional[ArrayLike], use_separate_proj_weight: bool,
                  q_proj_weight: Optional[ArrayLike], k_proj_weight: Optional[ArrayLike],
-                 v_proj_weight: Optional[ArrayLike], E: int
-                 ) -> Tuple[Tensor, Tensor, Tensor]:
+                 v_proj_weight: Optional[ArrayLike], E: int, same_qkv: bool = False,
+                 same_kv: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
+    """The projected ``q (L, N, E)``, ``k (S, N, E)``, ``v (S, N, E)``.
+
+    ``same_qkv`` (query, key and value were one tensor) and ``same_kv`` (key and value were)
+    let the packed ``in_proj_weight`` project shared inputs in one GEMM, as PyTorch does.
+    """
     if use_separate_proj_weight:
         weights = [q_proj_weight, k_proj_weight, v_proj_weight]
         if any(w is None for w in weights):
             raise ValueError(f"{OP}: use_separate_proj_weight needs q_proj_weight, "
                              "k_proj_weight and v_proj_weight")
         ws = [as_tensor(w) for w in weights]
-    else:
-        if in_proj_weight is None:
-            raise ValueError(f"{OP}: in_proj_weight is required unless "
-                             "use_separate_proj_weight=True")
-        w = as_tensor(in_proj_weight)
-        if w.shape != (3 * E, E):
-            raise ValueError(f"{OP}: in_proj_weight has shape {w.shape} but expected "
-                             f"(3 * embed_dim, embed_dim) = {(3 * E, E)}")
-        ws = [w[:E], w[E:2 * E], w[2 * E:]]
-    bs: list = [None, None, None]
-    if in_proj_bias is not None:
-        b = as_tensor(in_proj_bias)
-        if b.shape != (3 * E,):
-            raise ValueError(f"{OP}: in_proj_bias has shape {b.shape} but expected "
-                             f"(3 * embed_dim,) = {(3 * E,)}")
-        bs = [b[:E], b[E:2 * E], b[2 * E:]]
-    return linear(q, ws[0], bs[0]), linear(k, ws[1], bs[1]), linear(v, ws[2], bs[2])
+        b = _in_proj_bias(in_proj_bias, E)
+        bs = [None] * 3 if b is None else [b[:E], b[E:2 * E], b[2 * E:]]
+        return linear(q, ws[0], bs[0]), linear(k, ws[1], bs[1]), linear(v, ws[2], bs[2])
+    if in_proj_weight is None:
+        raise ValueError(f"{OP}: in_proj_weight is required unless "
+                         "use_separate_proj_weight=True")
+    w = as_tensor(in_proj_weight)
+    if w.shape != (3 * E, E):
+        raise ValueError(f"{OP}: in_proj_weight has shape {w.shape} but expected "
+                         f"(3 * embed_dim, embed_dim) = {(3 * E, E)}")
+    b = _in_proj_bias(in_proj_bias, E)
+    return _packed_projections(q, k, v, w, b, E, same_qkv, same_kv)
+
+
+def _in_proj_bias(in_proj_bias: Optional[ArrayLike], E: int) -> Optional[Tensor]:
+    if in_proj_bias is None:
+        return None
+    b = as_tensor(in_proj_bias)
+    if b.shape != (3 * E,):
+        raise ValueError(f"{OP}: in_proj_bias has shape {b.shape} but expected "
+                         f"(3 * embed_dim,) = {(3 * E,)}")
+    return b
+
+
+def _packed_projections(q: Tensor, k: Tensor, v: Tensor, w: Tensor, b: Optional[Tensor],
+                        E: int, same_qkv: bool, same_kv: bool
+                        ) -> Tuple[Tensor, Tensor, Tensor]:
+    """``in_proj_weight (3E, E)`` applied with as few GEMMs as the shared inputs allow.
+
+    The fused output is cut with ``chunk`` (basic slices): in the backward the engine adds
+    the pieces' gradients into one zeroed buffer of the fused shape, which the fused linear
+    then takes whole, so the weight gradient is again one GEMM.
+    """
+    if same_qkv:
+        q_p, k_p, v_p = linear(q, w, b).chunk(3, dim=-1)  # (L, N, 3E) -> 3 x (L, N, E)
+        return q_p, k_p, v_p
+
+    def rows(lo: int, hi: int) -> Tuple[Tensor, Optional[Tensor]]:
+        """Rows ``lo:hi`` of the packed weight and bias."""
+        return w[lo:hi], (None if b is None else b[lo:hi])
+
+    q_p = linear(q, *rows(0, E))
+    if same_kv:
+        k_p, v_p = linear(k, *rows(E, 3 * E)).chunk(2, dim=-1)  # (S, N, 2E) -> 2 x (S, N, E)
+        return q_p, k_p, v_p
+    return q_p, linear(k, *rows(E, 2 * E)), linear(v, *rows(2 * E, 3 * E))
 
 
 def multi_head_attention_forward(
@@ -146,10 +180,18 @@ def multi_head_attention_forward(
     ``is_causal`` with no ``attn_mask`` makes the causal mask (PyTorch raises and wants the
     mask too); with a mask it is only a hint and the mask is used as given.
     The weights returned are those applied to the values, dropout included, as PyTorch's.
+    As in PyTorch, ``query is key is value`` (self-attention) is projected by one GEMM with
+    ``in_proj_weight`` and ``key is value`` by one for the query and one for key and value;
+    equal but distinct objects take three projections, with the same result up to rounding.
     """
     p = _check_p(OP, dropout_p) if training else 0.0
-    q, k, v = (float_tensor(x, OP, name) for x, name in
-               ((query, "query"), (key, "key"), (value, "value")))
+    # Shared inputs are projected together (one GEMM); the identity is that of the objects
+    # passed, as PyTorch's ``query is key`` / ``key is value``.
+    same_kv = key is value
+    same_qkv = same_kv and query is key
+    q = float_tensor(query, OP, "query")
+    k = q if key is query else float_tensor(key, OP, "key")
+    v = k if same_kv else float_tensor(value, OP, "value")
     batched = _check_inputs(q, k, v)
     if not batched:
         q, k, v = q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)
@@ -164,7 +206,7 @@ def multi_head_attention_forward(
         raise ValueError(f"{OP}: embed_dim {E} must be divisible by num_heads {num_heads}")
     hd = E // H
     q, k, v = _projections(q, k, v, in_proj_weight, in_proj_bias, use_separate_proj_weight,
-                           q_proj_weight, k_proj_weight, v_proj_weight, E)
+                           q_proj_weight, k_proj_weight, v_proj_weight, E, same_qkv, same_kv)
     dtype = q.dtype
     S = k.shape[0] if static_k is None else as_tensor(static_k).shape[1]
     bias = _attn_bias(attn_mask, is_causal, L, S, N * H, dtype)
