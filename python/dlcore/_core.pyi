@@ -103,6 +103,24 @@ def pad2d_backward(
     grad_output: FloatArray, pad: Tuple[int, int, int, int], mode: str = "constant"
 ) -> FloatArray: ...
 
+# unfold (im2col) and fold (col2im, its adjoint), C-contiguous, PyTorch's layout:
+# (N, C, H, W) <-> (N, C * KH * KW, L); padding is zeros on both sides, (rows, columns)
+def unfold2d(
+    input: FloatArray,
+    kernel_size: Tuple[int, int],
+    dilation: Tuple[int, int] = ...,
+    padding: Tuple[int, int] = ...,
+    stride: Tuple[int, int] = ...,
+) -> FloatArray: ...
+def fold2d(
+    input: FloatArray,
+    output_size: Tuple[int, int],
+    kernel_size: Tuple[int, int],
+    dilation: Tuple[int, int] = ...,
+    padding: Tuple[int, int] = ...,
+    stride: Tuple[int, int] = ...,
+) -> FloatArray: ...
+
 # pooling (C-contiguous NCHW); kind is "max" or "min"; indices are int32 flat h * W + w;
 # padding defaults to (0, 0), dilation to (1, 1)
 def extremum_pool2d(

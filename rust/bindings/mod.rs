@@ -18,6 +18,7 @@ mod pool;
 mod recurrent;
 mod softmax;
 mod threads;
+mod unfold;
 
 #[pymodule(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -34,5 +35,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dropout::register(m)?;
     optim::register(m)?;
     recurrent::register(m)?;
+    unfold::register(m)?;
     Ok(())
 }

@@ -14,6 +14,8 @@
 //! forward pass and gradients by Winograd's F(2x2, 3x3) ([`winograd`]), 2.25x fewer
 //! multiplies. Depthwise convolutions run as direct loops: long per-plane axpys at unit
 //! stride ([`depthwise`]), row-wise loops otherwise ([`direct`]).
+//!
+//! [`unfold`] exposes the im2col lowering on its own: PyTorch's `unfold` and `fold`.
 
 mod depthwise;
 mod direct;
@@ -21,6 +23,7 @@ mod gemm_path;
 mod im2col;
 pub mod pad;
 mod shifted;
+pub mod unfold;
 mod winograd;
 
 use super::real::Real;

@@ -3,16 +3,18 @@
 ``unfold`` copies every sliding ``KH x KW`` block of a zero-padded image into a column;
 ``fold`` adds columns back into an image, summing where blocks overlap. They are each
 other's adjoint (``<unfold(x), y> == <x, fold(y)>``), so each one's backward pass is the
-other one applied to the gradient. Both loop over the ``KH * KW`` kernel offsets and move a
-whole strided ``(N, C, L_h, L_w)`` slice per offset, which keeps the Python loop short.
+other one applied to the gradient. The Rust kernels (``_core.unfold2d`` / ``_core.fold2d``,
+the convolution's own im2col lowering) do the copying; ``dlcore.reference.fold`` is the
+NumPy version the tests compare against.
 """
 
 from __future__ import annotations
 
-from typing import Any, Tuple, Union
+from typing import Any, Dict, Tuple, Union
 
 import numpy as np
 
+from ... import _core
 from ...tensor import ArrayLike, Tensor, as_tensor, check_real_dtype
 from .conv import _pair
 
@@ -43,47 +45,28 @@ class _Geometry:
             (n + 2 * p - d * (k - 1) - 1) // s + 1
             for n, p, d, k, s in zip(size, self.padding, self.dilation, self.kernel, self.stride))
 
-    def offsets(self, blocks: Pair) -> Any:
-        """For each kernel offset ``(i, j)``, the strided slices of the padded image that the
-        offset's entries of all blocks read."""
-        (kh, kw), (dh, dw), (sh, sw) = self.kernel, self.dilation, self.stride
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (blocks[0] - 1) + 1, sh)
-            for j in range(kw):
-                yield i, j, rows, slice(j * dw, j * dw + sw * (blocks[1] - 1) + 1, sw)
-
     def describe(self) -> str:
         return (f"kernel_size={self.kernel}, dilation={self.dilation}, padding={self.padding}, "
                 f"stride={self.stride}")
 
-
-def _im2col(image: np.ndarray, geo: _Geometry, blocks: Pair) -> np.ndarray:
-    """``(N, C, H, W) -> (N, C * KH * KW, L)``."""
-    n, c = image.shape[:2]
-    (ph, pw), (kh, kw) = geo.padding, geo.kernel
-    padded = np.pad(image, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = np.empty((n, c, kh, kw) + blocks, dtype=image.dtype)
-    for i, j, rows, columns in geo.offsets(blocks):
-        cols[:, :, i, j] = padded[:, :, rows, columns]
-    return cols.reshape(n, c * kh * kw, blocks[0] * blocks[1])
+    def kernel_args(self) -> Dict[str, Pair]:
+        """The keyword arguments of ``_core.unfold2d`` / ``_core.fold2d``."""
+        return dict(kernel_size=self.kernel, dilation=self.dilation, padding=self.padding,
+                    stride=self.stride)
 
 
-def _col2im(cols: np.ndarray, geo: _Geometry, size: Pair, blocks: Pair) -> np.ndarray:
-    """``(N, C * KH * KW, L) -> (N, C, H, W)``, overlapping entries summed."""
-    n = cols.shape[0]
-    (ph, pw), (kh, kw) = geo.padding, geo.kernel
-    c = cols.shape[1] // (kh * kw)
-    split = cols.reshape((n, c, kh, kw) + blocks)
-    padded = np.zeros((n, c, size[0] + 2 * ph, size[1] + 2 * pw), dtype=cols.dtype)
-    for i, j, rows, columns in geo.offsets(blocks):
-        # One offset's slice touches each padded cell at most once, so += is exact.
-        padded[:, :, rows, columns] += split[:, :, i, j]
-    return padded[:, :, ph:ph + size[0], pw:pw + size[1]]
-
-
-def _float(x: Tensor, op: str) -> np.ndarray:
+def _floats(x: Tensor, op: str) -> Tuple[np.ndarray, np.dtype]:
+    """``x``'s data as the kernels take it (C-contiguous float32 or float64), and the dtype of
+    the result: ``x``'s own for floats (float16 is computed in float32), float32 for ints."""
     check_real_dtype(x.dtype, op, "input")
-    return x.data if x.dtype.kind == "f" else x.data.astype(np.float32)
+    result = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    compute = np.float64 if result.itemsize >= 8 else np.float32
+    return np.ascontiguousarray(x.data, dtype=compute), result
+
+
+def _contiguous(g: np.ndarray, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A gradient reshaped to ``shape``, as a C-contiguous array of the kernels' ``dtype``."""
+    return np.ascontiguousarray(np.reshape(g, shape), dtype=dtype)
 
 
 def unfold(input: ArrayLike, kernel_size: IntPair, dilation: IntPair = 1, padding: IntPair = 0,
@@ -110,20 +93,23 @@ def unfold(input: ArrayLike, kernel_size: IntPair, dilation: IntPair = 1, paddin
     x = as_tensor(input)
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
-    image = _float(x, op)
+    image, dtype = _floats(x, op)
     image = image[None] if x.ndim == 3 else image
     size = image.shape[2:]
     blocks = geo.blocks(size)
     if min(blocks) < 1:
         raise ValueError(f"{op}: input of spatial size {size} with {geo.describe()} gives "
                          f"{blocks} block positions; each must be at least 1")
-    cols = _im2col(image, geo, blocks)
+    cols = _core.unfold2d(image, **geo.kernel_args())
+    cols_shape, compute = cols.shape, image.dtype
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
-        grad = _col2im(np.reshape(g, cols.shape), geo, size, blocks)
+        grad = _core.fold2d(_contiguous(g, cols_shape, compute), size, **geo.kernel_args())
         return (grad.reshape(x.shape).astype(x.dtype, copy=False),)
 
-    return Tensor._from_op(cols[0] if x.ndim == 3 else cols, (x,), backward)
+    out = cols.astype(dtype, copy=False)
+    # The gradient is a new array from the kernel: a leaf may keep it without a copy.
+    return Tensor._from_op(out[0] if x.ndim == 3 else out, (x,), backward, fresh_grads=True)
 
 
 def fold(input: ArrayLike, output_size: IntPair, kernel_size: IntPair, dilation: IntPair = 1,
@@ -152,7 +138,9 @@ def fold(input: ArrayLike, output_size: IntPair, kernel_size: IntPair, dilation:
     if x.ndim not in (2, 3):
         raise ValueError(f"{op}: input must be (N, C * KH * KW, L) or (C * KH * KW, L), got "
                          f"shape {x.shape}")
-    cols = _float(x, op)
+    if min(size) < 0:
+        raise ValueError(f"{op}: output_size must be non-negative, got {size}")
+    cols, dtype = _floats(x, op)
     cols = cols[None] if x.ndim == 2 else cols
     per_block = geo.kernel[0] * geo.kernel[1]
     if cols.shape[1] % per_block:
@@ -163,10 +151,13 @@ def fold(input: ArrayLike, output_size: IntPair, kernel_size: IntPair, dilation:
         raise ValueError(f"{op}: output_size={size} with {geo.describe()} gives {blocks} block "
                          f"positions ({blocks[0] * blocks[1]} in all), but input {x.shape} has "
                          f"L = {cols.shape[2]}")
-    image = _col2im(cols, geo, size, blocks)
+    image = _core.fold2d(cols, size, **geo.kernel_args())
+    image_shape, compute = image.shape, cols.dtype
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
-        grad = _im2col(np.reshape(g, image.shape), geo, blocks)
+        grad = _core.unfold2d(_contiguous(g, image_shape, compute), **geo.kernel_args())
         return (grad.reshape(x.shape).astype(x.dtype, copy=False),)
 
-    return Tensor._from_op(image[0] if x.ndim == 2 else image, (x,), backward)
+    out = image.astype(dtype, copy=False)
+    # The gradient is a new array from the kernel: a leaf may keep it without a copy.
+    return Tensor._from_op(out[0] if x.ndim == 2 else out, (x,), backward, fresh_grads=True)
