@@ -42,6 +42,9 @@ pub trait Real:
     /// `tanh` that vectorises where an implementation exists (f32; f64 uses libm's).
     fn tanh_fast(self) -> Self;
     fn abs(self) -> Self;
+    /// `self * a + b` rounded once: one instruction where FMA is compiled in, a libm call
+    /// elsewhere (see `gemv::multiply_add`).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     fn powi(self, n: i32) -> Self;
     fn is_nan(self) -> bool;
     /// `max` that propagates NaN from either side, as NumPy's `maximum` does.
@@ -104,6 +107,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn abs(self) -> Self {
                 <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
             #[inline(always)]
             fn powi(self, n: i32) -> Self {
