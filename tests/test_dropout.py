@@ -107,3 +107,28 @@ def test_flatten_errors():
     with pytest.raises(ValueError, match=r"start_dim=3 is out of range for input of shape "
                                          r"\(2, 3, 4\)"):
         F.flatten(np.zeros((2, 3, 4)), 3)
+
+
+@pytest.mark.parametrize("drop", [lambda x: F.dropout(x, 0.5),
+                                  lambda x: F.dropout2d(x, 0.5),
+                                  lambda x: F.dropout(x, 1.0)])
+def test_a_dropped_nan_stays_nan_as_pytorchs_product(drop):
+    # PyTorch computes x * mask: NaN * 0 is NaN, so a NaN in the activations is not hidden by
+    # the positions that happen to be dropped (nor is an infinity: inf * 0 is NaN).
+    dlcore.manual_seed(2)
+    x = np.ones((4, 6, 5, 5), np.float32)
+    x[:, :, 0, 0] = np.nan
+    x[:, :, 1, 1] = np.inf
+    x = dlcore.tensor(x, requires_grad=True)
+    out = drop(x)
+    y = out.numpy()
+    assert np.isnan(y[:, :, 0, 0]).all()
+    assert (y[:, :, 2:, 2:] == 0).any()
+    infs = y[:, :, 1, 1]
+    assert (np.isnan(infs) | np.isposinf(infs)).all()
+    assert np.isnan(infs).any()  # a dropped infinity (24 draws, seeded)
+    # The backward is the same product on the gradient: a NaN gradient stays NaN.
+    g = np.ones(x.shape, np.float32)
+    g[..., 4, 4] = np.nan
+    out.backward(g)
+    assert np.isnan(x.grad.numpy()[..., 4, 4]).all()

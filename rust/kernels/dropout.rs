@@ -79,8 +79,9 @@ pub fn apply<T: Real>(opts: Dropout, x: &[T], out: &mut [T]) -> Result<(), Strin
             let index = offset + start;
             let end = ((index / group + 1) * group - offset).min(chunk.len());
             let keep = hash(seed, (index / group) as u64) >> 32 >= threshold;
+            let factor = if keep { scale } else { T::ZERO };
             for (o, &v) in chunk[start..end].iter_mut().zip(&src[start..end]) {
-                *o = if keep { v * scale } else { T::ZERO };
+                *o = v * factor;
             }
             start = end;
         }
@@ -154,11 +155,9 @@ fn elementwise_mask_body<T: Real>(
 ) {
     for (k, (o, &v)) in out.iter_mut().zip(x).enumerate() {
         let draw = hash(seed, (offset + k) as u64) >> 32;
-        *o = if draw >= threshold {
-            v * scale
-        } else {
-            T::ZERO
-        };
+        // A product even where dropped, as PyTorch's `x * mask`: a NaN or an infinity stays
+        // NaN rather than vanishing from the activations (and from the gradient).
+        *o = v * if draw >= threshold { scale } else { T::ZERO };
     }
 }
 
@@ -219,6 +218,46 @@ mod tests {
         let mut c = vec![0.0; x.len()];
         apply(Dropout { seed: 12, ..opts }, &x, &mut c).unwrap();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn dropped_nan_and_infinity_stay_nan_as_products() {
+        // x * mask, as PyTorch: NaN * 0 and inf * 0 are NaN, so bad values are not hidden.
+        for group in [1, 4] {
+            let x = [f64::NAN, f64::INFINITY, -1.0, 2.0].repeat(64);
+            let mut y = vec![0.0; x.len()];
+            apply(
+                Dropout {
+                    p: 0.5,
+                    seed: 11,
+                    group,
+                },
+                &x,
+                &mut y,
+            )
+            .unwrap();
+            let dropped = y
+                .iter()
+                .zip(&x)
+                .filter(|(y, x)| x.is_finite() && **y == 0.0);
+            assert!(dropped.count() > 0, "some finite values were dropped");
+            for (&y, &x) in y.iter().zip(&x) {
+                match x {
+                    x if x.is_nan() => assert!(y.is_nan()),
+                    x if x.is_infinite() => assert!(y.is_nan() || y == x),
+                    x => assert!(y == 0.0 || y == 2.0 * x),
+                }
+            }
+            let infs = y.iter().zip(&x).filter(|(_, x)| x.is_infinite());
+            assert!(
+                infs.clone().any(|(y, _)| y.is_nan()),
+                "a dropped inf is NaN"
+            );
+            assert!(
+                infs.clone().any(|(y, _)| y.is_infinite()),
+                "a kept inf stays inf"
+            );
+        }
     }
 
     #[test]
