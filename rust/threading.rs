@@ -180,16 +180,46 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 
 /// Apply `f(offset, chunk)` to consecutive chunks of `out`, in parallel when `out` is longer
 /// than `grain` elements and the pool has more than one thread, else serially on this thread.
+/// A chunk may start anywhere: for kernels that need whole rows, see [`for_each_rows`].
 pub fn for_each_chunk<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    for_each_aligned_chunk(out, grain, 1, f);
+}
+
+/// [`for_each_chunk`] over whole rows of `row_len` elements: every chunk starts at a row and
+/// holds whole rows (`out.len()` must be a multiple of `row_len`).
+pub fn for_each_rows<T: Send>(
+    out: &mut [T],
+    row_len: usize,
+    grain: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    for_each_aligned_chunk(out, grain, row_len.max(1), f);
+}
+
+/// [`for_each_chunk`] with chunk lengths a multiple of `align`.
+fn for_each_aligned_chunk<T: Send>(
+    out: &mut [T],
+    grain: usize,
+    align: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
     let grain = grain.max(1);
     let threads = num_threads();
     if out.len() <= grain || threads == 1 {
         f(0, out);
         return;
     }
-    // A few chunks per thread balances load without many tiny tasks.
-    let chunk = out.len().div_ceil(threads * 4).max(grain / 2).max(1);
+    let chunk = chunk_len(out.len(), grain, threads, align);
     for_each_piece(out.chunks_mut(chunk).collect(), |i, c| f(i * chunk, c));
+}
+
+/// The chunk length of [`for_each_aligned_chunk`]: a few chunks per thread balances load
+/// without many tiny tasks, and rounding up to `align` keeps rows whole.
+fn chunk_len(len: usize, grain: usize, threads: usize, align: usize) -> usize {
+    len.div_ceil(threads * 4)
+        .max(grain / 2)
+        .max(1)
+        .next_multiple_of(align)
 }
 
 /// Run `f(i, piece)` for each of `pieces` (disjoint parts of the data, the `i`-th), the
@@ -453,6 +483,28 @@ mod tests {
             }
         });
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+    }
+
+    #[test]
+    fn row_chunks_hold_whole_rows() {
+        // The softmax kernels split by rows: a chunk of 32765 / 2 elements of 5-wide rows
+        // once cut a row in two (a panic or wrong rows).
+        for align in [1, 5, 6, 7, 10, 1000] {
+            for len in [align, 7 * align, 8000 * align, 12345 * align] {
+                for threads in [2, 3, 8] {
+                    let grain = (32768 / align).max(1) * align;
+                    let chunk = chunk_len(len, grain, threads, align);
+                    assert_eq!(chunk % align, 0, "{len} {grain} {threads} {align}");
+                    assert!(chunk >= 1);
+                }
+            }
+        }
+        let mut v = vec![0usize; 12345 * 6];
+        for_each_rows(&mut v, 6, 6 * 5461, |off, c| {
+            assert_eq!((off % 6, c.len() % 6), (0, 0));
+            c.iter_mut().enumerate().for_each(|(i, x)| *x += off + i);
+        });
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i));
     }
 
     #[test]

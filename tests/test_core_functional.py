@@ -142,3 +142,28 @@ def test_thread_count_is_settable():
 
 def test_simd_level_is_reported():
     assert dlcore.simd_level() in {"avx512f", "avx2+fma", "sse2", "neon", "scalar"}
+
+
+@pytest.mark.parametrize("rows, cols", [(8000, 5), (12345, 6), (9001, 7)])
+def test_softmax_and_cross_entropy_over_many_rows_of_odd_width(rows, cols):
+    # Split across two threads, these widths once gave tasks that cut a row in two: a Rust
+    # panic for (8000, 5), silently wrong rows for (12345, 6).
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(2)
+    try:
+        x = R.standard_normal((rows, cols)).astype(np.float32)
+        labels = R.integers(0, cols, rows)
+        shifted = np.exp(x - x.max(axis=1, keepdims=True))
+        want = shifted / shifted.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(F.softmax(x, dim=1).numpy(), want, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(F.log_softmax(x, dim=1).numpy(), np.log(want), rtol=1e-5,
+                                   atol=1e-6)
+        logits = dlcore.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(logits, labels, reduction="sum")
+        loss.backward()
+        onehot = np.eye(cols, dtype=np.float32)[labels]
+        np.testing.assert_allclose(loss.item(), -np.log(want[np.arange(rows), labels]).sum(),
+                                   rtol=1e-4)
+        np.testing.assert_allclose(logits.grad.numpy(), want - onehot, rtol=1e-5, atol=1e-6)
+    finally:
+        dlcore.set_num_threads(before)

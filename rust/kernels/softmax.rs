@@ -102,7 +102,7 @@ fn softmax_row<T: Real>(x: &[T], out: &mut [T]) {
 /// Apply `row_fn` to every row of `x` into `out`, rows split across threads.
 fn by_rows<T: Real>(shape: Rows, x: &[T], out: &mut [T], row_fn: fn(&[T], &mut [T])) {
     let cols = shape.cols;
-    threading::for_each_chunk(out, shape.rows_per_task() * cols, |off, chunk| {
+    threading::for_each_rows(out, cols, shape.rows_per_task() * cols, |off, chunk| {
         for (r, o) in chunk.chunks_mut(cols).enumerate() {
             let start = off + r * cols;
             row_fn(&x[start..start + cols], o);
@@ -210,7 +210,7 @@ pub fn cross_entropy_backward<T: Real>(
     if cols == 0 {
         return Ok(());
     }
-    threading::for_each_chunk(dlogits, shape.rows_per_task() * cols, |off, chunk| {
+    threading::for_each_rows(dlogits, cols, shape.rows_per_task() * cols, |off, chunk| {
         for (r, out) in chunk.chunks_mut(cols).enumerate() {
             let row = off / cols + r;
             let label = labels[row];
@@ -248,6 +248,43 @@ mod tests {
         )
         .unwrap();
         losses.iter().sum()
+    }
+
+    #[test]
+    fn many_rows_of_odd_width_split_across_threads_stay_whole() {
+        // Row counts and widths whose task grain is not an even number of rows: chunks
+        // used to cut rows in two when the work was split across threads.
+        for (rows, cols) in [(8000, 5), (12345, 6), (9001, 7)] {
+            let x: Vec<f64> = (0..rows * cols)
+                .map(|i| ((i * 37) % 101) as f64 / 10.0)
+                .collect();
+            let shape = Rows { rows, cols };
+            let (mut sm, mut lsm) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            softmax(shape, &x, &mut sm).unwrap();
+            log_softmax(shape, &x, &mut lsm).unwrap();
+            let labels: Vec<i64> = (0..rows as i64).map(|r| r % cols as i64).collect();
+            let mut losses = vec![0.0; rows];
+            let mut lp = vec![0.0; x.len()];
+            let opts = CrossEntropy { ignore_index: None };
+            cross_entropy_forward(opts, shape, &x, &labels, &mut lp, &mut losses).unwrap();
+            let mut d = vec![0.0; x.len()];
+            cross_entropy_backward(opts, shape, &lp, &labels, &vec![1.0; rows], &mut d).unwrap();
+            for (r, row) in x.chunks(cols).enumerate() {
+                let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = row.iter().map(|v| (v - max).exp()).sum();
+                for (j, v) in row.iter().enumerate() {
+                    let want = (v - max).exp() / total;
+                    let at = r * cols + j;
+                    assert!(
+                        (sm[at] - want).abs() < 1e-12,
+                        "softmax {rows}x{cols} at {r}"
+                    );
+                    assert!((lsm[at] - want.ln()).abs() < 1e-12, "log_softmax at {r}");
+                    let onehot = if j as i64 == labels[r] { 1.0 } else { 0.0 };
+                    assert!((d[at] - (want - onehot)).abs() < 1e-12, "dlogits at {r}");
+                }
+            }
+        }
     }
 
     #[test]
