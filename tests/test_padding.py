@@ -136,4 +136,97 @@ def test_dtypes_nan_and_non_contiguous_input():
     z[0, 0, 0] = np.nan
     out = nn.CircularPad1d((0, 1))(z).numpy()
     assert np.isnan(out[0, 0, 0]) and np.isnan(out[0, 0, 3]) and not np.isnan(out[0, 0, 1])
-    assert nn.ReplicationPad2d(1)(np.arange(4).reshape(1, 2, 2)).dtype == np.float32
+    assert nn.ReplicationPad2d(1)(np.arange(4).reshape(1, 2, 2)).dtype == np.int64
+
+
+# ------------------------------------------------------------------ dtypes (as PyTorch's)
+DTYPES = [np.int8, np.int32, np.int64, np.uint8, np.bool_, np.float16, np.float32, np.float64]
+
+
+def sample(shape, dtype, seed=0):
+    """Values of ``dtype``: small integers, booleans or normal draws."""
+    rng = np.random.default_rng(seed)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if np.dtype(dtype).kind == "f":
+        return rng.normal(size=shape).astype(dtype)
+    return rng.integers(0, 100, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_every_mode_keeps_the_input_dtype(mode, dtype):
+    x = sample((2, 3, 4, 5), dtype)
+    pads = (2, 1, 0, 3)
+    out = nn.functional.pad(x, pads, mode=mode)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.numpy(), reference(x, pads, mode, 0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["reflect", "replicate", "circular"]),
+       st.sampled_from([np.int8, np.int64, np.uint8, np.bool_]),
+       st.integers(0, 2), st.integers(1, 5), st.integers(1, 5), st.booleans(), st.data())
+def test_integer_padding_matches_np_pad(mode, dtype, lead, h, w, transpose, data):
+    # reflect: each pad < its size; circular: <= its size; replicate: any.
+    limit = {"reflect": lambda n: n - 1, "circular": lambda n: n,
+             "replicate": lambda n: 2 * n + 1}[mode]
+    pads = tuple(data.draw(st.integers(0, limit(n))) for n in (w, w, h, h))
+    x = sample((lead, 3) + ((w, h) if transpose else (h, w)), dtype, seed=h * 10 + w)
+    if transpose:
+        x = x.swapaxes(-1, -2)  # non-contiguous
+    np.testing.assert_array_equal(nn.functional.pad(x, pads, mode=mode).numpy(),
+                                  reference(x, pads, mode))
+
+
+def test_int64_beyond_float_precision_is_copied_exactly():
+    big = np.array([[2**62 + 1, -(2**62) - 3]], dtype=np.int64)
+    for mode in ("reflect", "replicate", "circular"):
+        np.testing.assert_array_equal(nn.functional.pad(big, (1, 1), mode=mode).numpy(),
+                                      reference(big, (1, 1), mode))
+    out = nn.functional.pad(big, (0, 1, 1, 0), value=2**62 + 7).numpy()
+    np.testing.assert_array_equal(out, [[2**62 + 7] * 3, [2**62 + 1, -(2**62) - 3, 2**62 + 7]])
+
+
+def test_constant_value_is_cast_to_the_input_dtype():
+    pad = nn.functional.pad
+    ints = np.array([1, 2, 3], dtype=np.int32)
+    # Truncated toward zero, as PyTorch casts a float scalar to an integer tensor.
+    assert pad(ints, (1, 1), value=2.7).numpy().tolist() == [2, 1, 2, 3, 2]
+    assert pad(ints, (1, 0), value=-2.7).numpy().tolist() == [-2, 1, 2, 3]
+    assert pad(ints, (1, 0), value=True).numpy().tolist() == [1, 1, 2, 3]
+    assert pad(ints.astype(np.uint8), (0, 1), value=255.9).numpy().tolist() == [1, 2, 3, 255]
+    flags = np.array([True, False])
+    assert pad(flags, (1, 1)).numpy().tolist() == [False, True, False, False]
+    assert pad(flags, (1, 1), value=0.5).numpy().tolist() == [True, True, False, True]
+    assert pad(np.ones(2, np.float16), (1, 0), value=0.1).numpy()[0] == np.float16(0.1)
+    assert nn.ConstantPad1d(1, 3.5)(ints.reshape(1, 3)).numpy().tolist() == [[3, 1, 2, 3, 3]]
+    with pytest.raises(ValueError, match=r"value 300 does not fit the input's dtype int8 "
+                                         r"\(-128 to 127\)"):
+        pad(ints.astype(np.int8), (1, 1), value=300)
+    with pytest.raises(ValueError, match="value -1 does not fit the input's dtype uint8"):
+        pad(ints.astype(np.uint8), (1, 1), value=-1)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="cannot pad an integer input of dtype int32"):
+            pad(ints, (1, 1), value=bad)
+
+
+def test_integer_input_errors_name_the_whole_input():
+    with pytest.raises(ValueError, match=r"reflect padding \(3, 0\) of dimension 3 must be "
+                                         r"smaller than its size 3 \(input \(2, 1, 2, 3\)\)"):
+        nn.functional.pad(np.zeros((2, 1, 2, 3), np.int32), (3, 0), mode="reflect")
+
+
+def test_float16_gradient_flows_back_in_float16():
+    x64 = RNG.normal(size=(1, 2, 3, 4))
+    g = RNG.normal(size=(1, 2, 6, 5))
+    for mode in ("constant", "reflect", "replicate", "circular"):
+        grads = []
+        for dtype in (np.float16, np.float64):
+            x = dlcore.tensor(x64.astype(dtype), requires_grad=True)
+            y = nn.functional.pad(x, (1, 0, 2, 1), mode=mode)
+            assert y.dtype == dtype
+            (y * dlcore.tensor(g.astype(dtype))).sum().backward()
+            assert x.grad.dtype == dtype
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-2, atol=1e-2)

@@ -149,6 +149,12 @@ def pad(input: ArrayLike, pad: Sequence[int], mode: str = "constant",
             repeating the edge: each pad must be smaller than its dimension),
             ``'replicate'`` (copy the edge) or ``'circular'`` (wrap around).
 
+    The output keeps the input's dtype in every mode (integers and bools included, as
+    PyTorch's). In constant mode ``value`` is cast to that dtype as PyTorch casts it: an
+    integer dtype truncates it toward zero (``2.7 -> 2``, ``-2.7 -> -2``) and refuses a value
+    it cannot hold (out of range, NaN, infinite) with a ValueError; a bool input pads with
+    ``bool(value)``.
+
     The gradient of a padded cell flows back to the input cell it copies.
     """
     if mode not in _PAD_MODES:
@@ -158,7 +164,7 @@ def pad(input: ArrayLike, pad: Sequence[int], mode: str = "constant",
     x = as_tensor(input)
     pairs = _pad_pairs(pad, x.ndim)
     if mode == "constant":
-        return _pad_constant(x, pairs, 0.0 if value is None else float(value))
+        return _pad_constant(x, pairs, _fill_value(0.0 if value is None else value, x.dtype))
     if value not in (None, 0, 0.0):
         raise ValueError(f"pad: value is only used by mode='constant', got value={value!r}")
     if len(pad) > 4 or x.ndim < 2:
@@ -167,10 +173,12 @@ def pad(input: ArrayLike, pad: Sequence[int], mode: str = "constant",
     if any(p < 0 for p in pad):
         raise ValueError(f"pad: mode {mode!r} needs non-negative padding, got {tuple(pad)}")
     (top, bottom), (left, right) = pairs[-2], pairs[-1]
-    data = x.data if x.dtype in (np.float32, np.float64) else x.data.astype(np.float32)
-    data = np.ascontiguousarray(data)
     sides = (top, bottom, left, right)
-    out = _core.pad2d(data, sides, mode, 0.0)
+    if x.dtype.kind != "f":
+        return Tensor(_pad_by_gather(x.data, sides, mode))  # no gradient without floats
+    # The kernel pads float32 and float64; float16 goes through float32 (exact: it only copies).
+    data = np.ascontiguousarray(x.data, dtype=np.float64 if x.dtype.itemsize >= 8 else np.float32)
+    out = _core.pad2d(data, sides, mode, 0.0).astype(x.dtype, copy=False)
 
     def backward(g: np.ndarray) -> Tuple[np.ndarray]:
         grad = _core.pad2d_backward(np.ascontiguousarray(g, dtype=data.dtype), sides, mode)
@@ -179,7 +187,44 @@ def pad(input: ArrayLike, pad: Sequence[int], mode: str = "constant",
     return Tensor._from_op(out, (x,), backward)
 
 
-def _pad_constant(x: Tensor, pairs: Sequence[Tuple[int, int]], value: float) -> Tensor:
+def _pad_by_gather(data: np.ndarray, sides: Tuple[int, int, int, int], mode: str
+                   ) -> np.ndarray:
+    """Reflect/replicate/circular padding of the last two dimensions of a non-float array,
+    exactly and in its dtype: the kernel pads a float64 map of cell positions ``(H, W)``
+    (integers, so exact), and each output cell takes the input cell its position names."""
+    h, w = data.shape[-2:]
+    positions = np.arange(h * w, dtype=np.float64).reshape(h, w)
+    try:
+        source = _core.pad2d(positions, sides, mode, 0.0).astype(np.intp)
+    except ValueError:
+        # The same check again, on the input's shape, so the message names the whole input.
+        _core.pad2d(np.zeros(data.shape, np.float32), sides, mode, 0.0)
+        raise
+    return data.reshape(data.shape[:-2] + (h * w,))[..., source]
+
+
+def _fill_value(value: Any, dtype: np.dtype) -> Any:
+    """Constant padding's ``value`` as an element of ``dtype``, cast as PyTorch casts it."""
+    if dtype.kind in "fc":
+        return float(value)
+    if dtype.kind == "b":
+        return bool(value)
+    if isinstance(value, (int, np.integer)):  # bools too; exact even beyond 2**53
+        whole = int(value)
+    else:
+        number = float(value)
+        if not np.isfinite(number):
+            raise ValueError(f"pad: value {value!r} cannot pad an integer input of dtype "
+                             f"{dtype}")
+        whole = int(number)  # truncates toward zero, as C++'s cast in PyTorch
+    info = np.iinfo(dtype)
+    if not info.min <= whole <= info.max:
+        raise ValueError(f"pad: value {value!r} does not fit the input's dtype {dtype} "
+                         f"({info.min} to {info.max})")
+    return whole
+
+
+def _pad_constant(x: Tensor, pairs: Sequence[Tuple[int, int]], value: Any) -> Tensor:
     # Negative padding crops first; then the rest is a fill plus one copy.
     crop = tuple(slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(pairs, x.shape))
     kept = x.data[crop]
@@ -187,8 +232,7 @@ def _pad_constant(x: Tensor, pairs: Sequence[Tuple[int, int]], value: float) -> 
     shape = tuple(n + a + b for n, (a, b) in zip(kept.shape, grow))
     if any(n < 0 for n in shape):
         raise ValueError(f"pad: padding {pairs} crops more than the input shape {x.shape}")
-    out = np.full(shape, value, dtype=x.dtype if x.dtype.kind == "f" else np.result_type(
-        x.dtype, np.float32))
+    out = np.full(shape, value, dtype=x.dtype)
     inner = tuple(slice(a, a + n) for (a, _), n in zip(grow, kept.shape))
     out[inner] = kept
 
