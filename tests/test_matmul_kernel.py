@@ -286,3 +286,18 @@ def test_linger_setting(linger_us):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m, n, k, layout", [(6, 25, 36864, "NT"), (25, 6, 36864, "TN"),
+                                             (3, 40, 9001, "TT"), (2, 7, 5000, "NT")])
+def test_few_long_dot_products_read_in_depth_runs(threads, m, n, k, layout):
+    # A convolution's weight gradient (6 filters, 36864 pixels of a batch) is a few dot
+    # products per column of a long M, computed run by run of the depth for all of them.
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        a, b = layout_operands(m, k, n, layout, seed=3)
+        assert_product_and_accumulate(a, b)
+    finally:
+        dlcore.set_num_threads(before)
