@@ -317,9 +317,13 @@ def test_a_foreign_state_dict_loads_unchanged_and_sets_the_computation():
     np.testing.assert_allclose(h_n.data, want_h, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("module", [nn.LSTM(3, 16, num_layers=2, bidirectional=True),
-                                    nn.GRUCell(3, 16), nn.RNN(3, 16)])
-def test_init_is_uniform_within_one_over_sqrt_hidden(module):
+@pytest.mark.parametrize("make", [lambda: nn.LSTM(3, 16, num_layers=2, bidirectional=True),
+                                  lambda: nn.GRUCell(3, 16), lambda: nn.RNN(3, 16)])
+def test_init_is_uniform_within_one_over_sqrt_hidden(make):
+    # Seeded: built at collection time from whatever state the global generator was in, a
+    # 16-value bias spanned less than half its range about once in 4,000 runs.
+    dlcore.manual_seed(0)
+    module = make()
     bound = 1 / math.sqrt(16)
     values = np.concatenate([p.data.ravel() for p in module.parameters()])
     assert values.dtype == np.float32

@@ -301,6 +301,7 @@ def test_a_foreign_state_dict_loads_unchanged_and_sets_the_computation():
 
 
 def test_init_is_uniform_within_one_over_sqrt_hidden_and_seeded():
+    dlcore.manual_seed(0)  # the spread checks below are statistical: keep them deterministic
     layer = nn.LSTM(3, 16, num_layers=2, bidirectional=True, proj_size=4)
     bound = 1 / math.sqrt(16)
     for name, p in layer.named_parameters():
