@@ -4,7 +4,7 @@
 //! fused driver that runs it over a parameter group is in `mod.rs`; the tests check it
 //! against a scalar f64 reference of PyTorch's algorithm box.
 
-use super::{cast, check_nonnegative, check_unit_interval, grad_sign, UpdateRule, MAX_STATE};
+use super::{cast, check_adam_like, grad_sign, UpdateRule, MAX_STATE};
 use crate::kernels::real::Real;
 
 /// Adam (L2 weight decay added to the gradient) or AdamW (`decoupled_weight_decay`: the
@@ -103,17 +103,8 @@ impl UpdateRule for Adam {
     }
 
     fn validate(&self) -> Result<(), String> {
-        let op = self.name();
-        check_nonnegative(
-            op,
-            &[
-                ("learning rate", self.lr),
-                ("epsilon value", self.eps),
-                ("weight_decay value", self.weight_decay),
-            ],
-        )?;
-        check_unit_interval(op, "beta parameter at index 0", self.beta1, false)?;
-        check_unit_interval(op, "beta parameter at index 1", self.beta2, false)
+        let betas = (self.beta1, self.beta2);
+        check_adam_like(self.name(), self.lr, self.eps, self.weight_decay, betas)
     }
 
     fn consts(&self, step: u64, _carry: &mut f64) -> AdamConsts {
