@@ -6,7 +6,8 @@ biases ``(G * H,)``, the G gates stacked in PyTorch's order (LSTM ``i, f, g, o``
 ``r, z, n``). The input-to-hidden product does not depend on the hidden state, so a layer
 computes it for every time step with one matrix product; only the hidden-to-hidden product
 runs inside the loop over time, and each step's gates come from slicing one ``(N, G * H)``
-product.
+product. Layers without a projection run that loop as one autograd node
+(``recurrent_sequence``); the cells and projected LSTMs use the per-step ops here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ...tensor import ArrayLike, Tensor, as_tensor, cat, check_real_dtype, stack
 from .dropout import dropout as _dropout
 from .linear import linear
 from .recurrent_proj import projected
+from .recurrent_sequence import sequence
 
 Weights = Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor]]  # w_ih, w_hh, b_ih, b_hh
 Step = Callable[[Tensor, Tensor, Optional[Tensor], Tensor, Optional[Tensor]],
@@ -206,7 +208,11 @@ def recurrent(mode: str, input: Tensor, hx: Tensor, cx: Optional[Tensor],
     def run(layer_input: Tensor, index: int, reverse: bool
             ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         c0 = None if cx is None else cx[index]
-        step = step_of(mode, None if projections is None else projections[index])
+        if projections is None:  # the whole sequence as one node
+            w_ih, w_hh, b_ih, b_hh = weights[index]
+            return sequence(mode, linear(layer_input, w_ih, b_ih), hx[index], c0, w_hh, b_hh,
+                            reverse)
+        step = step_of(mode, projections[index])
         return _direction(step, layer_input, hx[index], c0, weights[index], reverse)
 
     return stacked(run, input, num_layers, bidirectional, dropout, training)

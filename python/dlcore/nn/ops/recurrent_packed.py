@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 from ...tensor import Tensor, cat
 from .linear import linear
 from .recurrent import Step, Weights, stacked, step_of
+from .recurrent_sequence import packed_sequence
 
 
 def _join(parts: List[Tensor]) -> Tensor:
@@ -90,9 +91,12 @@ def recurrent_packed(mode: str, data: Tensor, batch_sizes: Sequence[int], hx: Te
             ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         w_ih, w_hh, b_ih, b_hh = weights[index]
         input_terms = linear(layer_input, w_ih, b_ih)  # (sum(lengths), G*H), one product
-        walk = _reverse_direction if reverse else _forward_direction
-        step = step_of(mode, None if projections is None else projections[index])
         c0 = None if cx is None else cx[index]
+        if projections is None:  # the whole sequence as one node
+            return packed_sequence(mode, input_terms, batch_sizes, hx[index], c0, w_hh, b_hh,
+                                   reverse)
+        walk = _reverse_direction if reverse else _forward_direction
+        step = step_of(mode, projections[index])
         steps, h, c = walk(step, input_terms, batch_sizes, hx[index], c0, w_hh, b_hh)
         return _join(steps), h, c
 
