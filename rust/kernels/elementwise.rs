@@ -4,7 +4,11 @@
 //! `y` gives the derivative most cheaply and stably (sigmoid and tanh use `y`).
 
 use super::real::Real;
+#[cfg(target_arch = "x86_64")]
+use super::vmath_avx512;
 use crate::threading;
+#[cfg(target_arch = "x86_64")]
+use std::any::TypeId;
 
 /// Elements per task below which a kernel runs on the calling thread.
 const GRAIN: usize = 1 << 16;
@@ -511,6 +515,9 @@ macro_rules! specialise {
 /// `out[i] = f(x[i])`.
 pub fn forward<T: Real>(act: Activation, x: &[T], out: &mut [T]) -> Result<(), String> {
     check_lengths("activation forward", x.len(), &[("out", out.len())])?;
+    if forward_avx512(act, x, out) {
+        return Ok(());
+    }
     macro_rules! run {
         ($a:expr) => {
             threading::for_each_chunk(out, GRAIN, move |off, chunk| {
@@ -521,6 +528,40 @@ pub fn forward<T: Real>(act: Activation, x: &[T], out: &mut [T]) -> Result<(), S
     }
     specialise!(act, run);
     Ok(())
+}
+
+/// f32 tanh, sigmoid, SiLU and GELU-tanh through `vmath_avx512` (two to three times faster
+/// than the generic loop); `false`, with nothing written, for other activations, f64 and CPUs
+/// without AVX-512.
+#[cfg(target_arch = "x86_64")]
+fn forward_avx512<T: Real>(act: Activation, x: &[T], out: &mut [T]) -> bool {
+    use vmath_avx512::Kernel;
+    let kernel = match act {
+        Activation::Tanh => Kernel::Tanh,
+        Activation::Sigmoid => Kernel::Sigmoid,
+        Activation::Silu => Kernel::Silu,
+        Activation::GeluTanh => Kernel::GeluTanh,
+        _ => return false,
+    };
+    if TypeId::of::<T>() != TypeId::of::<f32>() || !vmath_avx512::available() {
+        return false;
+    }
+    // SAFETY: `T` is `f32`, so these are the same slices with their own type.
+    let (x, out) = unsafe {
+        (
+            std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()),
+            std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f32>(), out.len()),
+        )
+    };
+    threading::for_each_chunk(out, GRAIN, |off, chunk| {
+        vmath_avx512::map(kernel, &x[off..off + chunk.len()], chunk);
+    });
+    true
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn forward_avx512<T: Real>(_act: Activation, _x: &[T], _out: &mut [T]) -> bool {
+    false
 }
 
 /// `dx[i] = dy[i] * f'(x[i])`, where `y = f(x)` is the forward output.
@@ -967,10 +1008,12 @@ mod tests {
             .collect();
         let mut y = vec![0.0f32; xs.len()];
         forward(Activation::Tanh, &xs, &mut y).unwrap();
-        assert!(xs
-            .iter()
-            .zip(&y)
-            .all(|(x, y)| *y == forward_one(Activation::Tanh, *x)));
+        // Serially, in runs shorter than a task (the f32 tanh may not be `forward_one`).
+        for (x, y) in xs.chunks(1000).zip(y.chunks(1000)) {
+            let mut serial = vec![0.0f32; x.len()];
+            forward(Activation::Tanh, x, &mut serial).unwrap();
+            assert_eq!(y, serial);
+        }
     }
 
     #[test]

@@ -18,4 +18,6 @@ pub mod recurrent;
 pub mod simd;
 pub mod softmax;
 pub mod vmath;
+#[cfg(target_arch = "x86_64")]
+mod vmath_avx512;
 pub mod workspace;
