@@ -88,12 +88,13 @@ unsafe fn transpose_f64(r: &mut [__m512d; 8]) {
 
 simd_family!(
     mod f32x16, feature "avx512f", elem f32, lanes 16,
-    // Blocks chosen by measurement on a Sapphire Rapids core (48 KiB L1d, 2 MiB L2) and kept
-    // within what a Zen 5 core (48 KiB L1d, 1 MiB L2) holds: a deep KC (fewer passes over C,
-    // whose tiles are the costly loads), a small MC (A block 192 KiB), NC = 1024.
-    // One B panel per pass (BLIS's order): passes of several panels, which won on AVX2 (see
-    // `avx2.rs`), have not been measured on an AVX-512 machine.
-    kc 512, mc 96, nc 1024, pass 1,
+    // Blocks measured on an Ice Lake-SP core (48 KiB L1d, 1.25 MiB L2), within what a Zen 5
+    // core (48 KiB L1d, 1 MiB L2) holds: each A panel (12 x 384, 18 KiB) stays in L1 while a
+    // pass of 8 B panels (384 KiB) streams past it from L2, as on AVX2 (see `avx2.rs`). One
+    // B panel per pass (BLIS's order) with KC = 512 made that panel 64 KiB, more than L1
+    // holds: paired with OpenBLAS on two threads, 512^2 to 2048^2 went from 0.93-1.02x to
+    // 1.00-1.16x (dlcore 2048^2: ~200 -> ~220 GFLOP/s); one thread within noise.
+    kc 384, mc 96, nc 1024, pass 8,
     vectors 2 [1 2], rows 12 [1 2 3 4 5 6 7 8 9 10 11 12],
     setzero _mm512_setzero_ps, set1 _mm512_set1_ps,
     fmadd _mm512_fmadd_ps, add _mm512_add_ps, loadu _mm512_loadu_ps, storeu _mm512_storeu_ps,
